@@ -1,0 +1,156 @@
+/*
+ * liteipc.h - the liteipc-sim API: start and stop simulated LiteIPC kernels, run virtual
+ * processes, and call the device (/dev/lite_ipc) as functions.
+ *
+ * Conventions:
+ *   - Management functions (liteipc_kernel_*, liteipc_vproc_*, liteipc_subscribe, ...) return 0
+ *     or a positive value on success and a negative errno on failure. They never set errno.
+ *   - Device functions (liteipc_open, liteipc_mmap, liteipc_ioctl, liteipc_close, liteipc_read,
+ *     liteipc_write, liteipc_munmap) return what the system call returns on the device: a
+ *     non-negative result, or -1 (MAP_FAILED for mmap) with errno set to the driver's error.
+ *
+ * A "process" below is a simulated LiteOS process: either the host process itself (the
+ * default for threads that are not part of a virtual process), a virtual process (a group of
+ * host threads, see liteipc_vproc_spawn), or a child created by fork(). A "task" is a host
+ * thread that has used the device; it gets a small task ID (never 0) on its first device call.
+ */
+#ifndef LITEIPC_LITEIPC_H
+#define LITEIPC_LITEIPC_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <liteipc/lite_ipc.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define LITEIPC_VERSION_STRING "0.1.0"
+
+/* ---- kernels ---------------------------------------------------------------------------- */
+
+typedef struct liteipc_kernel liteipc_kernel;
+
+/* Kernel limits. Every field defaults to the device's value (liteipc_config_init). */
+typedef struct liteipc_config {
+    unsigned task_limit;       /* TIDs 0..task_limit-1; at most 128 (MAX_SERVICE_NUM) */
+    unsigned process_limit;    /* PIDs 0..process_limit-1; at most 64 */
+    size_t pool_default_size;  /* 65536: the size liteipc_setup() maps */
+    size_t pool_max_size;      /* 262144: largest pool mmap accepts */
+    unsigned data_max;         /* 6553: IPC_MSG_DATA_SZ_MAX */
+    unsigned object_max;       /* 409: IPC_MSG_OBJECT_NUM_MAX */
+    unsigned reply_timeout_ms; /* 5000: each synchronous wait, and the reply deadline */
+    int32_t driver_version;    /* 2: what IPC_GET_VERSION reports */
+} liteipc_config;
+
+/* Fill *cfg with the device's values. */
+void liteipc_config_init(liteipc_config *cfg);
+
+/*
+ * Start a kernel whose broker thread runs in the calling process. cfg may be NULL for the
+ * device's defaults. Several kernels may run at once, in one process or in parallel tests.
+ * Returns 0, or -EINVAL (a limit out of range), -ENOMEM, or the error of a failed system call.
+ */
+int liteipc_kernel_start(const liteipc_config *cfg, liteipc_kernel **out);
+
+/*
+ * Stop a kernel: every process attached to it is destroyed as on the device, callers still
+ * blocked in it return -1/ESHUTDOWN, and every resource is freed. Call it from the process
+ * that started the kernel, after the virtual processes have been joined.
+ * Returns 0, or -EINVAL if k is NULL.
+ */
+int liteipc_kernel_stop(liteipc_kernel *k);
+
+/* The configuration the kernel runs with. */
+const liteipc_config *liteipc_kernel_config(const liteipc_kernel *k);
+
+/* ---- identity of the caller --------------------------------------------------------------- */
+
+/* The simulated PID of the calling thread's process, or a negative errno. */
+int liteipc_self_pid(liteipc_kernel *k);
+/* The simulated TID of the calling thread (attaching it as a task if needed), or -errno. */
+int liteipc_self_tid(liteipc_kernel *k);
+
+/* ---- virtual processes ------------------------------------------------------------------- */
+
+typedef struct liteipc_vproc liteipc_vproc;
+typedef void *(*liteipc_thread_fn)(void *arg);
+
+/*
+ * Run fn(arg) on a new host thread that is the first task of a new simulated process. The
+ * process ends, as a process exits on the device, when its last thread has returned.
+ * Returns 0, or -EAGAIN (process limit), -ENOMEM, or a pthread_create error.
+ */
+int liteipc_vproc_spawn(liteipc_kernel *k, liteipc_thread_fn fn, void *arg, liteipc_vproc **out);
+
+/* Run fn(arg) on a new host thread of an existing virtual process. Returns 0 or -errno. */
+int liteipc_vproc_add_thread(liteipc_vproc *vp, liteipc_thread_fn fn, void *arg);
+
+/*
+ * Wait for every thread of vp to return, then free vp. *first_result (may be NULL) receives
+ * the return value of the thread started by liteipc_vproc_spawn. Returns 0 or -errno.
+ */
+int liteipc_vproc_join(liteipc_vproc *vp, void **first_result);
+
+/* The simulated PID of a virtual process (assigned when it was spawned). */
+int liteipc_vproc_pid(const liteipc_vproc *vp);
+
+/* ---- the device as function calls ---------------------------------------------------------- */
+
+/*
+ * open("/dev/lite_ipc", flags). The path is accepted for symmetry and must be the driver's
+ * path (LITEIPC_DRIVER) or NULL; any other path gives ENOENT. The returned descriptor is a real
+ * descriptor number of the host (it refers to /dev/null), owned by the caller's simulated
+ * process. Close it with liteipc_close.
+ */
+int liteipc_open(liteipc_kernel *k, const char *path, int flags);
+int liteipc_close(liteipc_kernel *k, int fd);
+void *liteipc_mmap(liteipc_kernel *k, void *addr, size_t length, int prot, int flags, int fd,
+                   off_t offset);
+int liteipc_munmap(liteipc_kernel *k, void *addr, size_t length);
+/* ioctl(fd, request, arg): arg is a pointer, or an integer for IPC_SET_CMS. */
+int liteipc_ioctl(liteipc_kernel *k, int fd, unsigned long request, ...);
+ssize_t liteipc_read(liteipc_kernel *k, int fd, void *buf, size_t count);
+ssize_t liteipc_write(liteipc_kernel *k, int fd, const void *buf, size_t count);
+
+/* ---- observability --------------------------------------------------------------------------- */
+
+/* One step of the kernel, as the device's trace hooks report it. */
+typedef enum liteipc_event_type {
+    LITEIPC_EV_MSG_WRITTEN,    /* a message was queued to dst */
+    LITEIPC_EV_MSG_READ,       /* dst received a message */
+    LITEIPC_EV_RECV_WAIT,      /* dst blocks in a receive (sync: with a deadline) */
+    LITEIPC_EV_RECV_TIMEOUT,   /* dst's synchronous wait ended with ETIME */
+    LITEIPC_EV_RECV_KILLED,    /* dst was waiting when its process died (ERFKILL) */
+    LITEIPC_EV_DROP_ON_WRITE,  /* a send failed after its checks began; err says why */
+    LITEIPC_EV_DROP_ON_READ,   /* dst's receive threw a message away */
+    LITEIPC_EV_TASK_DEATH,     /* task src ended; its queue was drained */
+} liteipc_event_type;
+
+typedef struct liteipc_event {
+    liteipc_event_type type;
+    int err;           /* 0, or the positive errno of a drop or timeout */
+    uint64_t time_ns;  /* CLOCK_MONOTONIC */
+    int32_t src_tid, src_pid; /* sender (or the dead task for TASK_DEATH); -1 if none */
+    int32_t dst_tid, dst_pid; /* receiver; -1 if none */
+    IpcMsg msg;        /* the message header (pointers are not meaningful); zero if none */
+} liteipc_event;
+
+typedef void (*liteipc_event_fn)(const liteipc_event *ev, void *ctx);
+
+/*
+ * Report every event of k to fn(ev, ctx), called on the broker thread: fn must be quick and
+ * must not call the device. Returns a subscription id (>= 0), or -ENOSPC (at most 8).
+ * With no subscriber the kernel pays nothing but one untaken branch per step.
+ */
+int liteipc_subscribe(liteipc_kernel *k, liteipc_event_fn fn, void *ctx);
+int liteipc_unsubscribe(liteipc_kernel *k, int id);
+
+const char *liteipc_event_name(liteipc_event_type type);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* LITEIPC_LITEIPC_H */
