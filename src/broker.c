@@ -1,1 +1,788 @@
-/* placeholder: being written */
+/*
+ * broker.c - the thread that plays the kernel.
+ *
+ * The broker owns the pure kernel (kernel.h) and is the only writer of kernel state and of
+ * pools. It waits in one place, epoll, for three things: the doorbell eventfd (a task posted a
+ * command while the broker slept), the listening socket (a simulated process connects), and the
+ * connections (control requests, and EOF when a process dies, even by SIGKILL). Commands are
+ * not read from sockets: they sit in the tasks' channels in shared memory (channel.h), and the
+ * broker finds them through the bell's bitmap. Before sleeping it spins briefly, because a
+ * sleep/wake pair costs tens of microseconds on these machines and commands come in bursts.
+ *
+ * Deadlines of synchronous receives are the kernel's; the broker sleeps until the earliest.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "platform.h"
+#include "pool.h"
+#include "runtime.h"
+
+#define BROKER_SPIN 4000      /* polls of the bell before sleeping (a few microseconds) */
+#define BROKER_POLL_EVERY 64  /* busy iterations between two looks at the sockets */
+#define EV_DOORBELL ((void *)1)
+#define EV_LISTEN ((void *)2)
+
+/* ---- channels ------------------------------------------------------------------------------- */
+
+static lk_chan *chan_of(const liteipc_kernel *k, const lk_bconn *c, int slot)
+{
+    return (lk_chan *)((char *)c->region + LK_REGION_HEADER + (size_t)slot * k->b.chan_size);
+}
+
+/* Publish a result in a channel and wake its task if it sleeps (pairs with device.c wait). */
+static void chan_complete(lk_chan *ch, int result, const lk_ioctl_out *out)
+{
+    uint32_t old;
+
+    ch->result = result;
+    ch->copyout = LK_CHAN_COPYOUT_NONE;
+    if (result >= 0 && out) {
+        ch->copyout = (uint32_t)out->copyout;
+        ch->cms_out = out->cms;
+        ch->version_out = out->version.driverVersion;
+        ch->in_msg = out->in_msg;
+    }
+    old = atomic_exchange_explicit(&ch->state, LK_CHAN_DONE, memory_order_acq_rel);
+    if (old == LK_CHAN_WAITING)
+        lk_futex_wake(&ch->state, 1);
+}
+
+static void complete_tid(liteipc_kernel *k, int tid, int result, const lk_ioctl_out *out)
+{
+    lk_bconn *c;
+
+    if (tid < 0 || tid >= LK_MAX_TASKS || k->b.by_tid[tid].pid < 0)
+        return;
+    c = k->b.by_pid[k->b.by_tid[tid].pid];
+    if (c)
+        chan_complete(chan_of(k, c, k->b.by_tid[tid].slot), result, out);
+}
+
+static void deliver_completions(liteipc_kernel *k)
+{
+    lk_completion cp;
+
+    while (lk_kernel_take_completion(k->kern, &cp)) {
+        lk_ioctl_out out = {.copyout = LK_COPYOUT_INMSG, .in_msg = cp.in_msg};
+
+        complete_tid(k, cp.tid, cp.result, cp.result == 0 ? &out : NULL);
+    }
+}
+
+/* ---- hooks the pure kernel needs ------------------------------------------------------------ */
+
+static int copy_from_host(void *ctx, void *dst, uintptr_t src, size_t n)
+{
+    const lk_bconn *c = ctx;
+    struct iovec local = {.iov_base = dst, .iov_len = n};
+    struct iovec remote = {.iov_base = (void *)src, .iov_len = n};
+
+    /* Only processes living in this host share our address space. process_vm_readv on
+       ourselves turns a bad pointer into EFAULT instead of a crash of the broker. */
+    if (!c->in_host)
+        return -EFAULT;
+    if (process_vm_readv(getpid(), &local, 1, &remote, 1, 0) != (ssize_t)n)
+        return -EFAULT;
+    return 0;
+}
+
+static int fd_dup_hook(void *ctx, int src_pid, int fd, int dst_pid)
+{
+    liteipc_kernel *k = ctx;
+    lk_bconn *s = k->b.by_pid[src_pid], *d = k->b.by_pid[dst_pid];
+    int nfd;
+
+    /* Virtual processes share this host's descriptor table, so a duplicate is a dup(). */
+    if (!s || !d || !s->in_host || !d->in_host)
+        return -EBADF;
+    nfd = fcntl(fd, F_DUPFD, 3);
+    return nfd < 0 ? -errno : nfd;
+}
+
+static void fd_close_hook(void *ctx, int pid, int fd)
+{
+    liteipc_kernel *k = ctx;
+    lk_bconn *c = k->b.by_pid[pid];
+
+    if (c && c->in_host)
+        close(fd);
+}
+
+/* ---- events --------------------------------------------------------------------------------- */
+
+static void broker_event(void *ctx, const lk_event *ev)
+{
+    liteipc_kernel *k = ctx;
+    liteipc_event e = {
+        .type = (liteipc_event_type)ev->type,
+        .err = ev->err,
+        .time_ns = ev->time_ns,
+        .src_tid = ev->src_tid,
+        .src_pid = ev->src_pid,
+        .dst_tid = ev->dst_tid,
+        .dst_pid = ev->dst_pid,
+        .msg = ev->msg,
+    };
+
+    for (int i = 0; i < k->b.nactive; i++)
+        k->b.active[i].fn(&e, k->b.active[i].ctx);
+}
+
+/* Take the subscribers' new generation (liteipc_subscribe waits for this). */
+static void apply_subscriptions(liteipc_kernel *k)
+{
+    lk_broker *b = &k->b;
+
+    atomic_store(&b->sub_pending, 0);
+    pthread_mutex_lock(&b->sub_lock);
+    b->nactive = 0;
+    for (int i = 0; i < LK_MAX_SUBSCRIBERS; i++)
+        if (b->subs[i].fn)
+            b->active[b->nactive++] = b->subs[i];
+    b->sub_applied = b->sub_gen;
+    pthread_cond_broadcast(&b->sub_cond);
+    pthread_mutex_unlock(&b->sub_lock);
+    lk_kernel_set_event_sink(k->kern, b->nactive ? broker_event : NULL, k);
+}
+
+/* ---- commands posted in channels --------------------------------------------------------------- */
+
+/* Copy the command out of the user-writable channel, once, into the kernel's input. */
+static void read_command(const liteipc_kernel *k, const lk_bconn *c, const lk_chan *ch,
+                         lk_ioctl_in *in)
+{
+    uint32_t data_len = ch->data_len, off_count = ch->off_count;
+
+    memset(in, 0, sizeof(*in));
+    in->cmd = (unsigned long)ch->cmd;
+    in->arg = (uintptr_t)ch->arg;
+    in->cms = ch->cms;
+    in->content = ch->content;
+    memcpy(&in->out, &ch->out, LK_MSG_SENDER_BYTES);
+    /* Staged bytes are used only where they match the sizes of our own copy of the header. */
+    if (in->out.dataSz > 0 && data_len == in->out.dataSz && data_len <= k->cfg.data_max)
+        in->data = ch->staging;
+    if (in->out.spObjNum > 0 && off_count == in->out.spObjNum && off_count <= k->cfg.object_max)
+        in->offsets = (const uint32_t *)(ch->staging + lk_chan_off_pos(k->cfg.data_max));
+    in->copy_from_user = copy_from_host;
+    in->copy_ctx = (void *)c;
+}
+
+static void handle_slot(liteipc_kernel *k, lk_bconn *c, int slot)
+{
+    int tid = c->slot_tid[slot];
+    lk_chan *ch;
+    lk_ioctl_in in;
+    lk_ioctl_out out;
+    uint32_t st;
+    int ret;
+
+    if (tid < 0 || lk_task_is_parked(k->kern, tid))
+        return; /* a stray bit: nothing new was posted */
+    ch = chan_of(k, c, slot);
+    st = atomic_load_explicit(&ch->state, memory_order_acquire);
+    if (st != LK_CHAN_POSTED && st != LK_CHAN_WAITING)
+        return;
+    read_command(k, c, ch, &in);
+    memset(&out, 0, sizeof(out));
+    ret = lk_ioctl(k->kern, tid, &in, lk_now_ns(), &out);
+    if (ret != LK_PARKED)
+        chan_complete(ch, ret, &out);
+    deliver_completions(k);
+}
+
+/* Serve every posted command. Returns true if there was any. */
+static bool scan_bell(liteipc_kernel *k)
+{
+    uint64_t procs = atomic_exchange(&k->b.bell->pending_procs, 0);
+
+    if (!procs)
+        return false;
+    while (procs) {
+        int pid = __builtin_ctzll(procs);
+        lk_bconn *c = k->b.by_pid[pid];
+
+        procs &= procs - 1;
+        if (!c || !c->region)
+            continue;
+        for (int w = 0; w < 2; w++) {
+            lk_proc_region *r = c->region;
+            uint64_t slots = atomic_exchange(&r->pending_slots[w], 0);
+
+            while (slots) {
+                int slot = w * 64 + __builtin_ctzll(slots);
+
+                slots &= slots - 1;
+                if (slot < (int)k->cfg.task_limit)
+                    handle_slot(k, c, slot);
+            }
+        }
+    }
+    return true;
+}
+
+/* ---- connections ---------------------------------------------------------------------------- */
+
+static void unmap_pool(lk_bconn *c)
+{
+    if (c->pool)
+        munmap(c->pool, c->pool_size);
+    c->pool = NULL;
+    c->pool_size = 0;
+    c->pool_pending = false;
+}
+
+/* Forget the task mappings of c (its TIDs are gone from the kernel). */
+static void forget_tasks(liteipc_kernel *k, lk_bconn *c)
+{
+    for (int s = 0; s < LK_MAX_TASKS; s++) {
+        int tid = c->slot_tid[s];
+
+        if (tid >= 0)
+            k->b.by_tid[tid].pid = k->b.by_tid[tid].slot = -1;
+        c->slot_tid[s] = -1;
+    }
+}
+
+/* The process behind c is gone (EOF, EXIT, or the kernel stops): §7.2 for its tasks, §7.3. */
+static void conn_close(liteipc_kernel *k, lk_bconn *c, bool run_exit)
+{
+    if (c->pid >= 0) {
+        if (run_exit) {
+            lk_proc_exit(k->kern, c->pid, lk_now_ns());
+            deliver_completions(k);
+        }
+        forget_tasks(k, c);
+        k->b.by_pid[c->pid] = NULL;
+    }
+    unmap_pool(c);
+    if (c->region)
+        munmap(c->region, c->region_size);
+    epoll_ctl(k->b.epfd, EPOLL_CTL_DEL, c->sock, NULL);
+    close(c->sock);
+    for (lk_bconn **pp = &k->b.conns; *pp; pp = &(*pp)->next) {
+        if (*pp == c) {
+            *pp = c->next;
+            break;
+        }
+    }
+    free(c);
+}
+
+static void accept_conn(liteipc_kernel *k)
+{
+    int s = accept4(k->b.lfd, NULL, NULL, SOCK_CLOEXEC);
+    struct epoll_event ev = {.events = EPOLLIN};
+    lk_bconn *c;
+
+    if (s < 0)
+        return;
+    c = calloc(1, sizeof(*c));
+    if (!c) {
+        close(s);
+        return;
+    }
+    c->sock = s;
+    c->pid = -1;
+    c->next = k->b.conns;
+    k->b.conns = c;
+    for (int i = 0; i < LK_MAX_TASKS; i++)
+        c->slot_tid[i] = -1;
+    ev.data.ptr = c;
+    if (epoll_ctl(k->b.epfd, EPOLL_CTL_ADD, s, &ev) < 0) {
+        close(s);
+        free(c);
+    }
+}
+
+static int op_hello(liteipc_kernel *k, lk_bconn *c, const lk_wire_req *rq, lk_wire_resp *rs,
+                    int *fds, int *nfds)
+{
+    struct ucred cred;
+    socklen_t len = sizeof(cred);
+    int pid, rfd;
+
+    if (c->pid >= 0)
+        return -EINVAL;
+    if (getsockopt(c->sock, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
+        return -errno;
+    c->in_host = cred.pid == getpid();
+    pid = rq->a >= 0 ? lk_proc_fork(k->kern, rq->a, cred.uid, cred.gid) : -ESRCH;
+    if (pid == -ESRCH) {
+        pid = lk_proc_create(k->kern, cred.uid, cred.gid);
+        /* A fork child whose parent has gone since: it inherited the parent's IPC state. */
+        if (pid >= 0 && rq->a >= 0)
+            lk_proc_open(k->kern, pid);
+    }
+    if (pid < 0)
+        return pid;
+    c->region_size = LK_REGION_HEADER + (size_t)k->cfg.task_limit * k->b.chan_size;
+    rfd = lk_memfd_create("liteipc-channels", c->region_size);
+    if (rfd < 0 || !(c->region = lk_map_shared(rfd, c->region_size, PROT_READ | PROT_WRITE))) {
+        int err = rfd < 0 ? rfd : -errno;
+
+        if (rfd >= 0)
+            close(rfd);
+        lk_proc_exit(k->kern, pid, lk_now_ns());
+        return err;
+    }
+    c->pid = pid;
+    k->b.by_pid[pid] = c;
+    fds[0] = k->b.bell_fd;
+    fds[1] = k->b.efd;
+    fds[2] = rfd;
+    *nfds = 3;
+    rs->b = c->region_size;
+    rs->c = k->b.chan_size;
+    return pid;
+}
+
+static int op_task_attach(liteipc_kernel *k, lk_bconn *c, lk_wire_resp *rs)
+{
+    int slot, tid;
+
+    for (slot = 0; slot < (int)k->cfg.task_limit && c->slot_tid[slot] >= 0; slot++)
+        ;
+    if (slot == (int)k->cfg.task_limit)
+        return -EAGAIN;
+    tid = lk_task_create(k->kern, c->pid);
+    if (tid < 0)
+        return tid;
+    c->slot_tid[slot] = (int16_t)tid;
+    k->b.by_tid[tid].pid = (int16_t)c->pid;
+    k->b.by_tid[tid].slot = (int16_t)slot;
+    atomic_store(&chan_of(k, c, slot)->state, LK_CHAN_IDLE);
+    rs->a = slot;
+    return tid;
+}
+
+static int op_task_detach(liteipc_kernel *k, lk_bconn *c, int tid)
+{
+    int slot;
+
+    if (tid < 0 || tid >= LK_MAX_TASKS || k->b.by_tid[tid].pid != c->pid)
+        return -ESRCH; /* a process can only end its own tasks */
+    slot = k->b.by_tid[tid].slot;
+    lk_task_exit(k->kern, tid, lk_now_ns());
+    deliver_completions(k);
+    c->slot_tid[slot] = -1;
+    k->b.by_tid[tid].pid = k->b.by_tid[tid].slot = -1;
+    return 0;
+}
+
+static int op_mmap_prepare(liteipc_kernel *k, lk_bconn *c, const lk_wire_req *rq, int *fds,
+                           int *nfds)
+{
+    size_t len = (size_t)rq->b;
+    int err, fd;
+
+    if (c->pool_pending)
+        return -EEXIST;
+    err = lk_mmap_check(k->kern, c->pid, len, (int)rq->c, (int)rq->d);
+    if (err < 0)
+        return err;
+    fd = lk_memfd_create("liteipc-pool", len);
+    if (fd < 0)
+        return -ENOMEM;
+    c->pool = lk_map_shared(fd, len, PROT_READ | PROT_WRITE);
+    if (!c->pool || lk_memfd_seal_writes(fd) < 0) {
+        if (c->pool)
+            munmap(c->pool, len);
+        c->pool = NULL;
+        close(fd);
+        return -ENOMEM;
+    }
+    c->pool_size = len;
+    c->pool_pending = true;
+    fds[0] = fd;
+    *nfds = 1;
+    return 0;
+}
+
+static int op_mmap_commit(liteipc_kernel *k, lk_bconn *c, uintptr_t uvaddr)
+{
+    int err;
+
+    if (!c->pool_pending)
+        return -EINVAL;
+    err = lk_pool_attach(k->kern, c->pid, c->pool, uvaddr, c->pool_size);
+    if (err < 0) {
+        unmap_pool(c);
+        return err;
+    }
+    c->pool_pending = false;
+    return 0;
+}
+
+static int dispatch_op(liteipc_kernel *k, lk_bconn *c, const lk_wire_req *rq, lk_wire_resp *rs,
+                       int *fds, int *nfds)
+{
+    if (rq->op == LK_OP_HELLO)
+        return op_hello(k, c, rq, rs, fds, nfds);
+    if (c->pid < 0)
+        return -EINVAL;
+    switch (rq->op) {
+    case LK_OP_OPEN:
+        return lk_proc_open(k->kern, c->pid);
+    case LK_OP_TASK_ATTACH:
+        return op_task_attach(k, c, rs);
+    case LK_OP_TASK_DETACH:
+        return op_task_detach(k, c, rq->a);
+    case LK_OP_MMAP_PREPARE:
+        return op_mmap_prepare(k, c, rq, fds, nfds);
+    case LK_OP_MMAP_COMMIT:
+        return op_mmap_commit(k, c, (uintptr_t)rq->b);
+    case LK_OP_MMAP_ABORT:
+        unmap_pool(c);
+        return 0;
+    default:
+        return -EINVAL;
+    }
+}
+
+static void handle_conn(liteipc_kernel *k, lk_bconn *c)
+{
+    lk_wire_req rq;
+    lk_wire_resp rs;
+    int fds[4], nfds = 0, own_fd = -1;
+    ssize_t n = lk_seq_recv(c->sock, &rq, sizeof(rq), fds, 4);
+
+    for (int i = 0; i < 4; i++)
+        if (fds[i] >= 0)
+            close(fds[i]); /* processes send us no descriptors */
+    if (n == -EAGAIN)
+        return;
+    if (n != (ssize_t)sizeof(rq)) {
+        conn_close(k, c, true); /* EOF or garbage: the process is gone */
+        return;
+    }
+    memset(&rs, 0, sizeof(rs));
+    if (rq.op == LK_OP_EXIT) {
+        lk_proc_exit(k->kern, c->pid, lk_now_ns());
+        deliver_completions(k);
+        lk_seq_send(c->sock, &rs, sizeof(rs), NULL, 0);
+        conn_close(k, c, false);
+        return;
+    }
+    rs.result = dispatch_op(k, c, &rq, &rs, fds, &nfds);
+    if (rq.op == LK_OP_MMAP_PREPARE || rq.op == LK_OP_HELLO)
+        own_fd = nfds > 0 ? fds[nfds - 1] : -1; /* the new memory file: ours to close once sent */
+    lk_seq_send(c->sock, &rs, sizeof(rs), fds, nfds);
+    if (own_fd >= 0)
+        close(own_fd);
+}
+
+/* ---- the loop ------------------------------------------------------------------------------- */
+
+static void handle_events(liteipc_kernel *k, uint64_t deadline)
+{
+    struct epoll_event evs[16];
+    struct timespec ts, *tp = NULL;
+    int n;
+
+    if (deadline != UINT64_MAX) {
+        uint64_t now = lk_now_ns(), d = deadline > now ? deadline - now : 0;
+
+        ts.tv_sec = (time_t)(d / 1000000000u);
+        ts.tv_nsec = (long)(d % 1000000000u);
+        tp = &ts;
+    }
+    n = epoll_pwait2(k->b.epfd, evs, 16, tp, NULL);
+    for (int i = 0; i < n; i++) {
+        if (evs[i].data.ptr == EV_DOORBELL) {
+            uint64_t v;
+
+            if (read(k->b.efd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+                continue;
+        } else if (evs[i].data.ptr == EV_LISTEN) {
+            accept_conn(k);
+        } else {
+            handle_conn(k, evs[i].data.ptr);
+        }
+    }
+}
+
+static bool run_deadlines(liteipc_kernel *k)
+{
+    uint64_t now;
+
+    if (lk_kernel_next_deadline(k->kern) == UINT64_MAX)
+        return false;
+    now = lk_now_ns();
+    if (lk_kernel_next_deadline(k->kern) > now)
+        return false;
+    lk_kernel_tick(k->kern, now);
+    deliver_completions(k);
+    return true;
+}
+
+/* Sleep until a command, a socket event or the next deadline. */
+static void broker_sleep(liteipc_kernel *k)
+{
+    lk_bell *bell = k->b.bell;
+
+    for (int i = 0; i < BROKER_SPIN; i++) {
+        if (atomic_load_explicit(&bell->pending_procs, memory_order_relaxed))
+            return;
+        lk_cpu_relax();
+    }
+    /* Dekker pair with the task's post (device.c): announce sleep, then re-check. */
+    atomic_store(&bell->broker_sleeping, 1);
+    if (!atomic_load(&bell->pending_procs) && !atomic_load(&k->b.stop) &&
+        !atomic_load(&k->b.sub_pending))
+        handle_events(k, lk_kernel_next_deadline(k->kern));
+    atomic_store(&bell->broker_sleeping, 0);
+}
+
+/* The kernel stops: release every caller still waiting, then free everything. */
+static void broker_shutdown(liteipc_kernel *k)
+{
+    lk_broker *b = &k->b;
+
+    atomic_store(&b->bell->dead, 1);
+    for (int p = 0; p < LK_MAX_PROCS; p++) {
+        lk_bconn *c = b->by_pid[p];
+
+        if (!c)
+            continue;
+        for (int s = 0; s < (int)k->cfg.task_limit; s++) {
+            lk_chan *ch = chan_of(k, c, s);
+            uint32_t st = atomic_load(&ch->state);
+
+            if (c->slot_tid[s] >= 0 && (st == LK_CHAN_POSTED || st == LK_CHAN_WAITING))
+                chan_complete(ch, -ESHUTDOWN, NULL);
+        }
+    }
+    while (b->conns)
+        conn_close(k, b->conns, false);
+}
+
+static void *broker_main(void *arg)
+{
+    liteipc_kernel *k = arg;
+    unsigned busy = 0;
+
+    for (;;) {
+        bool worked;
+
+        if (atomic_load(&k->b.stop))
+            break;
+        if (atomic_load(&k->b.sub_pending))
+            apply_subscriptions(k);
+        worked = scan_bell(k);
+        worked |= run_deadlines(k);
+        if (!worked) {
+            broker_sleep(k);
+            busy = 0;
+        } else if (++busy % BROKER_POLL_EVERY == 0) {
+            handle_events(k, 0); /* deadline 0: poll the sockets without waiting */
+        }
+    }
+    broker_shutdown(k);
+    return NULL;
+}
+
+/* ---- start and stop ---------------------------------------------------------------------------- */
+
+static int make_listener(liteipc_kernel *k)
+{
+    static _Atomic unsigned serial;
+    lk_broker *b = &k->b;
+    int n;
+
+    b->lfd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+    if (b->lfd < 0)
+        return -errno;
+    memset(&b->addr, 0, sizeof(b->addr));
+    b->addr.sun_family = AF_UNIX;
+    /* An abstract name: nothing in the filesystem, gone with the last descriptor. */
+    n = snprintf(b->addr.sun_path + 1, sizeof(b->addr.sun_path) - 1, "liteipc-%d-%u-%lx",
+                 (int)getpid(), atomic_fetch_add(&serial, 1), (unsigned long)lk_now_ns());
+    b->addrlen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + (size_t)n);
+    if (bind(b->lfd, (struct sockaddr *)&b->addr, b->addrlen) < 0 || listen(b->lfd, 64) < 0)
+        return -errno;
+    return 0;
+}
+
+static int epoll_add(int epfd, int fd, void *tag)
+{
+    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = tag};
+
+    return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
+}
+
+static void broker_release(lk_broker *b)
+{
+    if (b->bell)
+        munmap(b->bell, sizeof(lk_bell));
+    if (b->bell_fd >= 0)
+        close(b->bell_fd);
+    if (b->lfd >= 0)
+        close(b->lfd);
+    if (b->efd >= 0)
+        close(b->efd);
+    if (b->epfd >= 0)
+        close(b->epfd);
+    pthread_mutex_destroy(&b->sub_lock);
+    pthread_cond_destroy(&b->sub_cond);
+}
+
+static void to_lk_config(const liteipc_config *in, lk_config *out)
+{
+    out->task_limit = in->task_limit;
+    out->process_limit = in->process_limit;
+    out->pool_max_size = in->pool_max_size;
+    out->data_max = in->data_max;
+    out->object_max = in->object_max;
+    out->timeout_ns = (uint64_t)in->reply_timeout_ms * 1000000u;
+    out->driver_version = in->driver_version;
+}
+
+int lk_broker_start(liteipc_kernel *k)
+{
+    lk_broker *b = &k->b;
+    lk_config cfg;
+    lk_ops ops = {.fd_dup = fd_dup_hook, .fd_close = fd_close_hook, .ctx = k};
+    int err;
+
+    b->epfd = b->efd = b->lfd = b->bell_fd = -1;
+    for (int i = 0; i < LK_MAX_TASKS; i++)
+        b->by_tid[i].pid = b->by_tid[i].slot = -1;
+    pthread_mutex_init(&b->sub_lock, NULL);
+    pthread_cond_init(&b->sub_cond, NULL);
+    b->chan_size = lk_chan_size(k->cfg.data_max, k->cfg.object_max);
+    to_lk_config(&k->cfg, &cfg);
+    err = lk_kernel_new(&cfg, &ops, &k->kern);
+    if (err < 0)
+        goto fail;
+    b->bell_fd = err = lk_memfd_create("liteipc-bell", sizeof(lk_bell));
+    if (err < 0)
+        goto fail;
+    b->bell = lk_map_shared(b->bell_fd, sizeof(lk_bell), PROT_READ | PROT_WRITE);
+    b->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    b->epfd = epoll_create1(EPOLL_CLOEXEC);
+    err = (!b->bell || b->efd < 0 || b->epfd < 0) ? -errno : make_listener(k);
+    if (!err)
+        err = epoll_add(b->epfd, b->efd, EV_DOORBELL);
+    if (!err)
+        err = epoll_add(b->epfd, b->lfd, EV_LISTEN);
+    if (!err)
+        err = -pthread_create(&b->thread, NULL, broker_main, k);
+    if (!err)
+        return 0;
+fail:
+    broker_release(b);
+    if (k->kern)
+        lk_kernel_free(k->kern);
+    k->kern = NULL;
+    return err;
+}
+
+void lk_broker_stop(liteipc_kernel *k)
+{
+    uint64_t one = 1;
+
+    atomic_store(&k->b.stop, 1);
+    if (write(k->b.efd, &one, sizeof(one)) < 0) {
+        /* the counter cannot overflow here; nothing else can fail */
+    }
+    pthread_join(k->b.thread, NULL);
+    broker_release(&k->b);
+    lk_kernel_free(k->kern);
+    k->kern = NULL;
+}
+
+void lk_broker_forget_in_child(liteipc_kernel *k)
+{
+    /* The broker thread does not exist in a fork child. Its fixed descriptors must not keep
+       the listening name bound or the doorbell alive after the host exits. */
+    close(k->b.lfd);
+    close(k->b.epfd);
+    close(k->b.efd);
+    close(k->b.bell_fd);
+    k->b.lfd = k->b.epfd = k->b.efd = k->b.bell_fd = -1;
+}
+
+/* ---- subscriptions -------------------------------------------------------------------------- */
+
+static int wait_applied(liteipc_kernel *k, unsigned gen)
+{
+    uint64_t one = 1;
+
+    atomic_store(&k->b.sub_pending, 1);
+    if (write(k->b.efd, &one, sizeof(one)) < 0)
+        return -errno;
+    while ((int)(k->b.sub_applied - gen) < 0)
+        pthread_cond_wait(&k->b.sub_cond, &k->b.sub_lock);
+    return 0;
+}
+
+int liteipc_subscribe(liteipc_kernel *k, liteipc_event_fn fn, void *ctx)
+{
+    int id = -ENOSPC;
+
+    if (!k || !fn)
+        return -EINVAL;
+    if (!k->is_host)
+        return -EPERM;
+    pthread_mutex_lock(&k->b.sub_lock);
+    for (int i = 0; i < LK_MAX_SUBSCRIBERS; i++) {
+        if (!k->b.subs[i].fn) {
+            k->b.subs[i].fn = fn;
+            k->b.subs[i].ctx = ctx;
+            id = i;
+            break;
+        }
+    }
+    if (id >= 0) {
+        int err = wait_applied(k, ++k->b.sub_gen);
+
+        if (err < 0)
+            id = err;
+    }
+    pthread_mutex_unlock(&k->b.sub_lock);
+    return id;
+}
+
+int liteipc_unsubscribe(liteipc_kernel *k, int id)
+{
+    int err;
+
+    if (!k || id < 0 || id >= LK_MAX_SUBSCRIBERS)
+        return -EINVAL;
+    if (!k->is_host)
+        return -EPERM;
+    pthread_mutex_lock(&k->b.sub_lock);
+    if (!k->b.subs[id].fn) {
+        pthread_mutex_unlock(&k->b.sub_lock);
+        return -ENOENT;
+    }
+    k->b.subs[id].fn = NULL;
+    err = wait_applied(k, ++k->b.sub_gen);
+    pthread_mutex_unlock(&k->b.sub_lock);
+    return err;
+}
+
+const char *liteipc_event_name(liteipc_event_type type)
+{
+    static const char *const names[] = {
+        [LITEIPC_EV_MSG_WRITTEN] = "msg-written",   [LITEIPC_EV_MSG_READ] = "msg-read",
+        [LITEIPC_EV_RECV_WAIT] = "recv-wait",       [LITEIPC_EV_RECV_TIMEOUT] = "recv-timeout",
+        [LITEIPC_EV_RECV_KILLED] = "recv-killed",   [LITEIPC_EV_DROP_ON_WRITE] = "drop-on-write",
+        [LITEIPC_EV_DROP_ON_READ] = "drop-on-read", [LITEIPC_EV_TASK_DEATH] = "task-death",
+    };
+
+    if ((unsigned)type >= sizeof(names) / sizeof(names[0]))
+        return "unknown";
+    return names[type];
+}

@@ -1,1 +1,179 @@
-/* placeholder: being written */
+/*
+ * vproc.c - virtual processes: simulated LiteOS processes made of host threads.
+ *
+ * A virtual process has its own connection to the broker, so the kernel sees it exactly as it
+ * sees a real process: its own PID, pool, channels, descriptors and grants. It ends like a
+ * process on the device: each thread's task dies when the thread returns (§7.2), and when the
+ * last one has returned the process is destroyed (§7.3) before liteipc_vproc_join returns, so
+ * a test can assert the consequences (death notices, freed pools) right after joining.
+ */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "runtime.h"
+
+struct liteipc_vproc {
+    liteipc_kernel *k;
+    lk_cproc *proc;
+    int pid;
+    pthread_mutex_t lock;
+    pthread_t *threads;
+    int nthreads, cap;
+    int live;
+    void *first_result;
+};
+
+typedef struct vproc_start {
+    liteipc_vproc *vp;
+    liteipc_thread_fn fn;
+    void *arg;
+    bool first;
+} vproc_start;
+
+static __thread liteipc_vproc *tls_vproc;
+
+lk_cproc *lk_vproc_current(liteipc_kernel *k)
+{
+    liteipc_vproc *vp = tls_vproc;
+
+    return (vp && vp->k == k) ? vp->proc : NULL;
+}
+
+void lk_vproc_forget_in_child(void)
+{
+    tls_vproc = NULL; /* a fork child is a new process, not this virtual process */
+}
+
+static void *vproc_thread(void *arg)
+{
+    vproc_start st = *(vproc_start *)arg;
+    liteipc_vproc *vp = st.vp;
+    void *result;
+    bool last;
+
+    free(arg);
+    tls_vproc = vp;
+    result = st.fn(st.arg);
+    lk_task_detach_self(vp->k); /* the task dies before the process (Q18 order) */
+    tls_vproc = NULL;
+    pthread_mutex_lock(&vp->lock);
+    if (st.first)
+        vp->first_result = result;
+    last = --vp->live == 0;
+    pthread_mutex_unlock(&vp->lock);
+    if (last) {
+        lk_cproc_exit(vp->proc);
+        vp->proc = NULL;
+    }
+    return result;
+}
+
+static int add_thread(liteipc_vproc *vp, liteipc_thread_fn fn, void *arg, bool first)
+{
+    vproc_start *st;
+    int err;
+
+    if (!fn)
+        return -EINVAL;
+    st = malloc(sizeof(*st));
+    if (!st)
+        return -ENOMEM;
+    *st = (vproc_start){.vp = vp, .fn = fn, .arg = arg, .first = first};
+    pthread_mutex_lock(&vp->lock);
+    if (!first && vp->live == 0) {
+        pthread_mutex_unlock(&vp->lock);
+        free(st);
+        return -ESRCH; /* the process has already ended */
+    }
+    if (vp->nthreads == vp->cap) {
+        int cap = vp->cap ? vp->cap * 2 : 4;
+        pthread_t *t = realloc(vp->threads, (size_t)cap * sizeof(*t));
+
+        if (!t) {
+            pthread_mutex_unlock(&vp->lock);
+            free(st);
+            return -ENOMEM;
+        }
+        vp->threads = t;
+        vp->cap = cap;
+    }
+    err = pthread_create(&vp->threads[vp->nthreads], NULL, vproc_thread, st);
+    if (err) {
+        pthread_mutex_unlock(&vp->lock);
+        free(st);
+        return -err;
+    }
+    vp->nthreads++;
+    vp->live++;
+    pthread_mutex_unlock(&vp->lock);
+    return 0;
+}
+
+int liteipc_vproc_spawn(liteipc_kernel *k, liteipc_thread_fn fn, void *arg, liteipc_vproc **out)
+{
+    liteipc_vproc *vp;
+    int err;
+
+    if (!k || !fn || !out)
+        return -EINVAL;
+    vp = calloc(1, sizeof(*vp));
+    if (!vp)
+        return -ENOMEM;
+    vp->k = k;
+    pthread_mutex_init(&vp->lock, NULL);
+    vp->proc = lk_cproc_connect(k, -1, &err);
+    if (!vp->proc)
+        goto fail;
+    vp->pid = vp->proc->pid;
+    atomic_fetch_add(&k->refs, 1);
+    err = add_thread(vp, fn, arg, true);
+    if (err < 0) {
+        lk_cproc_exit(vp->proc);
+        lk_kernel_unref(k);
+        goto fail;
+    }
+    *out = vp;
+    return 0;
+fail:
+    pthread_mutex_destroy(&vp->lock);
+    free(vp);
+    return err;
+}
+
+int liteipc_vproc_add_thread(liteipc_vproc *vp, liteipc_thread_fn fn, void *arg)
+{
+    return vp ? add_thread(vp, fn, arg, false) : -EINVAL;
+}
+
+int liteipc_vproc_join(liteipc_vproc *vp, void **first_result)
+{
+    int joined = 0;
+
+    if (!vp)
+        return -EINVAL;
+    for (;;) {
+        pthread_t t;
+
+        pthread_mutex_lock(&vp->lock);
+        if (joined == vp->nthreads) {
+            pthread_mutex_unlock(&vp->lock);
+            break;
+        }
+        t = vp->threads[joined];
+        pthread_mutex_unlock(&vp->lock);
+        pthread_join(t, NULL);
+        joined++;
+    }
+    if (first_result)
+        *first_result = vp->first_result;
+    lk_kernel_unref(vp->k);
+    pthread_mutex_destroy(&vp->lock);
+    free(vp->threads);
+    free(vp);
+    return 0;
+}
+
+int liteipc_vproc_pid(const liteipc_vproc *vp)
+{
+    return vp ? vp->pid : -EINVAL;
+}

@@ -1,0 +1,100 @@
+/*
+ * channel.h - what a task and the broker share (private to the library).
+ *
+ * Two kinds of shared region, both memory files created by the broker and mapped by each
+ * process at its own address (so they hold no pointers):
+ *
+ *   bell     one per kernel. The broker's "am I asleep" flag and a bitmap of processes that
+ *            have posted commands. Every process maps it read-write; a process that scribbles
+ *            on it can only make the broker scan for nothing.
+ *   process  one per simulated process: a header with a bitmap of posted slots, then one
+ *            channel per task of the process. Mapped read-write by that process only.
+ *
+ * A channel is a task's command slot. The protocol is a single-producer hand-off on `state`:
+ *
+ *   IDLE --task stages a command, store-release--> POSTED --(task sleeps) CAS--> WAITING
+ *   POSTED/WAITING --broker writes the result, exchange-release--> DONE --task--> IDLE
+ *
+ * The task rings the broker by setting its slot's bit, then its process's bit in the bell, then
+ * (only if the broker said it sleeps) writing the broker's eventfd. The broker announces sleep
+ * with a seq_cst store and re-checks the bitmap before sleeping; the task sets the bitmap with a
+ * seq_cst RMW before loading the flag (a Dekker pair: one of them always sees the other).
+ * The broker wakes the task's futex only if the task said it sleeps (WAITING).
+ *
+ * Everything in a channel is user-writable: the broker copies what it needs out of it once,
+ * checks its own copy, and only copies payload bytes from the staging area (copy_from_user).
+ */
+#ifndef LITEIPC_CHANNEL_H
+#define LITEIPC_CHANNEL_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include <liteipc/lite_ipc.h>
+
+enum lk_chan_state {
+    LK_CHAN_IDLE = 0,
+    LK_CHAN_POSTED = 1,
+    LK_CHAN_WAITING = 2,
+    LK_CHAN_DONE = 3,
+};
+
+/* Copy-out instructions for the task, after DONE (mirror of lk_copyout). */
+enum lk_chan_copyout {
+    LK_CHAN_COPYOUT_NONE,
+    LK_CHAN_COPYOUT_CMS,
+    LK_CHAN_COPYOUT_VERSION,
+    LK_CHAN_COPYOUT_INMSG,
+};
+
+typedef struct lk_bell {
+    _Atomic uint32_t broker_sleeping;
+    _Atomic uint32_t dead; /* the kernel has stopped: every call fails with ESHUTDOWN */
+    _Atomic uint64_t pending_procs; /* bit p: process p has posted slots */
+} lk_bell;
+
+typedef struct lk_chan {
+    _Atomic uint32_t state; /* enum lk_chan_state; the task's futex word */
+    uint32_t pad0;
+    /* command, written by the task */
+    uint64_t cmd;
+    uint64_t arg;
+    CmsCmdContent cms;
+    uint32_t pad1;
+    IpcContent content;
+    IpcMsg out;
+    uint32_t data_len;   /* bytes staged for out.data */
+    uint32_t off_count;  /* u32 entries staged for out.offsets, after the data */
+    /* result, written by the broker */
+    int32_t result;
+    uint32_t copyout;    /* enum lk_chan_copyout */
+    uint64_t in_msg;
+    CmsCmdContent cms_out;
+    int32_t version_out;
+    /* staging[0..data_len) data, then off_count u32 offsets (at an aligned position) */
+    _Alignas(16) unsigned char staging[];
+} lk_chan;
+
+typedef struct lk_proc_region {
+    _Atomic uint64_t pending_slots[2]; /* bit s: slot s posted */
+    uint64_t pad[6];
+    /* then task_limit channels of lk_chan_size() bytes each, from LK_REGION_HEADER */
+} lk_proc_region;
+
+#define LK_REGION_HEADER 64u
+
+/* Byte offset of the offsets array inside staging. */
+static inline uint32_t lk_chan_off_pos(uint32_t data_max)
+{
+    return (data_max + 7u) & ~7u;
+}
+
+/* Size of one channel for the given maxima (page multiple, so channels never share pages). */
+static inline size_t lk_chan_size(uint32_t data_max, uint32_t object_max)
+{
+    size_t n = sizeof(lk_chan) + lk_chan_off_pos(data_max) + 4u * (size_t)object_max;
+
+    return (n + 4095u) & ~(size_t)4095u;
+}
+
+#endif /* LITEIPC_CHANNEL_H */

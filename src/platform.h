@@ -1,0 +1,65 @@
+/*
+ * platform.h - the only place that talks to Linux directly (private to the library): futexes,
+ * clocks, memory-file regions, descriptor passing. Wrappers return 0 / a value or -errno; they
+ * are the only functions that read errno.
+ */
+#ifndef LITEIPC_PLATFORM_H
+#define LITEIPC_PLATFORM_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* CLOCK_MONOTONIC in nanoseconds. */
+uint64_t lk_now_ns(void);
+
+/*
+ * Wait while *word == expected, until woken or until the absolute CLOCK_MONOTONIC deadline
+ * (0 = none). The word may live in memory shared between processes (non-private futex).
+ * Returns 0 (woken, or the value had changed), -ETIMEDOUT, or -EINTR.
+ */
+int lk_futex_wait(_Atomic uint32_t *word, uint32_t expected, uint64_t deadline_ns);
+/* Wake up to n waiters of word. */
+void lk_futex_wake(_Atomic uint32_t *word, int n);
+
+/* A cheap pause for spin loops. */
+static inline void lk_cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
+
+/* An anonymous memory file (memfd) of `size` bytes, close-on-exec. Returns the fd or -errno. */
+int lk_memfd_create(const char *name, size_t size);
+/* Forbid every later writable mapping of fd (the broker's own mapping stays). 0 or -errno. */
+int lk_memfd_seal_writes(int fd);
+
+/*
+ * Map `size` bytes of fd shared with prot, excluded from fork children (MADV_DONTFORK: a child
+ * must not inherit a view of kernel memory, quirk Q16). Returns the address or NULL (errno).
+ */
+void *lk_map_shared(int fd, size_t size, int prot);
+/* Same, at a fixed address over a reservation made earlier. */
+void *lk_map_shared_at(void *addr, int fd, size_t size, int prot);
+
+/*
+ * Send a datagram of len bytes with up to 4 descriptors on a SOCK_SEQPACKET socket; receive
+ * one, storing received descriptors in fds[] (unused slots set to -1). Both retry EINTR.
+ * Return bytes moved, 0 on EOF (recv), or -errno.
+ */
+ssize_t lk_seq_send(int sock, const void *buf, size_t len, const int *fds, int nfds);
+ssize_t lk_seq_recv(int sock, void *buf, size_t len, int *fds, int maxfds);
+
+/* Round n up to a multiple of a power of two `align`, or 0 on overflow. */
+static inline size_t lk_round_up(size_t n, size_t align)
+{
+    if (n > SIZE_MAX - (align - 1))
+        return 0;
+    return (n + align - 1) & ~(align - 1);
+}
+
+#endif /* LITEIPC_PLATFORM_H */

@@ -1,0 +1,181 @@
+/*
+ * runtime.h - the simulator's private runtime: the kernel instance, its broker, and the
+ * client side of the function-call device (private to the library).
+ *
+ * Locking overview (the only locks of the runtime):
+ *   k->c.lock    client side of this host process: the list of simulated processes, the
+ *                default process, the descriptor table, the list of task records. Never held
+ *                while waiting for the broker.
+ *   proc->lock   one simulated process's control socket: one request/response at a time.
+ *                Taken after k->c.lock when both are needed, never the other way round.
+ *   k->b.sub_lock the event subscribers; taken by the broker while it delivers events and by
+ *                liteipc_subscribe. Held by nobody else.
+ * The broker thread owns every other broker field and the whole pure kernel (src/kernel.h):
+ * nothing else reads or writes them while it runs.
+ */
+#ifndef LITEIPC_RUNTIME_H
+#define LITEIPC_RUNTIME_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include <liteipc/liteipc.h>
+
+#include "channel.h"
+#include "kernel.h"
+
+/* ---- control protocol (SOCK_SEQPACKET, one connection per simulated process) -------------- */
+
+enum lk_op {
+    LK_OP_HELLO = 1,    /* a: parent PID for a fork child, or -1. Reply fds: bell, eventfd, region */
+    LK_OP_OPEN,         /* the driver's open */
+    LK_OP_TASK_ATTACH,  /* reply a: TID, b: slot */
+    LK_OP_TASK_DETACH,  /* a: TID */
+    LK_OP_MMAP_PREPARE, /* b: rounded length, c: prot, d: flags. Reply fd: the pool memory */
+    LK_OP_MMAP_COMMIT,  /* b: user address */
+    LK_OP_MMAP_ABORT,
+    LK_OP_EXIT,         /* the process ends now (virtual processes); the reply comes after */
+};
+
+typedef struct lk_wire_req {
+    uint32_t op;
+    int32_t a;
+    uint64_t b, c, d;
+} lk_wire_req;
+
+typedef struct lk_wire_resp {
+    int32_t result; /* 0 / value, or -errno */
+    int32_t a;
+    uint64_t b, c;
+} lk_wire_resp;
+
+/* ---- broker side ---------------------------------------------------------------------------- */
+
+#define LK_MAX_SUBSCRIBERS 8
+
+typedef struct lk_bconn {
+    int sock;
+    int pid;             /* -1 until HELLO */
+    bool in_host;        /* the peer is this very host process (virtual or default process) */
+    void *region;        /* the process's channels, broker mapping */
+    size_t region_size;
+    void *pool;          /* the pool, broker mapping (writable) */
+    size_t pool_size;
+    bool pool_pending;   /* MMAP_PREPARE done, COMMIT not yet */
+    int16_t slot_tid[LK_MAX_TASKS]; /* -1: free */
+    struct lk_bconn *next;
+} lk_bconn;
+
+typedef struct lk_subscriber {
+    liteipc_event_fn fn;
+    void *ctx;
+} lk_subscriber;
+
+typedef struct lk_broker {
+    pthread_t thread;
+    int epfd, efd, lfd;          /* epoll, doorbell eventfd, listening socket */
+    struct sockaddr_un addr;
+    socklen_t addrlen;
+    int bell_fd;
+    lk_bell *bell;
+    size_t chan_size;
+    lk_bconn *conns;             /* every connection, with or without a process yet */
+    lk_bconn *by_pid[LK_MAX_PROCS];
+    struct { int16_t pid, slot; } by_tid[LK_MAX_TASKS];
+    _Atomic int stop;
+
+    pthread_mutex_t sub_lock;
+    pthread_cond_t sub_cond;
+    lk_subscriber subs[LK_MAX_SUBSCRIBERS];
+    unsigned sub_gen;            /* bumped by liteipc_subscribe/unsubscribe */
+    unsigned sub_applied;        /* the generation the broker has applied */
+    _Atomic unsigned sub_pending;
+    lk_subscriber active[LK_MAX_SUBSCRIBERS]; /* the broker's own copy, read without a lock */
+    int nactive;
+} lk_broker;
+
+/* ---- client side ----------------------------------------------------------------------------- */
+
+typedef struct lk_cproc {
+    struct liteipc_kernel *k;
+    int pid;
+    int sock;
+    pthread_mutex_t lock;
+    lk_bell *bell;
+    int efd;
+    lk_proc_region *region;
+    size_t region_size;
+    void *pool;
+    size_t pool_size;
+    struct lk_cproc *next;
+} lk_cproc;
+
+typedef struct lk_ctask {
+    struct liteipc_kernel *k;
+    uint64_t epoch;
+    lk_cproc *proc;
+    int tid;
+    int slot;
+    lk_chan *ch;
+    _Atomic int in_call;
+    struct lk_ctask *next;
+} lk_ctask;
+
+typedef struct lk_fdent {
+    int owner_pid; /* 0: not a device descriptor */
+    int accmode;
+} lk_fdent;
+
+typedef struct lk_client {
+    pthread_mutex_t lock;
+    pthread_key_t key;
+    uint64_t epoch;          /* bumped in a fork child: records of the parent become stale */
+    lk_cproc *default_proc;
+    lk_cproc *procs;
+    lk_ctask *tasks;
+    lk_fdent *fds;
+    int nfds;
+    int fork_parent_pid;     /* the forking thread's PID, recorded before fork */
+} lk_client;
+
+struct liteipc_kernel {
+    liteipc_config cfg;
+    _Atomic int refs;  /* the owner, plus one per virtual process not yet joined */
+    _Atomic int stopped;
+    lk_kernel *kern;   /* owned by the broker thread */
+    lk_broker b;
+    lk_client c;
+    bool is_host;      /* the broker runs in this host process */
+    struct liteipc_kernel *next_registered;
+};
+
+/* broker.c */
+int lk_broker_start(struct liteipc_kernel *k);
+void lk_broker_stop(struct liteipc_kernel *k);
+/* Close, in a fork child, the broker's descriptors it inherited. */
+void lk_broker_forget_in_child(struct liteipc_kernel *k);
+
+/* device.c */
+int lk_client_init(struct liteipc_kernel *k);
+void lk_client_fini(struct liteipc_kernel *k);
+lk_cproc *lk_cproc_connect(struct liteipc_kernel *k, int parent_pid, int *err);
+int lk_cproc_request(lk_cproc *p, const lk_wire_req *req, lk_wire_resp *resp, int *fds, int nfds);
+/* End a simulated process of this host: EXIT, close, unmap, free. */
+void lk_cproc_exit(lk_cproc *p);
+/* Detach the calling thread's task of k, if it has one (thread about to end). */
+void lk_task_detach_self(struct liteipc_kernel *k);
+
+/* vproc.c: the virtual process of the calling thread for k, or NULL. */
+lk_cproc *lk_vproc_current(struct liteipc_kernel *k);
+void lk_vproc_forget_in_child(void);
+
+/* liteipc.c-level registry of kernels (device.c), for fork handling. */
+void lk_registry_add(struct liteipc_kernel *k);
+void lk_registry_remove(struct liteipc_kernel *k);
+/* Drop a reference; the last one frees the client side and k. */
+void lk_kernel_unref(struct liteipc_kernel *k);
+
+#endif /* LITEIPC_RUNTIME_H */
