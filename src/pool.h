@@ -27,27 +27,28 @@
 #define LK_POOL_MIN_SIZE 4096u    /* smallest pool lk_pool_init accepts */
 
 /*
- * Lay an empty pool over base[0..size). size must be a multiple of LK_POOL_ALIGN, at least
- * LK_POOL_MIN_SIZE and below 2^31. Returns 0, or -EINVAL.
+ * Lay an empty pool over base[0..size). base must be LK_POOL_ALIGN-aligned; size must be a
+ * multiple of LK_POOL_ALIGN, at least LK_POOL_MIN_SIZE and below 2^31. Returns 0, or -EINVAL.
  */
 int lk_pool_init(void *base, size_t size);
 
 /*
- * Allocate n payload bytes (n >= 1). Returns the payload's offset from base (a multiple of
+ * Allocate n payload bytes (n == 0 fails, as on the device). Returns the payload's offset from base (a multiple of
  * LK_POOL_ALIGN, never 0), or 0 if no free block is large enough or n is absurd (overflow).
  */
 uint32_t lk_pool_alloc(void *base, size_t n);
 
 /*
  * Free the payload at offset off. Returns 0, or -EFAULT if off is not the payload offset of an
- * allocated block (the pool is left untouched then).
+ * allocated block (the pool is left untouched then). The answer is exact, even against block
+ * headers forged inside a payload, at a cost of a short bounded walk.
  */
 int lk_pool_free(void *base, uint32_t off);
 
 /* The usable payload size of the allocated block at off (>= the size asked), or 0 if none. */
 size_t lk_pool_block_size(const void *base, uint32_t off);
 
-/* Statistics, for tests, the state dump and benchmarks. */
+/* Statistics, for tests, the state dump and benchmarks (not for the hot path). */
 typedef struct lk_pool_stats {
     size_t size;          /* the region's size */
     size_t free_bytes;    /* payload bytes in free blocks */
