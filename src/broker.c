@@ -281,7 +281,7 @@ static void conn_close(liteipc_kernel *k, lk_bconn *c, bool run_exit)
 
 static void accept_conn(liteipc_kernel *k)
 {
-    int s = accept4(k->b.lfd, NULL, NULL, SOCK_CLOEXEC);
+    int s = accept4(k->b.lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
     struct epoll_event ev = {.events = EPOLLIN};
     lk_bconn *c;
 
@@ -474,12 +474,16 @@ static void handle_conn(liteipc_kernel *k, lk_bconn *c)
         conn_close(k, c, false);
         return;
     }
+    /* The socket does not block: a process that stops reading its answers is dropped rather
+       than allowed to stall the broker. */
     rs.result = dispatch_op(k, c, &rq, &rs, fds, &nfds);
     if (rq.op == LK_OP_MMAP_PREPARE || rq.op == LK_OP_HELLO)
         own_fd = nfds > 0 ? fds[nfds - 1] : -1; /* the new memory file: ours to close once sent */
-    lk_seq_send(c->sock, &rs, sizeof(rs), fds, nfds);
+    n = lk_seq_send(c->sock, &rs, sizeof(rs), fds, nfds);
     if (own_fd >= 0)
         close(own_fd);
+    if (n != (ssize_t)sizeof(rs))
+        conn_close(k, c, true);
 }
 
 /* ---- the loop ------------------------------------------------------------------------------- */
