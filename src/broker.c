@@ -21,6 +21,7 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "platform.h"
@@ -264,6 +265,10 @@ static void conn_close(liteipc_kernel *k, lk_bconn *c, bool run_exit)
         }
         forget_tasks(k, c);
         k->b.by_pid[c->pid] = NULL;
+        pthread_mutex_lock(&k->b.idle_lock);
+        k->b.nprocs--;
+        pthread_cond_broadcast(&k->b.idle_cond);
+        pthread_mutex_unlock(&k->b.idle_lock);
     }
     unmap_pool(c);
     if (c->region)
@@ -338,6 +343,10 @@ static int op_hello(liteipc_kernel *k, lk_bconn *c, const lk_wire_req *rq, lk_wi
     }
     c->pid = pid;
     k->b.by_pid[pid] = c;
+    pthread_mutex_lock(&k->b.idle_lock);
+    k->b.nprocs++;
+    k->b.ever_used = true;
+    pthread_mutex_unlock(&k->b.idle_lock);
     fds[0] = k->b.bell_fd;
     fds[1] = k->b.efd;
     fds[2] = rfd;
@@ -464,6 +473,13 @@ static void handle_conn(liteipc_kernel *k, lk_bconn *c)
         return;
     if (n != (ssize_t)sizeof(rq)) {
         conn_close(k, c, true); /* EOF or garbage: the process is gone */
+        return;
+    }
+    if (rq.op == LK_OP_CONFIG) {
+        lk_wire_config wc = {.magic = LK_WIRE_MAGIC, .size = sizeof(wc), .cfg = k->cfg};
+
+        if (lk_seq_send(c->sock, &wc, sizeof(wc), NULL, 0) != (ssize_t)sizeof(wc))
+            conn_close(k, c, true);
         return;
     }
     memset(&rs, 0, sizeof(rs));
@@ -598,22 +614,59 @@ static void *broker_main(void *arg)
 
 /* ---- start and stop ---------------------------------------------------------------------------- */
 
-static int make_listener(liteipc_kernel *k)
+static bool name_valid(const char *name)
+{
+    size_t n = strlen(name);
+
+    if (n == 0 || n > 64)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char ch = name[i];
+
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+              ch == '.' || ch == '_' || ch == '-'))
+            return false;
+    }
+    return true;
+}
+
+int lk_kernel_address(const char *name, struct sockaddr_un *addr, socklen_t *len)
+{
+    int n;
+
+    if (!name || !name_valid(name))
+        return -EINVAL;
+    memset(addr, 0, sizeof(*addr));
+    addr->sun_family = AF_UNIX;
+    /* An abstract name, private to the user: nothing in the filesystem, gone with the last
+       descriptor of the host, so a crashed host leaves nothing to recover. */
+    n = snprintf(addr->sun_path + 1, sizeof(addr->sun_path) - 1, "liteipc/%u/%s",
+                 (unsigned)getuid(), name);
+    *len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + (size_t)n);
+    return 0;
+}
+
+static int make_listener(liteipc_kernel *k, const char *name)
 {
     static _Atomic unsigned serial;
     lk_broker *b = &k->b;
-    int n;
+    char priv[64];
+    int err;
 
+    if (!name) {
+        snprintf(priv, sizeof(priv), "anon-%d-%u-%lx", (int)getpid(),
+                 atomic_fetch_add(&serial, 1), (unsigned long)lk_now_ns());
+        name = priv;
+    }
+    err = lk_kernel_address(name, &b->addr, &b->addrlen);
+    if (err < 0)
+        return err;
     b->lfd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
     if (b->lfd < 0)
         return -errno;
-    memset(&b->addr, 0, sizeof(b->addr));
-    b->addr.sun_family = AF_UNIX;
-    /* An abstract name: nothing in the filesystem, gone with the last descriptor. */
-    n = snprintf(b->addr.sun_path + 1, sizeof(b->addr.sun_path) - 1, "liteipc-%d-%u-%lx",
-                 (int)getpid(), atomic_fetch_add(&serial, 1), (unsigned long)lk_now_ns());
-    b->addrlen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + (size_t)n);
-    if (bind(b->lfd, (struct sockaddr *)&b->addr, b->addrlen) < 0 || listen(b->lfd, 64) < 0)
+    if (bind(b->lfd, (struct sockaddr *)&b->addr, b->addrlen) < 0)
+        return errno == EADDRINUSE ? -EEXIST : -errno;
+    if (listen(b->lfd, 128) < 0)
         return -errno;
     return 0;
 }
@@ -639,6 +692,8 @@ static void broker_release(lk_broker *b)
         close(b->epfd);
     pthread_mutex_destroy(&b->sub_lock);
     pthread_cond_destroy(&b->sub_cond);
+    pthread_mutex_destroy(&b->idle_lock);
+    pthread_cond_destroy(&b->idle_cond);
 }
 
 static void to_lk_config(const liteipc_config *in, lk_config *out)
@@ -652,7 +707,7 @@ static void to_lk_config(const liteipc_config *in, lk_config *out)
     out->driver_version = in->driver_version;
 }
 
-int lk_broker_start(liteipc_kernel *k)
+int lk_broker_start(liteipc_kernel *k, const char *name)
 {
     lk_broker *b = &k->b;
     lk_config cfg;
@@ -664,6 +719,8 @@ int lk_broker_start(liteipc_kernel *k)
         b->by_tid[i].pid = b->by_tid[i].slot = -1;
     pthread_mutex_init(&b->sub_lock, NULL);
     pthread_cond_init(&b->sub_cond, NULL);
+    pthread_mutex_init(&b->idle_lock, NULL);
+    pthread_cond_init(&b->idle_cond, NULL);
     b->chan_size = lk_chan_size(k->cfg.data_max, k->cfg.object_max);
     to_lk_config(&k->cfg, &cfg);
     err = lk_kernel_new(&cfg, &ops, &k->kern);
@@ -675,7 +732,7 @@ int lk_broker_start(liteipc_kernel *k)
     b->bell = lk_map_shared(b->bell_fd, sizeof(lk_bell), PROT_READ | PROT_WRITE);
     b->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     b->epfd = epoll_create1(EPOLL_CLOEXEC);
-    err = (!b->bell || b->efd < 0 || b->epfd < 0) ? -errno : make_listener(k);
+    err = (!b->bell || b->efd < 0 || b->epfd < 0) ? -errno : make_listener(k, name);
     if (!err)
         err = epoll_add(b->epfd, b->efd, EV_DOORBELL);
     if (!err)
@@ -789,4 +846,47 @@ const char *liteipc_event_name(liteipc_event_type type)
     if ((unsigned)type >= sizeof(names) / sizeof(names[0]))
         return "unknown";
     return names[type];
+}
+
+/* ---- users ---------------------------------------------------------------------------------- */
+
+int liteipc_kernel_process_count(liteipc_kernel *k)
+{
+    int n;
+
+    if (!k || !k->is_host)
+        return -EINVAL;
+    pthread_mutex_lock(&k->b.idle_lock);
+    n = k->b.nprocs;
+    pthread_mutex_unlock(&k->b.idle_lock);
+    return n;
+}
+
+int liteipc_kernel_wait_unused(liteipc_kernel *k, int timeout_ms)
+{
+    struct timespec until;
+    int err = 0;
+
+    if (!k || !k->is_host)
+        return -EINVAL;
+    clock_gettime(CLOCK_REALTIME, &until);
+    if (timeout_ms >= 0) {
+        until.tv_sec += timeout_ms / 1000;
+        until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+        if (until.tv_nsec >= 1000000000L) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000L;
+        }
+    }
+    pthread_mutex_lock(&k->b.idle_lock);
+    while (!(k->b.ever_used && k->b.nprocs == 0) && err == 0) {
+        if (timeout_ms < 0)
+            pthread_cond_wait(&k->b.idle_cond, &k->b.idle_lock);
+        else
+            err = pthread_cond_timedwait(&k->b.idle_cond, &k->b.idle_lock, &until);
+    }
+    if (k->b.ever_used && k->b.nprocs == 0)
+        err = 0;
+    pthread_mutex_unlock(&k->b.idle_lock);
+    return err ? -ETIMEDOUT : 0;
 }

@@ -15,12 +15,15 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <sched.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -28,7 +31,7 @@
 #include "runtime.h"
 
 #define CLIENT_SPIN 300              /* polls of the channel before sleeping */
-#define CLIENT_WAKE_CHECK_NS 1000000000u /* a sleeping caller checks the kernel is alive */
+#define CLIENT_WAKE_CHECK_NS 250000000u /* a sleeping caller checks the kernel is alive */
 #define FD_OWNER_FORKED (-2)         /* owned by this fork child's process, not created yet */
 
 /* ---- registry of kernels, for fork ---------------------------------------------------------- */
@@ -419,6 +422,21 @@ static void ring_broker(lk_ctask *t)
     }
 }
 
+/*
+ * Has the kernel's host died? Its end of our connection is then closed. Checked only by a
+ * caller that has slept a while, so it costs nothing on the fast path.
+ */
+static bool host_gone(lk_cproc *p)
+{
+    struct pollfd pfd = {.fd = p->sock, .events = POLLRDHUP};
+
+    if (atomic_load(&p->dead))
+        return true;
+    if (poll(&pfd, 1, 0) == 1 && (pfd.revents & (POLLHUP | POLLRDHUP | POLLERR)))
+        atomic_store(&p->dead, 1);
+    return atomic_load(&p->dead);
+}
+
 /* Wait for DONE: spin briefly, then sleep on the channel's futex. */
 static int wait_done(lk_ctask *t)
 {
@@ -437,7 +455,7 @@ static int wait_done(lk_ctask *t)
             lk_futex_wait(&ch->state, LK_CHAN_WAITING, lk_now_ns() + CLIENT_WAKE_CHECK_NS);
         if (atomic_load_explicit(&ch->state, memory_order_acquire) == LK_CHAN_DONE)
             return 0;
-        if (atomic_load(&t->proc->bell->dead))
+        if (atomic_load(&t->proc->bell->dead) || host_gone(t->proc))
             return -ESHUTDOWN;
     }
 }
@@ -464,7 +482,7 @@ static int do_call(liteipc_kernel *k, lk_ctask *t, unsigned long cmd, uintptr_t 
 {
     int ret;
 
-    if (atomic_load(&t->proc->bell->dead))
+    if (atomic_load(&t->proc->bell->dead) || atomic_load(&t->proc->dead))
         return -ESHUTDOWN;
     atomic_store_explicit(&t->in_call, 1, memory_order_relaxed);
     stage_command(k, t->ch, cmd, arg);
@@ -572,7 +590,28 @@ void lk_client_fini(liteipc_kernel *k)
     pthread_mutex_destroy(&k->c.lock);
 }
 
-int liteipc_kernel_start(const liteipc_config *cfg, liteipc_kernel **out)
+static liteipc_kernel *kernel_alloc(const liteipc_config *cfg, int *err)
+{
+    liteipc_kernel *k = calloc(1, sizeof(*k));
+
+    if (!k) {
+        *err = -ENOMEM;
+        return NULL;
+    }
+    if (cfg)
+        k->cfg = *cfg;
+    else
+        liteipc_config_init(&k->cfg);
+    atomic_init(&k->refs, 1);
+    *err = config_valid(&k->cfg) ? lk_client_init(k) : -EINVAL;
+    if (*err < 0) {
+        free(k);
+        return NULL;
+    }
+    return k;
+}
+
+static int kernel_host(const char *name, const liteipc_config *cfg, liteipc_kernel **out)
 {
     liteipc_kernel *k;
     int err;
@@ -580,24 +619,10 @@ int liteipc_kernel_start(const liteipc_config *cfg, liteipc_kernel **out)
     if (!out)
         return -EINVAL;
     *out = NULL;
-    k = calloc(1, sizeof(*k));
+    k = kernel_alloc(cfg, &err);
     if (!k)
-        return -ENOMEM;
-    if (cfg)
-        k->cfg = *cfg;
-    else
-        liteipc_config_init(&k->cfg);
-    if (!config_valid(&k->cfg)) {
-        free(k);
-        return -EINVAL;
-    }
-    atomic_init(&k->refs, 1);
-    err = lk_client_init(k);
-    if (err < 0) {
-        free(k);
         return err;
-    }
-    err = lk_broker_start(k);
+    err = lk_broker_start(k, name);
     if (err < 0) {
         lk_client_fini(k);
         free(k);
@@ -607,6 +632,94 @@ int liteipc_kernel_start(const liteipc_config *cfg, liteipc_kernel **out)
     lk_registry_add(k);
     *out = k;
     return 0;
+}
+
+int liteipc_kernel_start(const liteipc_config *cfg, liteipc_kernel **out)
+{
+    return kernel_host(NULL, cfg, out);
+}
+
+int liteipc_kernel_serve(const char *name, const liteipc_config *cfg, liteipc_kernel **out)
+{
+    return name ? kernel_host(name, cfg, out) : -EINVAL;
+}
+
+/* Ask the kernel at addr for its configuration, on a connection of its own. */
+static int fetch_config(const struct sockaddr_un *addr, socklen_t len, liteipc_config *cfg)
+{
+    lk_wire_req rq = {.op = LK_OP_CONFIG};
+    lk_wire_config wc;
+    int fds[4], err = 0;
+    int s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+
+    if (s < 0)
+        return -errno;
+    if (connect(s, (const struct sockaddr *)addr, len) < 0)
+        err = (errno == ECONNREFUSED || errno == ENOENT) ? -ENOENT : -errno;
+    else if (lk_seq_send(s, &rq, sizeof(rq), NULL, 0) != (ssize_t)sizeof(rq) ||
+             lk_seq_recv(s, &wc, sizeof(wc), fds, 4) != (ssize_t)sizeof(wc))
+        err = -ECONNRESET;
+    else if (wc.magic != LK_WIRE_MAGIC || wc.size != sizeof(wc))
+        err = -EPROTO; /* a kernel from another build of the library */
+    else
+        *cfg = wc.cfg;
+    close(s);
+    return err;
+}
+
+int liteipc_kernel_attach(const char *name, liteipc_kernel **out)
+{
+    struct sockaddr_un addr;
+    socklen_t len;
+    liteipc_config cfg;
+    liteipc_kernel *k;
+    int err;
+
+    if (!out)
+        return -EINVAL;
+    *out = NULL;
+    err = lk_kernel_address(name, &addr, &len);
+    if (err == 0)
+        err = fetch_config(&addr, len, &cfg);
+    if (err < 0)
+        return err;
+    k = kernel_alloc(&cfg, &err);
+    if (!k)
+        return err;
+    k->b.addr = addr;
+    k->b.addrlen = len;
+    k->b.lfd = k->b.epfd = k->b.efd = k->b.bell_fd = -1;
+    k->c.attached = true;
+    lk_registry_add(k);
+    *out = k;
+    return 0;
+}
+
+int liteipc_kernel_detach(liteipc_kernel *k)
+{
+    lk_cproc *p;
+
+    if (!k || k->is_host)
+        return -EINVAL;
+    pthread_mutex_lock(&k->c.lock);
+    p = k->c.default_proc;
+    k->c.default_proc = NULL;
+    pthread_mutex_unlock(&k->c.lock);
+    if (p)
+        lk_cproc_exit(p);
+    lk_kernel_unref(k);
+    return 0;
+}
+
+const char *liteipc_device_name(void)
+{
+    const char *name = getenv(LITEIPC_DEVICE_ENV);
+    struct sockaddr_un addr;
+    socklen_t len;
+
+    if (name && lk_kernel_address(name, &addr, &len) == 0)
+        return name;
+    return LITEIPC_DEFAULT_DEVICE;
 }
 
 void lk_kernel_unref(liteipc_kernel *k)
@@ -819,13 +932,14 @@ int liteipc_munmap(liteipc_kernel *k, void *addr, size_t length)
 {
     /* The driver never hears of munmap: the kernel still counts the pool as mapped (Q24); it
        writes only through its own mapping, so nothing is ever written to unmapped memory. */
-    int err = -EINVAL;
-    lk_cproc *p = k ? current_proc(k, &err) : NULL;
+    lk_cproc *p = k ? lk_vproc_current(k) : NULL;
 
-    if (!p)
-        return fail(err);
+    if (k && !p)
+        p = default_proc_get(k); /* never creates a process: munmap is not a device call */
     if (munmap(addr, length) < 0)
         return -1;
+    if (!p)
+        return 0;
     pthread_mutex_lock(&p->lock);
     if (p->pool && (char *)addr <= (char *)p->pool &&
         (char *)p->pool < (char *)addr + length) {
@@ -859,4 +973,88 @@ int liteipc_ioctl(liteipc_kernel *k, int fd, unsigned long request, ...)
         return fail(err);
     ret = do_call(k, t, request, arg);
     return ret < 0 ? fail(ret) : ret;
+}
+
+/* ---- the embedded default: a daemon started on demand ------------------------------------------ */
+
+static const char *find_liteipcd(void)
+{
+    const char *env = getenv("LITEIPCD");
+
+    if (env && *env)
+        return env;
+    if (access(LITEIPC_LITEIPCD_INSTALLED, X_OK) == 0)
+        return LITEIPC_LITEIPCD_INSTALLED;
+    if (access(LITEIPC_LITEIPCD_BUILD, X_OK) == 0)
+        return LITEIPC_LITEIPCD_BUILD;
+    return NULL;
+}
+
+/* In the intermediate child: detach from our session and exec the daemon in a grandchild, so
+   that the kernel outlives whichever process happened to start it. Async-signal-safe only. */
+static void exec_daemon(const char *path, const char *name, int ready_fd, const char *fdarg)
+{
+    int devnull;
+
+    setsid();
+    if (fork() != 0)
+        _exit(0);
+    devnull = open("/dev/null", O_RDWR);
+    if (devnull >= 0) {
+        dup2(devnull, 0);
+        dup2(devnull, 1);
+    }
+    /* Only stdio and the ready pipe cross into the daemon. */
+    if (ready_fd > 3)
+        close_range(3, (unsigned)ready_fd - 1, 0);
+    close_range((unsigned)ready_fd + 1, ~0u, 0);
+    fcntl(ready_fd, F_SETFD, 0);
+    execl(path, "liteipcd", "--name", name, "--exit-when-unused", "--ready-fd", fdarg, "--quiet",
+          (char *)NULL);
+    _exit(127);
+}
+
+/* Start a liteipcd for name and wait (bounded) until it serves or gives up. */
+static int spawn_daemon(const char *name)
+{
+    const char *path = find_liteipcd();
+    int pfd[2];
+    char fdarg[16], byte;
+    struct pollfd pp;
+    pid_t pid;
+
+    if (!path)
+        return -ENOEXEC;
+    if (pipe2(pfd, O_CLOEXEC) < 0)
+        return -errno;
+    snprintf(fdarg, sizeof(fdarg), "%d", pfd[1]);
+    pid = fork();
+    if (pid == 0)
+        exec_daemon(path, name, pfd[1], fdarg);
+    close(pfd[1]);
+    if (pid < 0) {
+        close(pfd[0]);
+        return -errno;
+    }
+    waitpid(pid, NULL, 0);
+    /* One byte means "serving"; EOF means it exited (for example because another program
+       started the same name first): either way, attaching again tells. */
+    pp = (struct pollfd){.fd = pfd[0], .events = POLLIN};
+    if (poll(&pp, 1, 10000) == 1 && read(pfd[0], &byte, 1) < 0) {
+        /* nothing to do: the attach below reports the outcome */
+    }
+    close(pfd[0]);
+    return 0;
+}
+
+int liteipc_kernel_attach_or_start(const char *name, liteipc_kernel **out)
+{
+    int err = liteipc_kernel_attach(name, out);
+
+    if (err != -ENOENT)
+        return err;
+    err = spawn_daemon(name);
+    if (err < 0)
+        return err;
+    return liteipc_kernel_attach(name, out);
 }

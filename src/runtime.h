@@ -38,7 +38,16 @@ enum lk_op {
     LK_OP_MMAP_COMMIT,  /* b: user address */
     LK_OP_MMAP_ABORT,
     LK_OP_EXIT,         /* the process ends now (virtual processes); the reply comes after */
+    LK_OP_CONFIG,       /* before HELLO, on its own connection: reply is an lk_wire_config */
 };
+
+#define LK_WIRE_MAGIC 0x4c495043u /* "LIPC" */
+
+typedef struct lk_wire_config {
+    uint32_t magic;
+    uint32_t size; /* sizeof(lk_wire_config): both sides must run the same library */
+    liteipc_config cfg;
+} lk_wire_config;
 
 typedef struct lk_wire_req {
     uint32_t op;
@@ -93,6 +102,11 @@ typedef struct lk_broker {
     unsigned sub_gen;            /* bumped by liteipc_subscribe/unsubscribe */
     unsigned sub_applied;        /* the generation the broker has applied */
     _Atomic unsigned sub_pending;
+
+    pthread_mutex_t idle_lock;   /* nprocs and ever_used, for liteipc_kernel_wait_unused */
+    pthread_cond_t idle_cond;
+    int nprocs;                  /* connections that said HELLO and are still there */
+    bool ever_used;
     lk_subscriber active[LK_MAX_SUBSCRIBERS]; /* the broker's own copy, read without a lock */
     int nactive;
 } lk_broker;
@@ -108,6 +122,7 @@ typedef struct lk_cproc {
     int efd;
     lk_proc_region *region;
     size_t region_size;
+    _Atomic int dead;        /* the kernel's host is gone */
     void *pool;
     size_t pool_size;
     struct lk_cproc *next;
@@ -134,6 +149,7 @@ typedef struct lk_client {
     pthread_key_t key;
     uint64_t epoch;          /* bumped in a fork child: records of the parent become stale */
     lk_cproc *default_proc;
+    bool attached;           /* a named kernel served by another process */
     lk_cproc *procs;
     lk_ctask *tasks;
     lk_fdent *fds;
@@ -153,7 +169,10 @@ struct liteipc_kernel {
 };
 
 /* broker.c */
-int lk_broker_start(struct liteipc_kernel *k);
+/* Start the broker, listening under `name` (NULL: a private name for this kernel alone). */
+int lk_broker_start(struct liteipc_kernel *k, const char *name);
+/* The abstract socket address of a named kernel. Returns 0 or -EINVAL (bad name). */
+int lk_kernel_address(const char *name, struct sockaddr_un *addr, socklen_t *len);
 void lk_broker_stop(struct liteipc_kernel *k);
 /* Close, in a fork child, the broker's descriptors it inherited. */
 void lk_broker_forget_in_child(struct liteipc_kernel *k);

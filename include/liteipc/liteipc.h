@@ -57,14 +57,67 @@ int liteipc_kernel_start(const liteipc_config *cfg, liteipc_kernel **out);
 
 /*
  * Stop a kernel: every process attached to it is destroyed as on the device, callers still
- * blocked in it return -1/ESHUTDOWN, and every resource is freed. Call it from the process
- * that started the kernel, after the virtual processes have been joined.
- * Returns 0, or -EINVAL if k is NULL.
+ * blocked in it return -1/ESHUTDOWN (as does every later call, in any process), and every
+ * resource is freed once the virtual processes have been joined. Call it from the process that
+ * started the kernel. Returns 0, -EINVAL if k is NULL, -EPERM if this process does not host k
+ * (a fork child, or an attached program: see liteipc_kernel_detach) or stopped it already.
  */
 int liteipc_kernel_stop(liteipc_kernel *k);
 
 /* The configuration the kernel runs with. */
 const liteipc_config *liteipc_kernel_config(const liteipc_kernel *k);
+
+/* ---- named kernels, shared by separate programs --------------------------------------------- */
+
+/*
+ * Programs reach a kernel by its device name: 1 to 64 characters among [A-Za-z0-9._-]. A name
+ * is private to the host user (two users may each serve "lite_ipc"). Nothing of a kernel is
+ * left in the filesystem or in /dev/shm: its name and memory vanish with its last process.
+ */
+#define LITEIPC_DEVICE_ENV "LITEIPC_DEVICE"
+#define LITEIPC_DEFAULT_DEVICE "lite_ipc"
+
+/* The device name this program uses: $LITEIPC_DEVICE if set and valid, else "lite_ipc". */
+const char *liteipc_device_name(void);
+
+/*
+ * Start a kernel, hosted by this process, that other programs can attach to by name (what
+ * liteipcd does). Returns 0, -EEXIST if a running kernel already serves that name, -EINVAL
+ * (bad name or configuration), or another negative errno.
+ */
+int liteipc_kernel_serve(const char *name, const liteipc_config *cfg, liteipc_kernel **out);
+
+/*
+ * Attach to the kernel served under name by another process. The returned handle works like
+ * one from liteipc_kernel_start (device calls, virtual processes, fork) except that it cannot
+ * be stopped, only detached. Returns 0, -ENOENT if no kernel serves that name, or -errno.
+ */
+int liteipc_kernel_attach(const char *name, liteipc_kernel **out);
+
+/*
+ * Attach to the kernel served under name, first starting one if none is running: a liteipcd
+ * process that lives as long as any process uses the kernel and exits, leaving nothing, when
+ * the last one has gone. The daemon is found in $LITEIPCD, then where it was installed, then in
+ * the build tree. Returns 0, or -errno (-ENOEXEC if no liteipcd could be started).
+ */
+int liteipc_kernel_attach_or_start(const char *name, liteipc_kernel **out);
+
+/*
+ * End this program's use of an attached kernel: its simulated processes exit as processes do
+ * on the device, and k is freed. Returns 0, or -EINVAL (NULL, or a kernel this process hosts:
+ * use liteipc_kernel_stop).
+ */
+int liteipc_kernel_detach(liteipc_kernel *k);
+
+/*
+ * Host side: wait until no simulated process is attached any more (after at least one has
+ * been), or until timeout_ms has passed (-1: forever).
+ * Returns 0 when idle, -ETIMEDOUT, or -EINVAL. Used by liteipcd to exit when unused.
+ */
+int liteipc_kernel_wait_unused(liteipc_kernel *k, int timeout_ms);
+
+/* Simulated processes attached right now (host side), or -EINVAL. */
+int liteipc_kernel_process_count(liteipc_kernel *k);
 
 /* ---- identity of the caller --------------------------------------------------------------- */
 
