@@ -341,12 +341,39 @@ static void task_unlink_locked(liteipc_kernel *k, lk_ctask *t)
     }
 }
 
+/*
+ * Task records outlive their kernel when a thread that used it is still running (or is the
+ * main thread, whose destructors never run) at stop. Such records are orphaned: kept reachable
+ * on this list, and freed only by their own thread if it ever ends. A record is therefore freed
+ * exactly once, by its thread, and the kernel never frees memory a thread may still touch.
+ */
+static pthread_mutex_t orphan_lock = PTHREAD_MUTEX_INITIALIZER;
+static lk_ctask *orphans;
+
+static void orphan_free(lk_ctask *t)
+{
+    pthread_mutex_lock(&orphan_lock);
+    for (lk_ctask **pp = &orphans; *pp; pp = &(*pp)->next) {
+        if (*pp == t) {
+            *pp = t->next;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&orphan_lock);
+    free(t);
+}
+
 static void task_detach(lk_ctask *t)
 {
     liteipc_kernel *k = t->k;
     lk_wire_req rq = {.op = LK_OP_TASK_DETACH, .a = t->tid};
     lk_wire_resp rs;
+    int live = LK_TASK_LIVE;
 
+    if (!atomic_compare_exchange_strong(&t->state, &live, LK_TASK_DETACHING)) {
+        orphan_free(t); /* the kernel is gone: touch nothing of it */
+        return;
+    }
     if (t->epoch == k->c.epoch) {
         pthread_mutex_lock(&t->proc->lock);
         lk_cproc_request(t->proc, &rq, &rs, NULL, 0);
@@ -356,6 +383,38 @@ static void task_detach(lk_ctask *t)
         pthread_mutex_unlock(&k->c.lock);
     }
     free(t);
+}
+
+/* Orphan every task record of k, waiting for those whose thread is detaching right now. */
+static void orphan_tasks(liteipc_kernel *k)
+{
+    bool busy;
+
+    do {
+        lk_ctask **pp;
+
+        busy = false;
+        pthread_mutex_lock(&k->c.lock);
+        pp = &k->c.tasks;
+        while (*pp) {
+            lk_ctask *t = *pp;
+            int live = LK_TASK_LIVE;
+
+            if (!atomic_compare_exchange_strong(&t->state, &live, LK_TASK_ORPHANED)) {
+                busy = true;
+                pp = &t->next;
+                continue;
+            }
+            *pp = t->next;
+            pthread_mutex_lock(&orphan_lock);
+            t->next = orphans;
+            orphans = t;
+            pthread_mutex_unlock(&orphan_lock);
+        }
+        pthread_mutex_unlock(&k->c.lock);
+        if (busy)
+            sched_yield();
+    } while (busy);
 }
 
 void lk_task_detach_self(liteipc_kernel *k)
@@ -573,12 +632,7 @@ int lk_client_init(liteipc_kernel *k)
 void lk_client_fini(liteipc_kernel *k)
 {
     pthread_key_delete(k->c.key);
-    while (k->c.tasks) {
-        lk_ctask *t = k->c.tasks;
-
-        k->c.tasks = t->next;
-        free(t);
-    }
+    orphan_tasks(k);
     while (k->c.procs) {
         lk_cproc *p = k->c.procs;
 

@@ -128,8 +128,16 @@ typedef struct lk_cproc {
     struct lk_cproc *next;
 } lk_cproc;
 
+/* Who frees a task record: its thread (LIVE, DETACHING) or nobody but its thread (ORPHANED). */
+enum lk_ctask_state {
+    LK_TASK_LIVE,
+    LK_TASK_DETACHING, /* its thread is ending it now; the kernel waits before going away */
+    LK_TASK_ORPHANED,  /* the kernel went away first; the record lives on a global list */
+};
+
 typedef struct lk_ctask {
     struct liteipc_kernel *k;
+    _Atomic int state;
     uint64_t epoch;
     lk_cproc *proc;
     int tid;
