@@ -110,13 +110,26 @@ static const char *msg_type_name(uint32_t type)
     return type < MT_NUM ? names[type] : "?";
 }
 
+/* --trace: one line per kernel event, printed by the broker thread. */
 static void on_event(const liteipc_event *ev, void *ctx)
 {
+    char who[64] = "", what[64] = "";
+    bool has_msg = ev->type == LITEIPC_EV_MSG_WRITTEN || ev->type == LITEIPC_EV_MSG_READ ||
+                   ev->type == LITEIPC_EV_DROP_ON_WRITE || ev->type == LITEIPC_EV_DROP_ON_READ;
+
     (void)ctx;
-    printf("                         . %-15s src %3d/%-3d dst %3d/%-3d %s code %u%s%s\n",
-           liteipc_event_name(ev->type), ev->src_pid, ev->src_tid, ev->dst_pid, ev->dst_tid,
-           msg_type_name((uint32_t)ev->msg.type), ev->msg.code, ev->err ? " err " : "",
-           ev->err ? errname(ev->err) : "");
+    if (ev->src_tid >= 0 && ev->dst_tid >= 0)
+        snprintf(who, sizeof who, "pid %d tid %d -> pid %d tid %d", ev->src_pid, ev->src_tid,
+                 ev->dst_pid, ev->dst_tid);
+    else if (ev->src_tid >= 0)
+        snprintf(who, sizeof who, "pid %d tid %d", ev->src_pid, ev->src_tid);
+    else if (ev->dst_tid >= 0)
+        snprintf(who, sizeof who, "pid %d tid %d", ev->dst_pid, ev->dst_tid);
+    if (has_msg)
+        snprintf(what, sizeof what, ": %s code %u", msg_type_name((uint32_t)ev->msg.type),
+                 ev->msg.code);
+    printf("    (trace) %s %s%s%s%s\n", liteipc_event_name(ev->type), who, what,
+           ev->err ? ", " : "", ev->err ? errname(ev->err) : "");
     fflush(stdout);
 }
 
@@ -621,13 +634,12 @@ static int lookup(struct actor *a, const char *name)
     return rc < 0 ? rc : (int)handle;
 }
 
-/* A synchronous echo call, printed; 0 or -errno. */
-static int echo_call(struct actor *a, uint32_t handle, uint32_t code, const char *text)
+/* A synchronous echo call and its reply, printed; 0 or -errno. */
+static int echo_call_quiet(struct actor *a, uint32_t handle, uint32_t code, const char *text)
 {
     const IpcMsg *rep = NULL;
     int rc;
 
-    say(a, "-> %s '%s' to handle %u", code == ECHO_UPPER ? "UPPER" : "ASIS", text, handle);
     rc = call(a, handle, code, text, strlen(text), &rep);
     if (rc < 0) {
         say(a, "<- %s", errname(-rc));
@@ -638,12 +650,19 @@ static int echo_call(struct actor *a, uint32_t handle, uint32_t code, const char
     return free_buffer(a, rep);
 }
 
+/* The same, announced first. */
+static int echo_call(struct actor *a, uint32_t handle, uint32_t code, const char *text)
+{
+    say(a, "-> %s '%s' to handle %u", code == ECHO_UPPER ? "UPPER" : "ASIS", text, handle);
+    return echo_call_quiet(a, handle, code, text);
+}
+
 static void *client_a_main(void *arg)
 {
     struct demo *d = arg;
     struct actor a;
     int handle, rc;
-    static const char note[] = "fire and forget";
+    static const char note[] = "fire and forget", after[] = "after the note";
 
     rc = actor_attach(&a, d->k, "client-A");
     if (rc < 0)
@@ -656,13 +675,14 @@ static void *client_a_main(void *arg)
         echo_call(&a, (uint32_t)handle, ECHO_UPPER, "third call") < 0)
         return fail(&a, d, "echo call", EIO);
 
-    /* A one-way send returns at once. The call after it is queued behind it (each task's queue
-     * is FIFO), so the service prints the note before it answers the call. */
-    say(&a, "-> one-way NOTE '%s' to handle %d, then a call", note, handle);
+    /* A one-way send returns at once, while the service may be printing: so announce both
+     * messages first. The call is queued behind the note (each task's queue is FIFO), so the
+     * service handles the note before it answers the call. */
+    say(&a, "-> one-way NOTE '%s' to handle %d, then ASIS '%s'", note, handle, after);
     rc = send_oneway(&a, (uint32_t)handle, ECHO_NOTE, note, strlen(note));
     if (rc < 0)
         return fail(&a, d, "one-way NOTE", -rc);
-    if (echo_call(&a, (uint32_t)handle, ECHO_ASIS, "after the note") < 0)
+    if (echo_call_quiet(&a, (uint32_t)handle, ECHO_ASIS, after) < 0)
         return fail(&a, d, "echo call", EIO);
     say(&a, "done; closing the device, the process exits");
     actor_detach(&a);
