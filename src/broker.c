@@ -88,11 +88,10 @@ static int copy_from_host(void *ctx, void *dst, uintptr_t src, size_t n)
     struct iovec local = {.iov_base = dst, .iov_len = n};
     struct iovec remote = {.iov_base = (void *)src, .iov_len = n};
 
-    /* Only processes living in this host share our address space. process_vm_readv on
-       ourselves turns a bad pointer into EFAULT instead of a crash of the broker. */
-    if (!c->in_host)
-        return -EFAULT;
-    if (process_vm_readv(getpid(), &local, 1, &remote, 1, 0) != (ssize_t)n)
+    /* The kernel's copy_from_user: read the sender's memory, in this host or in another
+       process of the same user. A bad pointer (or a process that refuses to be read, e.g.
+       under a strict Yama ptrace policy) is EFAULT, never a crash of the broker. */
+    if (process_vm_readv(c->peer_pid, &local, 1, &remote, 1, 0) != (ssize_t)n)
         return -EFAULT;
     return 0;
 }
@@ -322,6 +321,7 @@ static int op_hello(liteipc_kernel *k, lk_bconn *c, const lk_wire_req *rq, lk_wi
     if (getsockopt(c->sock, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
         return -errno;
     c->in_host = cred.pid == getpid();
+    c->peer_pid = cred.pid;
     pid = rq->a >= 0 ? lk_proc_fork(k->kern, rq->a, cred.uid, cred.gid) : -ESRCH;
     if (pid == -ESRCH) {
         pid = lk_proc_create(k->kern, cred.uid, cred.gid);

@@ -69,6 +69,7 @@ typedef struct lk_bconn {
     int sock;
     int pid;             /* -1 until HELLO */
     bool in_host;        /* the peer is this very host process (virtual or default process) */
+    pid_t peer_pid;      /* the host process behind the connection (SO_PEERCRED) */
     void *region;        /* the process's channels, broker mapping */
     size_t region_size;
     void *pool;          /* the pool, broker mapping (writable) */

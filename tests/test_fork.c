@@ -579,6 +579,60 @@ static void fork_many_children_leave_nothing_behind(void **state)
     assert_int_equal(svc.requests, LITEIPC_PROCESS_LIMIT + 8);
 }
 
+/* An OBJ_PTR buffer from a forked child arrives intact in the parent's pool (§5.3): the
+   broker reads the child's memory as the kernel reads user memory. */
+#define PTR_BYTES 10000u
+
+static void child_sends_ptr_object(void *arg)
+{
+    struct caller *cl = arg;
+    liteipc_kernel *k = cl->k;
+    static unsigned char buf[PTR_BYTES];
+    unsigned char data[sizeof(SpecialObj)];
+    SpecialObj obj = {.type = OBJ_PTR, .content.ptr = {.buffSz = PTR_BYTES, .buff = buf}};
+    uint32_t off = 0;
+    IpcMsg m = {.type = MT_REQUEST, .flag = LITEIPC_FLAG_ONEWAY, .code = 0x77,
+                .dataSz = sizeof(data), .data = data, .spObjNum = 1, .offsets = &off};
+    IpcContent ct = {.flag = SEND, .outMsg = &m};
+
+    CHILD_CHECK(liteipc_mmap(k, NULL, T_POOL, PROT_READ, MAP_PRIVATE, cl->fd, 0) != MAP_FAILED,
+                1);
+    t_fill(buf, sizeof(buf), 42);
+    memcpy(data, &obj, sizeof(obj));
+    CHILD_CHECK(liteipc_ioctl(k, cl->fd, IPC_SEND_RECV_MSG, &ct) == 0, 2);
+    _exit(0);
+}
+
+static void fork_child_ptr_object_arrives_intact(void **state)
+{
+    t_ctx *c = *state;
+    struct caller cl = {.k = c->k};
+    void *pool = NULL;
+    int fd = t_dev_setup(c->k, T_POOL, &pool);
+    IpcMsg *m = NULL;
+    SpecialObj obj;
+    uint32_t off;
+    int status;
+
+    assert_true(fd >= 0);
+    assert_ok(t_set_cms(c->k, fd, T_CMS_BIG)); /* this thread is handle 0 */
+    cl.fd = fd;
+    status = wait_child(fork_child(child_sends_ptr_object, &cl));
+    assert_child_passed(status);
+    assert_ok(t_recv(c->k, fd, &m));
+    assert_int_equal(m->code, 0x77);
+    assert_int_equal(m->spObjNum, 1);
+    memcpy(&off, m->offsets, sizeof(off));
+    memcpy(&obj, (char *)m->data + off, sizeof(obj));
+    assert_int_equal(obj.type, OBJ_PTR);
+    assert_int_equal(obj.content.ptr.buffSz, PTR_BYTES);
+    assert_true(t_inside(obj.content.ptr.buff, PTR_BYTES, pool, T_POOL));
+    assert_true(t_check_fill(obj.content.ptr.buff, PTR_BYTES, 42));
+    assert_ok(t_free(c->k, fd, obj.content.ptr.buff)); /* freed on its own (§4.4.5) */
+    assert_ok(t_free(c->k, fd, m));
+    assert_ok(liteipc_close(c->k, fd));
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, t_setup, t_teardown)
 
 int main(void)
@@ -593,6 +647,7 @@ int main(void)
         T(fork_child_exit_notifies_parent_cms),
         T(fork_child_sigkill_notifies_parent_cms),
         T(fork_many_children_leave_nothing_behind),
+        T(fork_child_ptr_object_arrives_intact),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
