@@ -254,6 +254,17 @@ static void forget_tasks(liteipc_kernel *k, lk_bconn *c)
     }
 }
 
+/* Count simulated processes and attached programs, for liteipc_kernel_wait_unused. */
+static void users_add(liteipc_kernel *k, int delta)
+{
+    pthread_mutex_lock(&k->b.idle_lock);
+    k->b.nusers += delta;
+    if (delta > 0)
+        k->b.ever_used = true;
+    pthread_cond_broadcast(&k->b.idle_cond);
+    pthread_mutex_unlock(&k->b.idle_lock);
+}
+
 /* The process behind c is gone (EOF, EXIT, or the kernel stops): §7.2 for its tasks, §7.3. */
 static void conn_close(liteipc_kernel *k, lk_bconn *c, bool run_exit)
 {
@@ -264,11 +275,10 @@ static void conn_close(liteipc_kernel *k, lk_bconn *c, bool run_exit)
         }
         forget_tasks(k, c);
         k->b.by_pid[c->pid] = NULL;
-        pthread_mutex_lock(&k->b.idle_lock);
-        k->b.nprocs--;
-        pthread_cond_broadcast(&k->b.idle_cond);
-        pthread_mutex_unlock(&k->b.idle_lock);
+        users_add(k, -1);
     }
+    if (c->presence)
+        users_add(k, -1);
     unmap_pool(c);
     if (c->region)
         munmap(c->region, c->region_size);
@@ -309,6 +319,29 @@ static void accept_conn(liteipc_kernel *k)
     }
 }
 
+/*
+ * The real uid and gid of host process pid (the device reports real ids; SO_PEERCRED gives
+ * effective ones). Falls back to the effective ids if /proc cannot tell.
+ */
+static void real_ids(pid_t pid, uint32_t *uid, uint32_t *gid)
+{
+    char path[64], line[256];
+    unsigned r;
+    FILE *f;
+
+    snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+    f = fopen(path, "re");
+    if (!f)
+        return;
+    while (fgets(line, sizeof(line), f)) {
+        if (sscanf(line, "Uid: %u", &r) == 1)
+            *uid = r;
+        else if (sscanf(line, "Gid: %u", &r) == 1)
+            *gid = r;
+    }
+    fclose(f);
+}
+
 static int op_hello(liteipc_kernel *k, lk_bconn *c, const lk_wire_req *rq, lk_wire_resp *rs,
                     int *fds, int *nfds)
 {
@@ -320,8 +353,12 @@ static int op_hello(liteipc_kernel *k, lk_bconn *c, const lk_wire_req *rq, lk_wi
         return -EINVAL;
     if (getsockopt(c->sock, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
         return -errno;
+    if (cred.uid != getuid() && getuid() != 0)
+        return -EACCES; /* abstract names have no permissions: a kernel is its user's (or,
+                           served by root, everyone's, like the device node) */
     c->in_host = cred.pid == getpid();
     c->peer_pid = cred.pid;
+    real_ids(cred.pid, &cred.uid, &cred.gid);
     pid = rq->a >= 0 ? lk_proc_fork(k->kern, rq->a, cred.uid, cred.gid) : -ESRCH;
     if (pid == -ESRCH) {
         pid = lk_proc_create(k->kern, cred.uid, cred.gid);
@@ -343,10 +380,7 @@ static int op_hello(liteipc_kernel *k, lk_bconn *c, const lk_wire_req *rq, lk_wi
     }
     c->pid = pid;
     k->b.by_pid[pid] = c;
-    pthread_mutex_lock(&k->b.idle_lock);
-    k->b.nprocs++;
-    k->b.ever_used = true;
-    pthread_mutex_unlock(&k->b.idle_lock);
+    users_add(k, 1);
     fds[0] = k->b.bell_fd;
     fds[1] = k->b.efd;
     fds[2] = rfd;
@@ -478,6 +512,14 @@ static void handle_conn(liteipc_kernel *k, lk_bconn *c)
     if (rq.op == LK_OP_CONFIG) {
         lk_wire_config wc = {.magic = LK_WIRE_MAGIC, .size = sizeof(wc), .cfg = k->cfg};
 
+        if (c->pid >= 0 || c->presence) {
+            conn_close(k, c, true);
+            return;
+        }
+        /* The connection stays open as the attached program's presence: the kernel counts
+           it as a user until the program detaches or dies (liteipc_kernel_wait_unused). */
+        c->presence = true;
+        users_add(k, 1);
         if (lk_seq_send(c->sock, &wc, sizeof(wc), NULL, 0) != (ssize_t)sizeof(wc))
             conn_close(k, c, true);
         return;
@@ -857,7 +899,7 @@ int liteipc_kernel_process_count(liteipc_kernel *k)
     if (!k || !k->is_host)
         return -EINVAL;
     pthread_mutex_lock(&k->b.idle_lock);
-    n = k->b.nprocs;
+    n = k->b.nusers;
     pthread_mutex_unlock(&k->b.idle_lock);
     return n;
 }
@@ -879,13 +921,13 @@ int liteipc_kernel_wait_unused(liteipc_kernel *k, int timeout_ms)
         }
     }
     pthread_mutex_lock(&k->b.idle_lock);
-    while (!(k->b.ever_used && k->b.nprocs == 0) && err == 0) {
+    while (!(k->b.ever_used && k->b.nusers == 0) && err == 0) {
         if (timeout_ms < 0)
             pthread_cond_wait(&k->b.idle_cond, &k->b.idle_lock);
         else
             err = pthread_cond_timedwait(&k->b.idle_cond, &k->b.idle_lock, &until);
     }
-    if (k->b.ever_used && k->b.nprocs == 0)
+    if (k->b.ever_used && k->b.nusers == 0)
         err = 0;
     pthread_mutex_unlock(&k->b.idle_lock);
     return err ? -ETIMEDOUT : 0;

@@ -127,6 +127,17 @@ void lk_registry_remove(liteipc_kernel *k)
 
 /* ---- simulated processes of this host --------------------------------------------------------- */
 
+/* Is the kernel behind a connected socket served by our own user or root? (never talk to a
+   kernel another user put under our name) */
+static bool peer_is_us(int s)
+{
+    struct ucred cred;
+    socklen_t len = sizeof(cred);
+
+    return getsockopt(s, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 &&
+           (cred.uid == getuid() || cred.uid == 0);
+}
+
 int lk_cproc_request(lk_cproc *p, const lk_wire_req *req, lk_wire_resp *resp, int *fds, int nfds)
 {
     ssize_t n = lk_seq_send(p->sock, req, sizeof(*req), NULL, 0);
@@ -199,6 +210,11 @@ lk_cproc *lk_cproc_connect(liteipc_kernel *k, int parent_pid, int *err)
     p->sock = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
     if (p->sock < 0 || connect(p->sock, (struct sockaddr *)&k->b.addr, k->b.addrlen) < 0) {
         *err = errno == ECONNREFUSED || errno == ENOENT ? -ESHUTDOWN : -errno;
+        cproc_free(p);
+        return NULL;
+    }
+    if (!peer_is_us(p->sock)) {
+        *err = -EACCES;
         cproc_free(p);
         return NULL;
     }
@@ -641,6 +657,8 @@ void lk_client_fini(liteipc_kernel *k)
         cproc_free(p);
     }
     free(k->c.fds);
+    if (k->c.attached)
+        close(k->c.presence_fd);
     pthread_mutex_destroy(&k->c.lock);
 }
 
@@ -698,7 +716,11 @@ int liteipc_kernel_serve(const char *name, const liteipc_config *cfg, liteipc_ke
     return name ? kernel_host(name, cfg, out) : -EINVAL;
 }
 
-/* Ask the kernel at addr for its configuration, on a connection of its own. */
+/*
+ * Connect to the kernel at addr and ask for its configuration. The connection stays open as
+ * this program's presence (the daemon of an embedded default exits when none is left).
+ * Returns the socket or -errno.
+ */
 static int fetch_config(const struct sockaddr_un *addr, socklen_t len, liteipc_config *cfg)
 {
     lk_wire_req rq = {.op = LK_OP_CONFIG};
@@ -710,6 +732,8 @@ static int fetch_config(const struct sockaddr_un *addr, socklen_t len, liteipc_c
         return -errno;
     if (connect(s, (const struct sockaddr *)addr, len) < 0)
         err = (errno == ECONNREFUSED || errno == ENOENT) ? -ENOENT : -errno;
+    else if (!peer_is_us(s))
+        err = -EACCES;
     else if (lk_seq_send(s, &rq, sizeof(rq), NULL, 0) != (ssize_t)sizeof(rq) ||
              lk_seq_recv(s, &wc, sizeof(wc), fds, 4) != (ssize_t)sizeof(wc))
         err = -ECONNRESET;
@@ -717,8 +741,11 @@ static int fetch_config(const struct sockaddr_un *addr, socklen_t len, liteipc_c
         err = -EPROTO; /* a kernel from another build of the library */
     else
         *cfg = wc.cfg;
-    close(s);
-    return err;
+    if (err < 0) {
+        close(s);
+        return err;
+    }
+    return s;
 }
 
 int liteipc_kernel_attach(const char *name, liteipc_kernel **out)
@@ -727,7 +754,7 @@ int liteipc_kernel_attach(const char *name, liteipc_kernel **out)
     socklen_t len;
     liteipc_config cfg;
     liteipc_kernel *k;
-    int err;
+    int err, presence;
 
     if (!out)
         return -EINVAL;
@@ -737,9 +764,13 @@ int liteipc_kernel_attach(const char *name, liteipc_kernel **out)
         err = fetch_config(&addr, len, &cfg);
     if (err < 0)
         return err;
+    presence = err;
     k = kernel_alloc(&cfg, &err);
-    if (!k)
+    if (!k) {
+        close(presence);
         return err;
+    }
+    k->c.presence_fd = presence;
     k->b.addr = addr;
     k->b.addrlen = len;
     k->b.lfd = k->b.epfd = k->b.efd = k->b.bell_fd = -1;

@@ -70,6 +70,7 @@ typedef struct lk_bconn {
     int pid;             /* -1 until HELLO */
     bool in_host;        /* the peer is this very host process (virtual or default process) */
     pid_t peer_pid;      /* the host process behind the connection (SO_PEERCRED) */
+    bool presence;       /* an attached program's first connection (counted as a user) */
     void *region;        /* the process's channels, broker mapping */
     size_t region_size;
     void *pool;          /* the pool, broker mapping (writable) */
@@ -106,7 +107,7 @@ typedef struct lk_broker {
 
     pthread_mutex_t idle_lock;   /* nprocs and ever_used, for liteipc_kernel_wait_unused */
     pthread_cond_t idle_cond;
-    int nprocs;                  /* connections that said HELLO and are still there */
+    int nusers;                  /* live simulated processes + attached programs */
     bool ever_used;
     lk_subscriber active[LK_MAX_SUBSCRIBERS]; /* the broker's own copy, read without a lock */
     int nactive;
@@ -159,6 +160,7 @@ typedef struct lk_client {
     uint64_t epoch;          /* bumped in a fork child: records of the parent become stale */
     lk_cproc *default_proc;
     bool attached;           /* a named kernel served by another process */
+    int presence_fd;         /* attached: the connection that keeps us counted as a user */
     lk_cproc *procs;
     lk_ctask *tasks;
     lk_fdent *fds;
