@@ -1077,7 +1077,8 @@ static const char *find_liteipcd(void)
 
 /* In the intermediate child: detach from our session and exec the daemon in a grandchild, so
    that the kernel outlives whichever process happened to start it. Async-signal-safe only. */
-static void exec_daemon(const char *path, const char *name, int ready_fd, const char *fdarg)
+static void exec_daemon(const char *path, const char *name, int ready_fd, const char *fdarg,
+                        char *const envp[])
 {
     int devnull;
 
@@ -1094,9 +1095,31 @@ static void exec_daemon(const char *path, const char *name, int ready_fd, const 
         close_range(3, (unsigned)ready_fd - 1, 0);
     close_range((unsigned)ready_fd + 1, ~0u, 0);
     fcntl(ready_fd, F_SETFD, 0);
-    execl(path, "liteipcd", "--name", name, "--exit-when-unused", "--ready-fd", fdarg, "--quiet",
-          (char *)NULL);
+    {
+        char *const argv[] = {"liteipcd", "--name", (char *)name, "--exit-when-unused",
+                              "--ready-fd", (char *)fdarg, "--quiet", NULL};
+
+        execve(path, argv, envp);
+    }
     _exit(127);
+}
+
+/* Our environment without LD_PRELOAD: a preloaded shim has no business in the daemon. */
+static char **daemon_environment(void)
+{
+    extern char **environ;
+    size_t n = 0, j = 0;
+    char **envp;
+
+    while (environ[n])
+        n++;
+    envp = calloc(n + 1, sizeof(*envp));
+    if (!envp)
+        return NULL;
+    for (size_t i = 0; i < n; i++)
+        if (strncmp(environ[i], "LD_PRELOAD=", 11) != 0)
+            envp[j++] = environ[i];
+    return envp;
 }
 
 /* Start a liteipcd for name and wait (bounded) until it serves or gives up. */
@@ -1106,16 +1129,23 @@ static int spawn_daemon(const char *name)
     int pfd[2];
     char fdarg[16], byte;
     struct pollfd pp;
+    char **envp;
     pid_t pid;
 
     if (!path)
         return -ENOEXEC;
-    if (pipe2(pfd, O_CLOEXEC) < 0)
+    envp = daemon_environment();
+    if (!envp)
+        return -ENOMEM;
+    if (pipe2(pfd, O_CLOEXEC) < 0) {
+        free(envp);
         return -errno;
+    }
     snprintf(fdarg, sizeof(fdarg), "%d", pfd[1]);
     pid = fork();
     if (pid == 0)
-        exec_daemon(path, name, pfd[1], fdarg);
+        exec_daemon(path, name, pfd[1], fdarg, envp);
+    free(envp);
     close(pfd[1]);
     if (pid < 0) {
         close(pfd[0]);

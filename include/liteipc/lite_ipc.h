@@ -151,18 +151,24 @@ typedef struct {
 /* The part of an IpcMsg that the sender supplies; the rest is filled by the kernel (Q20). */
 #define LITEIPC_IPCMSG_SENDER_BYTES offsetof(IpcMsg, processID)
 
-#if defined(__LP64__) && !defined(__cplusplus)
-_Static_assert(sizeof(SvcIdentity) == 12, "SvcIdentity layout");
-_Static_assert(sizeof(SpecialObj) == 24 && offsetof(SpecialObj, content) == 8, "SpecialObj");
-_Static_assert(sizeof(IpcMsg) == 80, "IpcMsg layout");
-_Static_assert(offsetof(IpcMsg, timestamp) == 24 && offsetof(IpcMsg, data) == 40, "IpcMsg");
-_Static_assert(offsetof(IpcMsg, offsets) == 56 && offsetof(IpcMsg, processID) == 64, "IpcMsg");
-_Static_assert(offsetof(IpcMsg, gid) == 76, "IpcMsg");
-_Static_assert(sizeof(IpcContent) == 32 && offsetof(IpcContent, inMsg) == 16, "IpcContent");
-_Static_assert(sizeof(CmsCmdContent) == 12 && sizeof(IpcVersion) == 4, "CMS/version");
-_Static_assert(IPC_SEND_RECV_MSG == 0xC0206904u, "ioctl number");
-_Static_assert(IPC_CMS_CMD == 0xC00C6902u && IPC_GET_VERSION == 0x80046905u, "ioctl numbers");
-_Static_assert(IPC_MSG_DATA_SZ_MAX == 6553 && IPC_MSG_OBJECT_NUM_MAX == 409, "device limits");
+#ifdef __cplusplus
+#define LITEIPC_STATIC_ASSERT(c, m) static_assert(c, m)
+#else
+#define LITEIPC_STATIC_ASSERT(c, m) _Static_assert(c, m)
+#endif
+
+#if defined(__LP64__)
+LITEIPC_STATIC_ASSERT(sizeof(SvcIdentity) == 12, "SvcIdentity layout");
+LITEIPC_STATIC_ASSERT(sizeof(SpecialObj) == 24 && offsetof(SpecialObj, content) == 8, "SpecialObj");
+LITEIPC_STATIC_ASSERT(sizeof(IpcMsg) == 80, "IpcMsg layout");
+LITEIPC_STATIC_ASSERT(offsetof(IpcMsg, timestamp) == 24 && offsetof(IpcMsg, data) == 40, "IpcMsg");
+LITEIPC_STATIC_ASSERT(offsetof(IpcMsg, offsets) == 56 && offsetof(IpcMsg, processID) == 64, "IpcMsg");
+LITEIPC_STATIC_ASSERT(offsetof(IpcMsg, gid) == 76, "IpcMsg");
+LITEIPC_STATIC_ASSERT(sizeof(IpcContent) == 32 && offsetof(IpcContent, inMsg) == 16, "IpcContent");
+LITEIPC_STATIC_ASSERT(sizeof(CmsCmdContent) == 12 && sizeof(IpcVersion) == 4, "CMS/version");
+LITEIPC_STATIC_ASSERT(IPC_SEND_RECV_MSG == 0xC0206904u, "ioctl number");
+LITEIPC_STATIC_ASSERT(IPC_CMS_CMD == 0xC00C6902u && IPC_GET_VERSION == 0x80046905u, "ioctl numbers");
+LITEIPC_STATIC_ASSERT(IPC_MSG_DATA_SZ_MAX == 6553 && IPC_MSG_OBJECT_NUM_MAX == 409, "device limits");
 #endif
 
 #ifdef __cplusplus

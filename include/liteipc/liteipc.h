@@ -37,7 +37,7 @@ typedef struct liteipc_kernel liteipc_kernel;
 typedef struct liteipc_config {
     unsigned task_limit;       /* TIDs 0..task_limit-1; at most 128 (MAX_SERVICE_NUM) */
     unsigned process_limit;    /* PIDs 0..process_limit-1; at most 64 */
-    size_t pool_default_size;  /* 65536: the size liteipc_setup() maps */
+    size_t pool_default_size;  /* 65536: LITE_IPC_POOL_DEFAULT_SIZE, for programs to use */
     size_t pool_max_size;      /* 262144: largest pool mmap accepts */
     unsigned data_max;         /* 6553: IPC_MSG_DATA_SZ_MAX */
     unsigned object_max;       /* 409: IPC_MSG_OBJECT_NUM_MAX */
