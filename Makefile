@@ -1,0 +1,89 @@
+# liteipc-sim: a thin wrapper around CMake and CTest. See README.md.
+#
+#   make demo        install missing packages, build, run the echo demo (DEMO_ARGS=--trace)
+#   make check       install missing packages, build and run the whole test suite, then under
+#                    ASan+UBSan, then under TSan if time allows (CHECK_TSAN=yes|no|auto)
+#   make build       configure and build build/
+#   make test        build, then run the test suite once (no sanitizers)
+#   make asan        build build-asan/ with ASan+UBSan and run the test suite there
+#   make tsan        build build-tsan/ with TSan and run the test suite there
+#   make install     install into PREFIX (default /usr/local; DESTDIR is honoured)
+#   make consumer    install into a staging prefix, then build and run tests/consumer (C, C++
+#                    and compat) against it, with find_package and with pkg-config
+#   make deps        only install missing packages
+#   make clean       remove the build directories
+#
+# Variables: PREFIX, BUILD_TYPE (RelWithDebInfo), WERROR (ON/OFF; unset = leave as configured),
+# CMAKE_ARGS (extra configure arguments), JOBS (build jobs), CTEST_JOBS (2), CTEST_ARGS,
+# DEMO_ARGS, CHECK_TSAN, CHECK_BUDGET (seconds, for CHECK_TSAN=auto; 300).
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := build
+.SUFFIXES:
+
+PREFIX ?= /usr/local
+BUILD_TYPE ?= RelWithDebInfo
+WERROR ?=
+CMAKE_ARGS ?=
+CTEST_JOBS ?= 2
+CTEST_ARGS ?=
+DEMO_ARGS ?=
+CHECK_TSAN ?= auto
+CHECK_BUDGET ?= 300
+export JOBS CHECK_TSAN CHECK_BUDGET
+
+CONFIGURE = -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) $(if $(WERROR),-DLITEIPC_WERROR=$(WERROR)) \
+            $(CMAKE_ARGS)
+CTEST = ctest --output-on-failure --no-tests=error -j$(CTEST_JOBS) $(CTEST_ARGS)
+
+# Sanitizer runtime options: stop at the first report, with a stack. A suppressions file for
+# TSan is used if the tree has one.
+TSAN_SUPP := $(wildcard $(CURDIR)/tests/tsan.supp)
+ASAN_ENV = ASAN_OPTIONS=$${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0} \
+           UBSAN_OPTIONS=$${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+TSAN_ENV = TSAN_OPTIONS="$${TSAN_OPTIONS:-halt_on_error=1 second_deadlock_stack=1$(if \
+           $(TSAN_SUPP), suppressions=$(TSAN_SUPP))}"
+
+.PHONY: all build test demo check asan tsan install consumer deps deps-cxx clean help
+
+all: build
+
+help:
+	@sed -n '3,20s/^# \{0,1\}//p' Makefile
+
+deps:
+	@scripts/install-deps.sh
+
+deps-cxx:
+	@scripts/install-deps.sh --cxx
+
+build: deps
+	@scripts/cmake-build.sh build $(CONFIGURE)
+
+test: build
+	cd build && $(CTEST)
+
+demo: build
+	./build/examples/echo_demo $(DEMO_ARGS)
+
+check: deps
+	@MAKE='$(MAKE)' scripts/check.sh
+
+asan: deps
+	@scripts/cmake-build.sh build-asan $(CONFIGURE) -DLITEIPC_ASAN=ON
+	cd build-asan && $(ASAN_ENV) $(CTEST)
+
+tsan: deps
+	@scripts/cmake-build.sh build-tsan $(CONFIGURE) -DLITEIPC_TSAN=ON
+	cd build-tsan && $(TSAN_ENV) $(CTEST)
+
+install: build
+	cmake --install build --prefix '$(PREFIX)'
+
+consumer: deps-cxx build
+	rm -rf build/consumer-prefix
+	cmake --install build --prefix '$(CURDIR)/build/consumer-prefix'
+	scripts/consumer-check.sh '$(CURDIR)/build/consumer-prefix' build-consumer
+
+clean:
+	rm -rf build build-asan build-tsan build-consumer

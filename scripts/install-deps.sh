@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# install-deps.sh - install what liteipc-sim needs to build and test, if it is missing.
+#
+# Usage: scripts/install-deps.sh [--cxx] [--check]
+#   --cxx    also g++, for the C++ half of the installed-package consumer check
+#   --check  only report what is missing (exit 1 if anything is)
+#
+# Assumes the base toolchain (gcc, make). Installs, on Debian/Ubuntu with apt-get, only what is
+# missing among: cmake, pkg-config, libcmocka-dev (and g++ with --cxx). The sanitizer runtimes
+# come with gcc. Prints nothing when nothing is missing. Uses sudo when not root, and runs
+# `apt-get update` only when it has something to install.
+set -euo pipefail
+
+want_cxx=0
+check_only=0
+for arg in "$@"; do
+    case "$arg" in
+    --cxx) want_cxx=1 ;;
+    --check) check_only=1 ;;
+    -h | --help)
+        sed -n '2,11s/^# \{0,1\}//p' "$0"
+        exit 0
+        ;;
+    *)
+        echo "install-deps: unknown option '$arg'" >&2
+        exit 2
+        ;;
+    esac
+done
+
+have_cmd() { command -v "$1" >/dev/null 2>&1; }
+
+have_deb() {
+    have_cmd dpkg-query &&
+        [ "$(dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null)" = installed ]
+}
+
+have_cmocka() {
+    if have_cmd pkg-config && pkg-config --exists cmocka 2>/dev/null; then
+        return 0
+    fi
+    have_deb libcmocka-dev
+}
+
+missing=()
+have_cmd cmake || missing+=(cmake)
+have_cmd pkg-config || missing+=(pkg-config)
+have_cmocka || missing+=(libcmocka-dev)
+if [ "$want_cxx" = 1 ]; then
+    have_cmd g++ || missing+=(g++)
+fi
+
+[ "${#missing[@]}" -eq 0 ] && exit 0
+
+if [ "$check_only" = 1 ]; then
+    echo "install-deps: missing: ${missing[*]}" >&2
+    exit 1
+fi
+
+if ! have_cmd apt-get; then
+    echo "install-deps: missing: ${missing[*]}; no apt-get here, please install them" >&2
+    exit 1
+fi
+
+sudo_cmd=()
+if [ "$(id -u)" != 0 ]; then
+    if ! have_cmd sudo; then
+        echo "install-deps: missing: ${missing[*]}; not root and no sudo" >&2
+        exit 1
+    fi
+    sudo_cmd=(sudo)
+fi
+
+echo "install-deps: installing ${missing[*]}"
+apt_env=(env DEBIAN_FRONTEND=noninteractive)
+"${sudo_cmd[@]}" "${apt_env[@]}" apt-get update -qq
+"${sudo_cmd[@]}" "${apt_env[@]}" apt-get install -y -qq --no-install-recommends \
+    -o Dpkg::Use-Pty=0 "${missing[@]}" >/dev/null
+echo "install-deps: done"
