@@ -20,6 +20,7 @@
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
@@ -33,6 +34,8 @@
 #define EV_DOORBELL ((void *)1)
 #define EV_LISTEN ((void *)2)
 
+static uint32_t prepare_fd_delivery(liteipc_kernel *k, lk_bconn *c, int tid, uintptr_t in_msg);
+
 /* ---- channels ------------------------------------------------------------------------------- */
 
 static lk_chan *chan_of(const liteipc_kernel *k, const lk_bconn *c, int slot)
@@ -41,11 +44,12 @@ static lk_chan *chan_of(const liteipc_kernel *k, const lk_bconn *c, int slot)
 }
 
 /* Publish a result in a channel and wake its task if it sleeps (pairs with device.c wait). */
-static void chan_complete(lk_chan *ch, int result, const lk_ioctl_out *out)
+static void chan_complete(lk_chan *ch, int result, const lk_ioctl_out *out, uint32_t fds)
 {
     uint32_t old;
 
     ch->result = result;
+    ch->fds_pending = fds;
     ch->copyout = LK_CHAN_COPYOUT_NONE;
     if (result >= 0 && out) {
         ch->copyout = (uint32_t)out->copyout;
@@ -66,7 +70,8 @@ static void complete_tid(liteipc_kernel *k, int tid, int result, const lk_ioctl_
         return;
     c = k->b.by_pid[k->b.by_tid[tid].pid];
     if (c)
-        chan_complete(chan_of(k, c, k->b.by_tid[tid].slot), result, out);
+        chan_complete(chan_of(k, c, k->b.by_tid[tid].slot), result, out,
+                      result == 0 && out ? prepare_fd_delivery(k, c, tid, out->in_msg) : 0);
 }
 
 static void deliver_completions(liteipc_kernel *k)
@@ -96,26 +101,126 @@ static int copy_from_host(void *ctx, void *dst, uintptr_t src, size_t n)
     return 0;
 }
 
+/* A duplicate, held by the broker, of descriptor fd of the process behind c. */
+static int grab_fd(const lk_bconn *c, int fd)
+{
+    int bfd;
+
+    if (c->in_host)
+        bfd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+    else
+        bfd = (int)syscall(SYS_pidfd_getfd, c->pidfd, fd, 0);
+    if (bfd >= 0)
+        return bfd;
+    return errno == EBADF || errno == EPERM || errno == ESRCH ? -errno : -EBADF;
+}
+
 static int fd_dup_hook(void *ctx, int src_pid, int fd, int dst_pid)
 {
     liteipc_kernel *k = ctx;
     lk_bconn *s = k->b.by_pid[src_pid], *d = k->b.by_pid[dst_pid];
-    int nfd;
+    int bfd, nfd;
 
-    /* Virtual processes share this host's descriptor table, so a duplicate is a dup(). */
-    if (!s || !d || !s->in_host || !d->in_host)
-        return -EBADF;
-    nfd = fcntl(fd, F_DUPFD, 3);
-    return nfd < 0 ? -errno : nfd;
+    if (!s || !d)
+        return -ESRCH;
+    bfd = grab_fd(s, fd);
+    if (bfd < 0)
+        return bfd;
+    if (d->in_host) {
+        /* This host's table is the receiver's: lowest free number >= 3, no CLOEXEC (§5.2). */
+        nfd = fcntl(bfd, F_DUPFD, 3);
+        close(bfd);
+        return nfd < 0 ? -EPERM : nfd;
+    }
+    if (d->npend == d->cap_pend) {
+        int cap = d->cap_pend ? 2 * d->cap_pend : 8;
+        lk_fdpend *p = realloc(d->pend, (size_t)cap * sizeof(*p));
+
+        if (!p) {
+            close(bfd);
+            return -EPERM;
+        }
+        d->pend = p;
+        d->cap_pend = cap;
+    }
+    d->pend[d->npend++] = (lk_fdpend){.bfd = bfd, .tid = -1};
+    return bfd; /* a placeholder until the receiver has the file (prepare_fd_delivery) */
+}
+
+static int pend_find(const lk_bconn *c, int bfd, int tid)
+{
+    for (int i = 0; i < c->npend; i++)
+        if (c->pend[i].bfd == bfd && c->pend[i].tid == tid)
+            return i;
+    return -1;
+}
+
+static void pend_remove(lk_bconn *c, int i)
+{
+    c->pend[i] = c->pend[--c->npend];
 }
 
 static void fd_close_hook(void *ctx, int pid, int fd)
 {
     liteipc_kernel *k = ctx;
     lk_bconn *c = k->b.by_pid[pid];
+    int i;
 
-    if (c && c->in_host)
+    if (!c)
+        return;
+    if (c->in_host) {
         close(fd);
+        return;
+    }
+    i = pend_find(c, fd, -1); /* rollback of a message never delivered */
+    if (i >= 0) {
+        close(c->pend[i].bfd);
+        pend_remove(c, i);
+    }
+}
+
+static void pend_close_all(lk_bconn *c)
+{
+    for (int i = 0; i < c->npend; i++)
+        close(c->pend[i].bfd);
+    free(c->pend);
+    c->pend = NULL;
+    c->npend = c->cap_pend = 0;
+}
+
+/*
+ * A message is being handed to task tid of the real process c: bind the OBJ_FD files it carries
+ * to that task, which fetches them before its ioctl returns. Returns how many.
+ */
+static uint32_t prepare_fd_delivery(liteipc_kernel *k, lk_bconn *c, int tid, uintptr_t in_msg)
+{
+    lk_proc_view v;
+    IpcMsg m;
+    uint32_t n = 0;
+    uintptr_t node, data, offs;
+
+    if (c->in_host || c->npend == 0 || lk_proc_view_get(k->kern, c->pid, &v) < 0)
+        return 0;
+    node = in_msg - v.uvaddr;
+    memcpy(&m, (char *)c->pool + node, sizeof(m));
+    if (m.spObjNum == 0)
+        return 0;
+    data = (uintptr_t)m.data - v.uvaddr;
+    offs = (uintptr_t)m.offsets - v.uvaddr;
+    for (uint32_t i = 0; i < m.spObjNum; i++) {
+        SpecialObj obj;
+        uint32_t off;
+        int p;
+
+        memcpy(&off, (char *)c->pool + offs + 4u * i, sizeof(off));
+        memcpy(&obj, (char *)c->pool + data + off, sizeof(obj));
+        if (obj.type != OBJ_FD || (p = pend_find(c, (int)obj.content.fd, -1)) < 0)
+            continue;
+        c->pend[p].tid = tid;
+        c->pend[p].obj_pos = (uint32_t)(data + off + offsetof(SpecialObj, content.fd));
+        n++;
+    }
+    return n;
 }
 
 /* ---- events --------------------------------------------------------------------------------- */
@@ -197,7 +302,10 @@ static void handle_slot(liteipc_kernel *k, lk_bconn *c, int slot)
     memset(&out, 0, sizeof(out));
     ret = lk_ioctl(k->kern, tid, &in, lk_now_ns(), &out);
     if (ret != LK_PARKED)
-        chan_complete(ch, ret, &out);
+        chan_complete(ch, ret, &out,
+                      ret == 0 && out.copyout == LK_COPYOUT_INMSG
+                          ? prepare_fd_delivery(k, c, tid, out.in_msg)
+                          : 0);
     deliver_completions(k);
 }
 
@@ -280,6 +388,9 @@ static void conn_close(liteipc_kernel *k, lk_bconn *c, bool run_exit)
     if (c->presence)
         users_add(k, -1);
     unmap_pool(c);
+    pend_close_all(c);
+    if (c->pidfd >= 0)
+        close(c->pidfd);
     if (c->region)
         munmap(c->region, c->region_size);
     epoll_ctl(k->b.epfd, EPOLL_CTL_DEL, c->sock, NULL);
@@ -308,6 +419,7 @@ static void accept_conn(liteipc_kernel *k)
     }
     c->sock = s;
     c->pid = -1;
+    c->pidfd = -1;
     c->next = k->b.conns;
     k->b.conns = c;
     for (int i = 0; i < LK_MAX_TASKS; i++)
@@ -358,6 +470,8 @@ static int op_hello(liteipc_kernel *k, lk_bconn *c, const lk_wire_req *rq, lk_wi
                            served by root, everyone's, like the device node) */
     c->in_host = cred.pid == getpid();
     c->peer_pid = cred.pid;
+    if (!c->in_host)
+        c->pidfd = (int)syscall(SYS_pidfd_open, cred.pid, 0);
     real_ids(cred.pid, &cred.uid, &cred.gid);
     pid = rq->a >= 0 ? lk_proc_fork(k->kern, rq->a, cred.uid, cred.gid) : -ESRCH;
     if (pid == -ESRCH) {
@@ -467,6 +581,35 @@ static int op_mmap_commit(liteipc_kernel *k, lk_bconn *c, uintptr_t uvaddr)
     return 0;
 }
 
+/* Hand the receiver the next file delivered to its task tid (it stays ours until FD_PUT). */
+static int op_fd_fetch(lk_bconn *c, int tid, int *fds, int *nfds)
+{
+    for (int i = 0; i < c->npend; i++) {
+        if (c->pend[i].tid == tid) {
+            fds[0] = c->pend[i].bfd;
+            *nfds = 1;
+            return 0;
+        }
+    }
+    return -ENOENT;
+}
+
+/* The receiver got the file as descriptor number fd: write it into the object, forget it. */
+static int op_fd_put(lk_bconn *c, int tid, int fd)
+{
+    for (int i = 0; i < c->npend; i++) {
+        if (c->pend[i].tid == tid) {
+            uint32_t v = (uint32_t)fd;
+
+            memcpy((char *)c->pool + c->pend[i].obj_pos, &v, sizeof(v));
+            close(c->pend[i].bfd);
+            pend_remove(c, i);
+            return 0;
+        }
+    }
+    return -ENOENT;
+}
+
 static int dispatch_op(liteipc_kernel *k, lk_bconn *c, const lk_wire_req *rq, lk_wire_resp *rs,
                        int *fds, int *nfds)
 {
@@ -488,6 +631,10 @@ static int dispatch_op(liteipc_kernel *k, lk_bconn *c, const lk_wire_req *rq, lk
     case LK_OP_MMAP_ABORT:
         unmap_pool(c);
         return 0;
+    case LK_OP_FD_FETCH:
+        return op_fd_fetch(c, rq->a, fds, nfds);
+    case LK_OP_FD_PUT:
+        return op_fd_put(c, rq->a, (int)rq->b);
     default:
         return -EINVAL;
     }
@@ -537,6 +684,8 @@ static void handle_conn(liteipc_kernel *k, lk_bconn *c)
     rs.result = dispatch_op(k, c, &rq, &rs, fds, &nfds);
     if (rq.op == LK_OP_MMAP_PREPARE || rq.op == LK_OP_HELLO)
         own_fd = nfds > 0 ? fds[nfds - 1] : -1; /* the new memory file: ours to close once sent */
+    if (rq.op == LK_OP_FD_FETCH)
+        own_fd = -1; /* still ours until FD_PUT */
     n = lk_seq_send(c->sock, &rs, sizeof(rs), fds, nfds);
     if (own_fd >= 0)
         close(own_fd);
@@ -622,7 +771,7 @@ static void broker_shutdown(liteipc_kernel *k)
             uint32_t st = atomic_load(&ch->state);
 
             if (c->slot_tid[s] >= 0 && (st == LK_CHAN_POSTED || st == LK_CHAN_WAITING))
-                chan_complete(ch, -ESHUTDOWN, NULL);
+                chan_complete(ch, -ESHUTDOWN, NULL, 0);
         }
     }
     while (b->conns)

@@ -553,6 +553,46 @@ static void copy_out(lk_chan *ch, uintptr_t arg)
     }
 }
 
+/* Install one OBJ_FD file the broker sends us: lowest free number >= 3, no CLOEXEC (§5.2). */
+static int install_fd(int fd)
+{
+    int nfd;
+
+    if (fd < 0)
+        return -1;
+    if (fd >= 3) {
+        fcntl(fd, F_SETFD, 0);
+        return fd;
+    }
+    nfd = fcntl(fd, F_DUPFD, 3);
+    close(fd);
+    return nfd;
+}
+
+/*
+ * A message delivered to this real process carries OBJ_FD files: fetch each from the broker
+ * and tell it the number we got, which it writes into the object before we hand the message
+ * to the caller.
+ */
+static void fetch_fds(lk_ctask *t, uint32_t n)
+{
+    lk_cproc *p = t->proc;
+
+    pthread_mutex_lock(&p->lock);
+    for (uint32_t i = 0; i < n; i++) {
+        lk_wire_req rq = {.op = LK_OP_FD_FETCH, .a = t->tid};
+        lk_wire_resp rs;
+        int fd = -1;
+
+        if (lk_cproc_request(p, &rq, &rs, &fd, 1) < 0)
+            break;
+        rq = (lk_wire_req){.op = LK_OP_FD_PUT, .a = t->tid, .b = (uint64_t)(int64_t)install_fd(fd)};
+        if (lk_cproc_request(p, &rq, &rs, NULL, 0) < 0)
+            break;
+    }
+    pthread_mutex_unlock(&p->lock);
+}
+
 static int do_call(liteipc_kernel *k, lk_ctask *t, unsigned long cmd, uintptr_t arg)
 {
     int ret;
@@ -565,6 +605,8 @@ static int do_call(liteipc_kernel *k, lk_ctask *t, unsigned long cmd, uintptr_t 
     ret = wait_done(t);
     if (ret == 0) {
         ret = t->ch->result;
+        if (ret >= 0 && t->ch->fds_pending)
+            fetch_fds(t, t->ch->fds_pending);
         if (ret >= 0)
             copy_out(t->ch, arg);
     }

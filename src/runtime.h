@@ -39,6 +39,8 @@ enum lk_op {
     LK_OP_MMAP_ABORT,
     LK_OP_EXIT,         /* the process ends now (virtual processes); the reply comes after */
     LK_OP_CONFIG,       /* before HELLO, on its own connection: reply is an lk_wire_config */
+    LK_OP_FD_FETCH,     /* a: TID. Reply fd: the next OBJ_FD file delivered to that task */
+    LK_OP_FD_PUT,       /* a: TID, b: the number it got in this process (-1: none) */
 };
 
 #define LK_WIRE_MAGIC 0x4c495043u /* "LIPC" */
@@ -65,8 +67,22 @@ typedef struct lk_wire_resp {
 
 #define LK_MAX_SUBSCRIBERS 8
 
+/*
+ * An OBJ_FD file on its way to a real process: the broker holds it (bfd, also the placeholder
+ * number the kernel wrote into the object) until the receiver's task fetches it over its
+ * connection and reports the number it got, which the broker then writes into the object.
+ */
+typedef struct lk_fdpend {
+    int bfd;
+    int tid;          /* -1 while the message is queued; the receiving task once delivered */
+    uint32_t obj_pos; /* pool offset of the object's fd field, once delivered */
+} lk_fdpend;
+
 typedef struct lk_bconn {
     int sock;
+    int pidfd;           /* of the peer host process, for pidfd_getfd (-1 in this host) */
+    lk_fdpend *pend;
+    int npend, cap_pend;
     int pid;             /* -1 until HELLO */
     bool in_host;        /* the peer is this very host process (virtual or default process) */
     pid_t peer_pid;      /* the host process behind the connection (SO_PEERCRED) */

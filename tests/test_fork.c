@@ -633,6 +633,91 @@ static void fork_child_ptr_object_arrives_intact(void **state)
     assert_ok(liteipc_close(c->k, fd));
 }
 
+/* OBJ_FD both ways between a forked child and its parent (§5.2): each side gets a working
+   descriptor of the other's pipe, numbered >= 3 and without FD_CLOEXEC. */
+static int fd_object_msg(IpcMsg *m, unsigned char *data, uint32_t *off, int fd)
+{
+    SpecialObj obj = {.type = OBJ_FD, .content.fd = (uint32_t)fd};
+
+    memcpy(data, &obj, sizeof(obj));
+    *off = 0;
+    m->dataSz = sizeof(obj);
+    m->data = data;
+    m->spObjNum = 1;
+    m->offsets = off;
+    return 0;
+}
+
+static int fd_of(const IpcMsg *m)
+{
+    SpecialObj obj;
+    uint32_t off;
+
+    memcpy(&off, m->offsets, sizeof(off));
+    memcpy(&obj, (const char *)m->data + off, sizeof(obj));
+    return obj.type == OBJ_FD ? (int)obj.content.fd : -1;
+}
+
+static void child_swaps_fds(void *arg)
+{
+    struct caller *cl = arg;
+    liteipc_kernel *k = cl->k;
+    unsigned char data[sizeof(SpecialObj)];
+    uint32_t off;
+    char got[8] = {0};
+    int pfd[2], fd;
+    IpcMsg m = {.type = MT_REQUEST, .code = 0x66};
+    IpcContent ct = {.flag = SEND | RECV, .outMsg = &m};
+
+    CHILD_CHECK(liteipc_mmap(k, NULL, T_POOL, PROT_READ, MAP_PRIVATE, cl->fd, 0) != MAP_FAILED,
+                1);
+    CHILD_CHECK(pipe(pfd) == 0 && write(pfd[1], "hello", 5) == 5, 2);
+    fd_object_msg(&m, data, &off, pfd[0]);
+    CHILD_CHECK(liteipc_ioctl(k, cl->fd, IPC_SEND_RECV_MSG, &ct) == 0, 3);
+    fd = fd_of(ct.inMsg);
+    CHILD_CHECK(fd >= 3 && fcntl(fd, F_GETFD) == 0, 4);
+    CHILD_CHECK(read(fd, got, 5) == 5 && memcmp(got, "world", 5) == 0, 5);
+    _exit(0);
+}
+
+static void fork_fd_objects_travel_both_ways(void **state)
+{
+    t_ctx *c = *state;
+    struct caller cl = {.k = c->k};
+    int fd = t_dev_setup(c->k, T_POOL, NULL);
+    unsigned char data[sizeof(SpecialObj)];
+    uint32_t off;
+    char got[8] = {0};
+    IpcMsg *m = NULL, rep = {.type = MT_REPLY};
+    IpcContent ct = {.flag = SEND | BUFF_FREE, .outMsg = &rep};
+    int pfd[2], theirs, status;
+    pid_t pid;
+
+    assert_true(fd >= 0);
+    assert_ok(t_set_cms(c->k, fd, T_CMS_BIG));
+    cl.fd = fd;
+    pid = fork_child(child_swaps_fds, &cl);
+    assert_ok(t_recv(c->k, fd, &m));
+    theirs = fd_of(m);
+    assert_true(theirs >= 3);
+    assert_int_equal(fcntl(theirs, F_GETFD), 0);
+    assert_int_equal(read(theirs, got, 5), 5);
+    assert_memory_equal(got, "hello", 5);
+    assert_ok(close(theirs));
+    assert_ok(pipe(pfd));
+    assert_int_equal(write(pfd[1], "world", 5), 5);
+    rep.target.handle = m->taskID;
+    rep.timestamp = m->timestamp;
+    fd_object_msg(&rep, data, &off, pfd[0]);
+    ct.buffToFree = m;
+    assert_ok(liteipc_ioctl(c->k, fd, IPC_SEND_RECV_MSG, &ct));
+    status = wait_child(pid);
+    close(pfd[0]);
+    close(pfd[1]);
+    assert_child_passed(status);
+    assert_ok(liteipc_close(c->k, fd));
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, t_setup, t_teardown)
 
 int main(void)
@@ -648,6 +733,7 @@ int main(void)
         T(fork_child_sigkill_notifies_parent_cms),
         T(fork_many_children_leave_nothing_behind),
         T(fork_child_ptr_object_arrives_intact),
+        T(fork_fd_objects_travel_both_ways),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
