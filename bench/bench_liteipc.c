@@ -49,7 +49,7 @@
 #define ONEWAY_WINDOW 1024u      /* messages in flight; 64 B messages take 160 B of pool */
 #define ONEWAY_REPS 3
 #define MANY_TASKS 120           /* TIDs 8..127: every task the kernel can have */
-#define TASK_ROUNDS 4
+#define TASK_ROUNDS 8
 #define MAX_CLIENTS 8
 
 /* ---- heap accounting (--wrap) ------------------------------------------------------------- */
