@@ -29,7 +29,9 @@
 #include "pool.h"
 #include "runtime.h"
 
-#define BROKER_SPIN 4000      /* polls of the bell before sleeping (a few microseconds) */
+#ifndef BROKER_SPIN_NS
+#define BROKER_SPIN_NS 20000  /* how long the broker polls the bell before sleeping */
+#endif
 #define BROKER_POLL_EVERY 64  /* busy iterations between two looks at the sockets */
 #define EV_DOORBELL ((void *)1)
 #define EV_LISTEN ((void *)2)
@@ -123,11 +125,20 @@ static int fd_dup_hook(void *ctx, int src_pid, int fd, int dst_pid)
 
     if (!s || !d)
         return -ESRCH;
+    if (s->in_host && d->in_host) {
+        /* One descriptor table for both: lowest free number >= 3, no CLOEXEC (§5.2). */
+        nfd = fcntl(fd, F_DUPFD, 3);
+        return nfd >= 0 ? nfd : errno == EBADF ? -EBADF : -EPERM;
+    }
     bfd = grab_fd(s, fd);
     if (bfd < 0)
         return bfd;
     if (d->in_host) {
-        /* This host's table is the receiver's: lowest free number >= 3, no CLOEXEC (§5.2). */
+        /* The copy already is the lowest free number here; it only must not be CLOEXEC. */
+        if (bfd >= 3) {
+            fcntl(bfd, F_SETFD, 0);
+            return bfd;
+        }
         nfd = fcntl(bfd, F_DUPFD, 3);
         close(bfd);
         return nfd < 0 ? -EPERM : nfd;
@@ -301,11 +312,17 @@ static void handle_slot(liteipc_kernel *k, lk_bconn *c, int slot)
     read_command(k, c, ch, &in);
     memset(&out, 0, sizeof(out));
     ret = lk_ioctl(k->kern, tid, &in, lk_now_ns(), &out);
-    if (ret != LK_PARKED)
+    if (ret == LK_PARKED) {
+        uint32_t posted = LK_CHAN_POSTED;
+
+        /* Tell a spinning task to sleep: its answer depends on another task now. */
+        atomic_compare_exchange_strong(&ch->state, &posted, LK_CHAN_PARKED);
+    } else {
         chan_complete(ch, ret, &out,
                       ret == 0 && out.copyout == LK_COPYOUT_INMSG
                           ? prepare_fd_delivery(k, c, tid, out.in_msg)
                           : 0);
+    }
     deliver_completions(k);
 }
 
@@ -742,10 +759,14 @@ static void broker_sleep(liteipc_kernel *k)
 {
     lk_bell *bell = k->b.bell;
 
-    for (int i = 0; i < BROKER_SPIN; i++) {
+    uint64_t until = lk_now_ns() + BROKER_SPIN_NS;
+
+    for (unsigned i = 1;; i++) {
         if (atomic_load_explicit(&bell->pending_procs, memory_order_relaxed))
             return;
         lk_cpu_relax();
+        if (i % 16 == 0 && lk_now_ns() > until)
+            break;
     }
     /* Dekker pair with the task's post (device.c): announce sleep, then re-check. */
     atomic_store(&bell->broker_sleeping, 1);
@@ -770,7 +791,8 @@ static void broker_shutdown(liteipc_kernel *k)
             lk_chan *ch = chan_of(k, c, s);
             uint32_t st = atomic_load(&ch->state);
 
-            if (c->slot_tid[s] >= 0 && (st == LK_CHAN_POSTED || st == LK_CHAN_WAITING))
+            if (c->slot_tid[s] >= 0 &&
+                (st == LK_CHAN_POSTED || st == LK_CHAN_WAITING || st == LK_CHAN_PARKED))
                 chan_complete(ch, -ESHUTDOWN, NULL, 0);
         }
     }

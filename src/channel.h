@@ -12,8 +12,14 @@
  *
  * A channel is a task's command slot. The protocol is a single-producer hand-off on `state`:
  *
- *   IDLE --task stages a command, store-release--> POSTED --(task sleeps) CAS--> WAITING
- *   POSTED/WAITING --broker writes the result, exchange-release--> DONE --task--> IDLE
+ *   IDLE --task stages a command, store-release--> POSTED
+ *   POSTED --broker: the command waits for another task, CAS--> PARKED
+ *   POSTED/PARKED --task goes to sleep, CAS--> WAITING
+ *   POSTED/PARKED/WAITING --broker writes the result, exchange-release--> DONE --task--> IDLE
+ *
+ * A task spins briefly while its command is POSTED (the broker usually answers within a
+ * microsecond or two) but sleeps at once when it is PARKED: then it waits for another task,
+ * and on two CPUs a spinning waiter only steals the CPU that task needs.
  *
  * The task rings the broker by setting its slot's bit, then its process's bit in the bell, then
  * (only if the broker said it sleeps) writing the broker's eventfd. The broker announces sleep
@@ -37,6 +43,7 @@ enum lk_chan_state {
     LK_CHAN_POSTED = 1,
     LK_CHAN_WAITING = 2,
     LK_CHAN_DONE = 3,
+    LK_CHAN_PARKED = 4,
 };
 
 /* Copy-out instructions for the task, after DONE (mirror of lk_copyout). */

@@ -30,7 +30,15 @@
 #include "platform.h"
 #include "runtime.h"
 
-#define CLIENT_SPIN 300              /* polls of the channel before sleeping */
+#ifndef CLIENT_SPIN_NS
+/*
+ * How long a caller polls for the broker's answer before sleeping, when there are CPUs to
+ * spare. On fewer than three CPUs it does not poll at all: caller, broker and the task it
+ * talks to would share two CPUs, and a polling caller only delays the one it waits for
+ * (measured in docs/PERFORMANCE.md: polling there doubles the round trip).
+ */
+#define CLIENT_SPIN_NS 5000
+#endif
 #define CLIENT_WAKE_CHECK_NS 250000000u /* a sleeping caller checks the kernel is alive */
 #define FD_OWNER_FORKED (-2)         /* owned by this fork child's process, not created yet */
 
@@ -512,21 +520,28 @@ static bool host_gone(lk_cproc *p)
     return atomic_load(&p->dead);
 }
 
-/* Wait for DONE: spin briefly, then sleep on the channel's futex. */
+/* Wait for DONE: spin briefly while the broker has not answered, then sleep on the futex. */
 static int wait_done(lk_ctask *t)
 {
     lk_chan *ch = t->ch;
+    uint64_t until = lk_now_ns() + t->k->c.spin_ns;
 
-    for (int i = 0; i < CLIENT_SPIN; i++) {
-        if (atomic_load_explicit(&ch->state, memory_order_acquire) == LK_CHAN_DONE)
+    for (unsigned i = 1; t->k->c.spin_ns; i++) {
+        uint32_t s = atomic_load_explicit(&ch->state, memory_order_acquire);
+
+        if (s == LK_CHAN_DONE)
             return 0;
+        if (s != LK_CHAN_POSTED || (i % 16 == 0 && lk_now_ns() > until))
+            break; /* PARKED: another task will answer, not the broker */
         lk_cpu_relax();
     }
     for (;;) {
-        uint32_t s = LK_CHAN_POSTED;
+        uint32_t s = atomic_load_explicit(&ch->state, memory_order_acquire);
 
-        if (atomic_compare_exchange_strong(&ch->state, &s, LK_CHAN_WAITING) ||
-            s == LK_CHAN_WAITING)
+        if (s == LK_CHAN_DONE)
+            return 0;
+        if (s == LK_CHAN_WAITING ||
+            atomic_compare_exchange_strong(&ch->state, &s, LK_CHAN_WAITING))
             lk_futex_wait(&ch->state, LK_CHAN_WAITING, lk_now_ns() + CLIENT_WAKE_CHECK_NS);
         if (atomic_load_explicit(&ch->state, memory_order_acquire) == LK_CHAN_DONE)
             return 0;
@@ -684,6 +699,7 @@ int lk_client_init(liteipc_kernel *k)
         return -err;
     pthread_mutex_init(&k->c.lock, NULL);
     k->c.fork_parent_pid = -1;
+    k->c.spin_ns = sysconf(_SC_NPROCESSORS_ONLN) >= 3 ? CLIENT_SPIN_NS : 0;
     return 0;
 }
 

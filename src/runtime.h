@@ -182,6 +182,7 @@ typedef struct lk_client {
     lk_fdent *fds;
     int nfds;
     int fork_parent_pid;     /* the forking thread's PID, recorded before fork */
+    uint64_t spin_ns;        /* how long a caller polls before sleeping (device.c) */
 } lk_client;
 
 struct liteipc_kernel {
