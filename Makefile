@@ -10,6 +10,8 @@
 #   make install     install into PREFIX (default /usr/local; DESTDIR is honoured)
 #   make consumer    install into a staging prefix, then build and run tests/consumer (C, C++
 #                    and compat) against it, with find_package and with pkg-config
+#   make bench       install the benchmarks' peers, build build-bench/ in Release, run every
+#                    benchmark and print the table and headline figures (BENCH_ARGS=--quick)
 #   make deps        only install missing packages
 #   make clean       remove the build directories
 #
@@ -44,7 +46,7 @@ ASAN_ENV = ASAN_OPTIONS=$${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0} \
 TSAN_ENV = TSAN_OPTIONS="$${TSAN_OPTIONS:-halt_on_error=1 second_deadlock_stack=1$(if \
            $(TSAN_SUPP), suppressions=$(TSAN_SUPP))}"
 
-.PHONY: all build test demo check asan tsan install consumer deps deps-cxx clean help
+.PHONY: all build test demo check asan tsan install consumer bench deps deps-cxx clean help
 
 all: build
 
@@ -85,5 +87,9 @@ consumer: deps-cxx build
 	cmake --install build --prefix '$(CURDIR)/build/consumer-prefix'
 	scripts/consumer-check.sh '$(CURDIR)/build/consumer-prefix' build-consumer
 
+BENCH_ARGS ?=
+bench:
+	bench/run.sh $(BENCH_ARGS)
+
 clean:
-	rm -rf build build-asan build-tsan build-consumer
+	rm -rf build build-asan build-tsan build-consumer build-bench
