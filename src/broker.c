@@ -45,7 +45,7 @@ static lk_chan *chan_of(const liteipc_kernel *k, const lk_bconn *c, int slot)
     return (lk_chan *)((char *)c->region + LK_REGION_HEADER + (size_t)slot * k->b.chan_size);
 }
 
-/* Publish a result in a channel and wake its task if it sleeps (pairs with device.c wait). */
+/* Publish a result in a channel and wake its task if it sleeps (pairs with client.c wait_done). */
 static void chan_complete(lk_chan *ch, int result, const lk_ioctl_out *out, uint32_t fds)
 {
     uint32_t old;
@@ -768,7 +768,7 @@ static void broker_sleep(liteipc_kernel *k)
         if (i % 16 == 0 && lk_now_ns() > until)
             break;
     }
-    /* Dekker pair with the task's post (device.c): announce sleep, then re-check. */
+    /* Dekker pair with the task's post (client.c): announce sleep, then re-check. */
     atomic_store(&bell->broker_sleeping, 1);
     if (!atomic_load(&bell->pending_procs) && !atomic_load(&k->b.stop) &&
         !atomic_load(&k->b.sub_pending))

@@ -78,7 +78,7 @@ typedef struct lk_chan {
     uint64_t in_msg;
     CmsCmdContent cms_out;
     int32_t version_out;
-    uint32_t fds_pending; /* OBJ_FD descriptors the task must fetch before returning (device.c) */
+    uint32_t fds_pending; /* OBJ_FD descriptors the task must fetch before returning (client.c) */
     /* staging[0..data_len) data, then off_count u32 offsets (at an aligned position) */
     _Alignas(16) unsigned char staging[];
 } lk_chan;

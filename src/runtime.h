@@ -182,7 +182,7 @@ typedef struct lk_client {
     lk_fdent *fds;
     int nfds;
     int fork_parent_pid;     /* the forking thread's PID, recorded before fork */
-    uint64_t spin_ns;        /* how long a caller polls before sleeping (device.c) */
+    uint64_t spin_ns;        /* how long a caller polls before sleeping (client.c) */
 } lk_client;
 
 struct liteipc_kernel {
@@ -205,7 +205,7 @@ void lk_broker_stop(struct liteipc_kernel *k);
 /* Close, in a fork child, the broker's descriptors it inherited. */
 void lk_broker_forget_in_child(struct liteipc_kernel *k);
 
-/* device.c */
+/* client.c */
 int lk_client_init(struct liteipc_kernel *k);
 void lk_client_fini(struct liteipc_kernel *k);
 lk_cproc *lk_cproc_connect(struct liteipc_kernel *k, int parent_pid, int *err);
@@ -214,12 +214,25 @@ int lk_cproc_request(lk_cproc *p, const lk_wire_req *req, lk_wire_resp *resp, in
 void lk_cproc_exit(lk_cproc *p);
 /* Detach the calling thread's task of k, if it has one (thread about to end). */
 void lk_task_detach_self(struct liteipc_kernel *k);
+/* The caller's simulated process (its virtual process, or the default one, created if need be). */
+lk_cproc *lk_current_proc(struct liteipc_kernel *k, int *err);
+/* This host's default process of k if it exists (never creates one), or NULL. */
+lk_cproc *lk_default_proc(struct liteipc_kernel *k);
+/* The caller's task (attached on first use), or NULL with *err set. */
+lk_ctask *lk_current_task(struct liteipc_kernel *k, lk_cproc *p, int *err);
+/* Run one ioctl through the task's channel. Returns the result or -errno. */
+int lk_do_call(struct liteipc_kernel *k, lk_ctask *t, unsigned long cmd, uintptr_t arg);
+/* Descriptor table: record fd as a device descriptor of process pid / its access mode or -EBADF. */
+int lk_fd_record(struct liteipc_kernel *k, int fd, int pid, int accmode);
+int lk_fd_check(struct liteipc_kernel *k, lk_cproc *p, int fd);
+/* Is the peer of a connected socket our own user, or root? */
+bool lk_peer_is_us(int s);
 
 /* vproc.c: the virtual process of the calling thread for k, or NULL. */
 lk_cproc *lk_vproc_current(struct liteipc_kernel *k);
 void lk_vproc_forget_in_child(void);
 
-/* liteipc.c-level registry of kernels (device.c), for fork handling. */
+/* The registry of kernels in this host (client.c), for fork handling. */
 void lk_registry_add(struct liteipc_kernel *k);
 void lk_registry_remove(struct liteipc_kernel *k);
 /* Drop a reference; the last one frees the client side and k. */

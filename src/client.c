@@ -1,0 +1,690 @@
+/*
+ * client.c - the client side of every simulated process living in this host: which process
+ * and task a thread is, the command path through its channel, and fork handling.
+ *
+ * A host thread's device call works out, in this order: its simulated process (its virtual
+ * process, or the host's default process of that kernel, created on first use), its task
+ * (attached on first use: a TID and a channel), then it stages the command in the channel,
+ * rings the broker and waits (channel.h gives the protocol). Control operations that move
+ * descriptors or change the process (hello, open, attach, mmap, exit) go over the process's
+ * socket instead, one at a time under the process's lock.
+ *
+ * Fork: the at-fork handlers keep this side consistent. A child keeps none of the parent's
+ * simulated processes: it becomes a new one (LITEIPC_REFERENCE §7.6) on its first call, with
+ * the parent's device descriptors, and without any view of the parent's pools.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <sched.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "platform.h"
+#include "runtime.h"
+
+#ifndef CLIENT_SPIN_NS
+/*
+ * How long a caller polls for the broker's answer before sleeping, when there are CPUs to
+ * spare. On fewer than three CPUs it does not poll at all: caller, broker and the task it
+ * talks to would share two CPUs, and a polling caller only delays the one it waits for
+ * (measured in docs/PERFORMANCE.md: polling there doubles the round trip).
+ */
+#define CLIENT_SPIN_NS 5000
+#endif
+#define CLIENT_WAKE_CHECK_NS 250000000u /* a sleeping caller checks the kernel is alive */
+#define FD_OWNER_FORKED (-2)         /* owned by this fork child's process, not created yet */
+
+/* ---- registry of kernels, for fork ---------------------------------------------------------- */
+
+static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
+static liteipc_kernel *registry;
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+
+
+static void atfork_prepare(void)
+{
+    pthread_mutex_lock(&registry_lock);
+    for (liteipc_kernel *k = registry; k; k = k->next_registered) {
+        lk_cproc *p = lk_vproc_current(k);
+
+        pthread_mutex_lock(&k->c.lock);
+        if (!p)
+            p = k->c.default_proc;
+        k->c.fork_parent_pid = p ? p->pid : -1;
+    }
+}
+
+static void atfork_parent(void)
+{
+    for (liteipc_kernel *k = registry; k; k = k->next_registered)
+        pthread_mutex_unlock(&k->c.lock);
+    pthread_mutex_unlock(&registry_lock);
+}
+
+/* Drop, in a fork child, everything of the parent's simulated processes. */
+static void client_forget_in_child(liteipc_kernel *k)
+{
+    int parent = k->c.fork_parent_pid;
+
+    /* The mappings were not inherited (MADV_DONTFORK); the sockets were, and must go, or the
+       broker would not see the parent's EOF when it dies. The records themselves are left:
+       they are a copy that nothing references any more. */
+    for (lk_cproc *p = k->c.procs; p; p = p->next) {
+        close(p->sock);
+        close(p->efd);
+    }
+    k->c.procs = NULL;
+    k->c.default_proc = NULL;
+    k->c.tasks = NULL;
+    k->c.epoch++;
+    for (int fd = 0; fd < k->c.nfds; fd++) {
+        lk_fdent *e = &k->c.fds[fd];
+
+        if (e->owner_pid != 0)
+            e->owner_pid = (parent >= 0 && e->owner_pid == parent) ? FD_OWNER_FORKED : 0;
+    }
+    if (k->is_host) {
+        lk_broker_forget_in_child(k);
+        k->is_host = false;
+    }
+    pthread_mutex_init(&k->c.lock, NULL);
+}
+
+static void atfork_child(void)
+{
+    lk_vproc_forget_in_child();
+    for (liteipc_kernel *k = registry; k; k = k->next_registered)
+        client_forget_in_child(k);
+    pthread_mutex_init(&registry_lock, NULL);
+}
+
+static void install_atfork(void)
+{
+    pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
+}
+
+void lk_registry_add(liteipc_kernel *k)
+{
+    pthread_once(&atfork_once, install_atfork);
+    pthread_mutex_lock(&registry_lock);
+    k->next_registered = registry;
+    registry = k;
+    pthread_mutex_unlock(&registry_lock);
+}
+
+void lk_registry_remove(liteipc_kernel *k)
+{
+    pthread_mutex_lock(&registry_lock);
+    for (liteipc_kernel **pp = &registry; *pp; pp = &(*pp)->next_registered) {
+        if (*pp == k) {
+            *pp = k->next_registered;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&registry_lock);
+}
+
+/* ---- simulated processes of this host --------------------------------------------------------- */
+
+/* Is the kernel behind a connected socket served by our own user or root? (never talk to a
+   kernel another user put under our name) */
+bool lk_peer_is_us(int s)
+{
+    struct ucred cred;
+    socklen_t len = sizeof(cred);
+
+    return getsockopt(s, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 &&
+           (cred.uid == getuid() || cred.uid == 0);
+}
+
+int lk_cproc_request(lk_cproc *p, const lk_wire_req *req, lk_wire_resp *resp, int *fds, int nfds)
+{
+    ssize_t n = lk_seq_send(p->sock, req, sizeof(*req), NULL, 0);
+    int tmp[4];
+
+    if (n < 0)
+        return -ESHUTDOWN;
+    n = lk_seq_recv(p->sock, resp, sizeof(*resp), fds ? fds : tmp, fds ? nfds : 4);
+    if (!fds)
+        for (int i = 0; i < 4; i++)
+            if (tmp[i] >= 0)
+                close(tmp[i]);
+    if (n != (ssize_t)sizeof(*resp))
+        return -ESHUTDOWN; /* the broker is gone */
+    return resp->result;
+}
+
+static void cproc_free(lk_cproc *p)
+{
+    if (p->sock >= 0)
+        close(p->sock);
+    if (p->efd >= 0)
+        close(p->efd);
+    if (p->bell)
+        munmap(p->bell, sizeof(lk_bell));
+    if (p->region)
+        munmap(p->region, p->region_size);
+    if (p->pool)
+        munmap(p->pool, p->pool_size);
+    pthread_mutex_destroy(&p->lock);
+    free(p);
+}
+
+static int cproc_hello(lk_cproc *p, int parent_pid)
+{
+    lk_wire_req rq = {.op = LK_OP_HELLO, .a = parent_pid};
+    lk_wire_resp rs;
+    int fds[3], err;
+
+    err = lk_cproc_request(p, &rq, &rs, fds, 3);
+    if (err >= 0 && (fds[0] < 0 || fds[1] < 0 || fds[2] < 0))
+        err = -EPROTO;
+    if (err >= 0) {
+        p->pid = err;
+        p->efd = fds[1];
+        p->region_size = (size_t)rs.b;
+        p->bell = lk_map_shared(fds[0], sizeof(lk_bell), PROT_READ | PROT_WRITE);
+        p->region = lk_map_shared(fds[2], p->region_size, PROT_READ | PROT_WRITE);
+        if (!p->bell || !p->region)
+            err = -ENOMEM;
+        fds[1] = -1;
+    }
+    for (int i = 0; i < 3; i++)
+        if (fds[i] >= 0)
+            close(fds[i]);
+    return err;
+}
+
+lk_cproc *lk_cproc_connect(liteipc_kernel *k, int parent_pid, int *err)
+{
+    lk_cproc *p = calloc(1, sizeof(*p));
+
+    if (!p) {
+        *err = -ENOMEM;
+        return NULL;
+    }
+    p->k = k;
+    p->efd = -1;
+    pthread_mutex_init(&p->lock, NULL);
+    p->sock = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+    if (p->sock < 0 || connect(p->sock, (struct sockaddr *)&k->b.addr, k->b.addrlen) < 0) {
+        *err = errno == ECONNREFUSED || errno == ENOENT ? -ESHUTDOWN : -errno;
+        cproc_free(p);
+        return NULL;
+    }
+    if (!lk_peer_is_us(p->sock)) {
+        *err = -EACCES;
+        cproc_free(p);
+        return NULL;
+    }
+    *err = cproc_hello(p, parent_pid);
+    if (*err < 0) {
+        cproc_free(p);
+        return NULL;
+    }
+    pthread_mutex_lock(&k->c.lock);
+    p->next = k->c.procs;
+    k->c.procs = p;
+    pthread_mutex_unlock(&k->c.lock);
+    return p;
+}
+
+/* Close, as a process exit does, the device descriptors the process owned. */
+static void close_fds_of_locked(liteipc_kernel *k, int pid)
+{
+    for (int fd = 0; fd < k->c.nfds; fd++) {
+        if (k->c.fds[fd].owner_pid == pid) {
+            k->c.fds[fd].owner_pid = 0;
+            close(fd);
+        }
+    }
+}
+
+void lk_cproc_exit(lk_cproc *p)
+{
+    liteipc_kernel *k = p->k;
+    lk_wire_req rq = {.op = LK_OP_EXIT};
+    lk_wire_resp rs;
+
+    pthread_mutex_lock(&p->lock);
+    lk_cproc_request(p, &rq, &rs, NULL, 0); /* the reply comes after §7.2/§7.3 ran */
+    pthread_mutex_unlock(&p->lock);
+    pthread_mutex_lock(&k->c.lock);
+    for (lk_cproc **pp = &k->c.procs; *pp; pp = &(*pp)->next) {
+        if (*pp == p) {
+            *pp = p->next;
+            break;
+        }
+    }
+    close_fds_of_locked(k, p->pid);
+    pthread_mutex_unlock(&k->c.lock);
+    cproc_free(p);
+}
+
+/* The caller's simulated process: its virtual process, or this host's default process. */
+lk_cproc *lk_current_proc(liteipc_kernel *k, int *err)
+{
+    lk_cproc *p = lk_vproc_current(k);
+
+    if (p)
+        return p;
+    pthread_mutex_lock(&k->c.lock);
+    p = k->c.default_proc;
+    pthread_mutex_unlock(&k->c.lock);
+    if (p)
+        return p;
+    p = lk_cproc_connect(k, k->c.fork_parent_pid, err);
+    if (!p)
+        return NULL;
+    pthread_mutex_lock(&k->c.lock);
+    if (k->c.default_proc) { /* another thread won the race: use its process */
+        pthread_mutex_unlock(&k->c.lock);
+        lk_cproc_exit(p);
+        return lk_default_proc(k);
+    }
+    k->c.default_proc = p;
+    for (int fd = 0; fd < k->c.nfds; fd++)
+        if (k->c.fds[fd].owner_pid == FD_OWNER_FORKED)
+            k->c.fds[fd].owner_pid = p->pid;
+    pthread_mutex_unlock(&k->c.lock);
+    return p;
+}
+
+lk_cproc *lk_default_proc(liteipc_kernel *k)
+{
+    lk_cproc *p;
+
+    pthread_mutex_lock(&k->c.lock);
+    p = k->c.default_proc;
+    pthread_mutex_unlock(&k->c.lock);
+    return p;
+}
+
+/* ---- tasks ---------------------------------------------------------------------------------- */
+
+static lk_ctask *task_lookup(liteipc_kernel *k)
+{
+    lk_ctask *t = pthread_getspecific(k->c.key);
+
+    return (t && t->epoch == k->c.epoch) ? t : NULL;
+}
+
+lk_ctask *lk_current_task(liteipc_kernel *k, lk_cproc *p, int *err)
+{
+    lk_ctask *t = task_lookup(k);
+    lk_wire_req rq = {.op = LK_OP_TASK_ATTACH};
+    lk_wire_resp rs;
+    int tid;
+
+    if (t)
+        return t;
+    t = calloc(1, sizeof(*t));
+    if (!t) {
+        *err = -ENOMEM;
+        return NULL;
+    }
+    pthread_mutex_lock(&p->lock);
+    tid = lk_cproc_request(p, &rq, &rs, NULL, 0);
+    pthread_mutex_unlock(&p->lock);
+    if (tid < 0) {
+        free(t);
+        *err = tid;
+        return NULL;
+    }
+    t->k = k;
+    t->proc = p;
+    t->tid = tid;
+    t->slot = rs.a;
+    t->ch = (lk_chan *)((char *)p->region + LK_REGION_HEADER +
+                        (size_t)t->slot * lk_chan_size(k->cfg.data_max, k->cfg.object_max));
+    pthread_mutex_lock(&k->c.lock);
+    t->epoch = k->c.epoch;
+    t->next = k->c.tasks;
+    k->c.tasks = t;
+    pthread_mutex_unlock(&k->c.lock);
+    pthread_setspecific(k->c.key, t);
+    return t;
+}
+
+static void task_unlink_locked(liteipc_kernel *k, lk_ctask *t)
+{
+    for (lk_ctask **pp = &k->c.tasks; *pp; pp = &(*pp)->next) {
+        if (*pp == t) {
+            *pp = t->next;
+            return;
+        }
+    }
+}
+
+/*
+ * Task records outlive their kernel when a thread that used it is still running (or is the
+ * main thread, whose destructors never run) at stop. Such records are orphaned: kept reachable
+ * on this list, and freed only by their own thread if it ever ends. A record is therefore freed
+ * exactly once, by its thread, and the kernel never frees memory a thread may still touch.
+ */
+static pthread_mutex_t orphan_lock = PTHREAD_MUTEX_INITIALIZER;
+static lk_ctask *orphans;
+
+static void orphan_free(lk_ctask *t)
+{
+    pthread_mutex_lock(&orphan_lock);
+    for (lk_ctask **pp = &orphans; *pp; pp = &(*pp)->next) {
+        if (*pp == t) {
+            *pp = t->next;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&orphan_lock);
+    free(t);
+}
+
+static void task_detach(lk_ctask *t)
+{
+    liteipc_kernel *k = t->k;
+    lk_wire_req rq = {.op = LK_OP_TASK_DETACH, .a = t->tid};
+    lk_wire_resp rs;
+    int live = LK_TASK_LIVE;
+
+    if (!atomic_compare_exchange_strong(&t->state, &live, LK_TASK_DETACHING)) {
+        orphan_free(t); /* the kernel is gone: touch nothing of it */
+        return;
+    }
+    if (t->epoch == k->c.epoch) {
+        pthread_mutex_lock(&t->proc->lock);
+        lk_cproc_request(t->proc, &rq, &rs, NULL, 0);
+        pthread_mutex_unlock(&t->proc->lock);
+        pthread_mutex_lock(&k->c.lock);
+        task_unlink_locked(k, t);
+        pthread_mutex_unlock(&k->c.lock);
+    }
+    free(t);
+}
+
+/* Orphan every task record of k, waiting for those whose thread is detaching right now. */
+static void orphan_tasks(liteipc_kernel *k)
+{
+    bool busy;
+
+    do {
+        lk_ctask **pp;
+
+        busy = false;
+        pthread_mutex_lock(&k->c.lock);
+        pp = &k->c.tasks;
+        while (*pp) {
+            lk_ctask *t = *pp;
+            int live = LK_TASK_LIVE;
+
+            if (!atomic_compare_exchange_strong(&t->state, &live, LK_TASK_ORPHANED)) {
+                busy = true;
+                pp = &t->next;
+                continue;
+            }
+            *pp = t->next;
+            pthread_mutex_lock(&orphan_lock);
+            t->next = orphans;
+            orphans = t;
+            pthread_mutex_unlock(&orphan_lock);
+        }
+        pthread_mutex_unlock(&k->c.lock);
+        if (busy)
+            sched_yield();
+    } while (busy);
+}
+
+void lk_task_detach_self(liteipc_kernel *k)
+{
+    lk_ctask *t = pthread_getspecific(k->c.key);
+
+    if (!t)
+        return;
+    pthread_setspecific(k->c.key, NULL);
+    task_detach(t);
+}
+
+/* Thread exit: the task ends as on the device (§7.2). */
+static void task_destructor(void *arg)
+{
+    task_detach(arg);
+}
+
+/* ---- the command path ---------------------------------------------------------------------- */
+
+/* copy_from_user of what the kernel will read, into the channel (channel.h). */
+static void stage_command(const liteipc_kernel *k, lk_chan *ch, unsigned long cmd, uintptr_t arg)
+{
+    ch->cmd = cmd;
+    ch->arg = arg;
+    ch->data_len = 0;
+    ch->off_count = 0;
+    if (arg == 0)
+        return;
+    if (cmd == IPC_CMS_CMD) {
+        memcpy(&ch->cms, (const void *)arg, sizeof(ch->cms));
+    } else if (cmd == IPC_SEND_RECV_MSG) {
+        const IpcMsg *m;
+
+        memcpy(&ch->content, (const void *)arg, sizeof(ch->content));
+        m = ch->content.outMsg;
+        if (!(ch->content.flag & SEND) || !m)
+            return;
+        memset(&ch->out, 0, sizeof(ch->out));
+        memcpy(&ch->out, m, LK_MSG_SENDER_BYTES); /* never the kernel-filled tail (Q20) */
+        if (ch->out.dataSz > 0 && ch->out.data && ch->out.dataSz <= k->cfg.data_max) {
+            memcpy(ch->staging, ch->out.data, ch->out.dataSz);
+            ch->data_len = ch->out.dataSz;
+        }
+        if (ch->out.spObjNum > 0 && ch->out.offsets && ch->out.spObjNum <= k->cfg.object_max) {
+            memcpy(ch->staging + lk_chan_off_pos(k->cfg.data_max), ch->out.offsets,
+                   (size_t)ch->out.spObjNum * sizeof(uint32_t));
+            ch->off_count = ch->out.spObjNum;
+        }
+    }
+}
+
+static void ring_broker(lk_ctask *t)
+{
+    lk_cproc *p = t->proc;
+    uint64_t one = 1;
+
+    atomic_store_explicit(&t->ch->state, LK_CHAN_POSTED, memory_order_release);
+    atomic_fetch_or(&p->region->pending_slots[t->slot >> 6], 1ull << (t->slot & 63));
+    /* seq_cst RMW, then the load: the Dekker pair with the broker's sleep (broker.c). */
+    atomic_fetch_or(&p->bell->pending_procs, 1ull << p->pid);
+    if (atomic_load(&p->bell->broker_sleeping) && write(p->efd, &one, sizeof(one)) < 0) {
+        /* EAGAIN: the counter is already non-zero, the broker will wake */
+    }
+}
+
+/*
+ * Has the kernel's host died? Its end of our connection is then closed. Checked only by a
+ * caller that has slept a while, so it costs nothing on the fast path.
+ */
+static bool host_gone(lk_cproc *p)
+{
+    struct pollfd pfd = {.fd = p->sock, .events = POLLRDHUP};
+
+    if (atomic_load(&p->dead))
+        return true;
+    if (poll(&pfd, 1, 0) == 1 && (pfd.revents & (POLLHUP | POLLRDHUP | POLLERR)))
+        atomic_store(&p->dead, 1);
+    return atomic_load(&p->dead);
+}
+
+/* Wait for DONE: spin briefly while the broker has not answered, then sleep on the futex. */
+static int wait_done(lk_ctask *t)
+{
+    lk_chan *ch = t->ch;
+    uint64_t until = lk_now_ns() + t->k->c.spin_ns;
+
+    for (unsigned i = 1; t->k->c.spin_ns; i++) {
+        uint32_t s = atomic_load_explicit(&ch->state, memory_order_acquire);
+
+        if (s == LK_CHAN_DONE)
+            return 0;
+        if (s != LK_CHAN_POSTED || (i % 16 == 0 && lk_now_ns() > until))
+            break; /* PARKED: another task will answer, not the broker */
+        lk_cpu_relax();
+    }
+    for (;;) {
+        uint32_t s = atomic_load_explicit(&ch->state, memory_order_acquire);
+
+        if (s == LK_CHAN_DONE)
+            return 0;
+        if (s == LK_CHAN_WAITING ||
+            atomic_compare_exchange_strong(&ch->state, &s, LK_CHAN_WAITING))
+            lk_futex_wait(&ch->state, LK_CHAN_WAITING, lk_now_ns() + CLIENT_WAKE_CHECK_NS);
+        if (atomic_load_explicit(&ch->state, memory_order_acquire) == LK_CHAN_DONE)
+            return 0;
+        if (atomic_load(&t->proc->bell->dead) || host_gone(t->proc))
+            return -ESHUTDOWN;
+    }
+}
+
+static void copy_out(lk_chan *ch, uintptr_t arg)
+{
+    switch (ch->copyout) {
+    case LK_CHAN_COPYOUT_CMS:
+        memcpy((void *)arg, &ch->cms_out, sizeof(ch->cms_out));
+        break;
+    case LK_CHAN_COPYOUT_VERSION:
+        ((IpcVersion *)arg)->driverVersion = ch->version_out;
+        break;
+    case LK_CHAN_COPYOUT_INMSG:
+        /* §4.1 step 6: only the inMsg field is written. */
+        ((IpcContent *)arg)->inMsg = (IpcMsg *)(uintptr_t)ch->in_msg;
+        break;
+    default:
+        break;
+    }
+}
+
+/* Install one OBJ_FD file the broker sends us: lowest free number >= 3, no CLOEXEC (§5.2). */
+static int install_fd(int fd)
+{
+    int nfd;
+
+    if (fd < 0)
+        return -1;
+    if (fd >= 3) {
+        fcntl(fd, F_SETFD, 0);
+        return fd;
+    }
+    nfd = fcntl(fd, F_DUPFD, 3);
+    close(fd);
+    return nfd;
+}
+
+/*
+ * A message delivered to this real process carries OBJ_FD files: fetch each from the broker
+ * and tell it the number we got, which it writes into the object before we hand the message
+ * to the caller.
+ */
+static void fetch_fds(lk_ctask *t, uint32_t n)
+{
+    lk_cproc *p = t->proc;
+
+    pthread_mutex_lock(&p->lock);
+    for (uint32_t i = 0; i < n; i++) {
+        lk_wire_req rq = {.op = LK_OP_FD_FETCH, .a = t->tid};
+        lk_wire_resp rs;
+        int fd = -1;
+
+        if (lk_cproc_request(p, &rq, &rs, &fd, 1) < 0)
+            break;
+        rq = (lk_wire_req){.op = LK_OP_FD_PUT, .a = t->tid, .b = (uint64_t)(int64_t)install_fd(fd)};
+        if (lk_cproc_request(p, &rq, &rs, NULL, 0) < 0)
+            break;
+    }
+    pthread_mutex_unlock(&p->lock);
+}
+
+int lk_do_call(liteipc_kernel *k, lk_ctask *t, unsigned long cmd, uintptr_t arg)
+{
+    int ret;
+
+    if (atomic_load(&t->proc->bell->dead) || atomic_load(&t->proc->dead))
+        return -ESHUTDOWN;
+    atomic_store_explicit(&t->in_call, 1, memory_order_relaxed);
+    stage_command(k, t->ch, cmd, arg);
+    ring_broker(t);
+    ret = wait_done(t);
+    if (ret == 0) {
+        ret = t->ch->result;
+        if (ret >= 0 && t->ch->fds_pending)
+            fetch_fds(t, t->ch->fds_pending);
+        if (ret >= 0)
+            copy_out(t->ch, arg);
+    }
+    atomic_store_explicit(&t->ch->state, LK_CHAN_IDLE, memory_order_relaxed);
+    atomic_store_explicit(&t->in_call, 0, memory_order_release);
+    return ret;
+}
+
+/* ---- descriptors ----------------------------------------------------------------------------- */
+
+int lk_fd_record(liteipc_kernel *k, int fd, int pid, int accmode)
+{
+    if (fd >= k->c.nfds) {
+        int n = fd + 64;
+        lk_fdent *t = realloc(k->c.fds, (size_t)n * sizeof(*t));
+
+        if (!t)
+            return -ENOMEM;
+        memset(t + k->c.nfds, 0, (size_t)(n - k->c.nfds) * sizeof(*t));
+        k->c.fds = t;
+        k->c.nfds = n;
+    }
+    k->c.fds[fd].owner_pid = pid;
+    k->c.fds[fd].accmode = accmode;
+    return 0;
+}
+
+/* The access mode of device descriptor fd of process p, or -EBADF. */
+int lk_fd_check(liteipc_kernel *k, lk_cproc *p, int fd)
+{
+    int mode = -EBADF;
+
+    pthread_mutex_lock(&k->c.lock);
+    if (fd >= 0 && fd < k->c.nfds && k->c.fds[fd].owner_pid == p->pid)
+        mode = k->c.fds[fd].accmode;
+    pthread_mutex_unlock(&k->c.lock);
+    return mode;
+}
+
+int lk_client_init(liteipc_kernel *k)
+{
+    int err = pthread_key_create(&k->c.key, task_destructor);
+
+    if (err)
+        return -err;
+    pthread_mutex_init(&k->c.lock, NULL);
+    k->c.fork_parent_pid = -1;
+    k->c.spin_ns = sysconf(_SC_NPROCESSORS_ONLN) >= 3 ? CLIENT_SPIN_NS : 0;
+    return 0;
+}
+
+void lk_client_fini(liteipc_kernel *k)
+{
+    pthread_key_delete(k->c.key);
+    orphan_tasks(k);
+    while (k->c.procs) {
+        lk_cproc *p = k->c.procs;
+
+        k->c.procs = p->next;
+        close_fds_of_locked(k, p->pid);
+        cproc_free(p);
+    }
+    free(k->c.fds);
+    if (k->c.attached)
+        close(k->c.presence_fd);
+    pthread_mutex_destroy(&k->c.lock);
+}
+

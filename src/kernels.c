@@ -1,0 +1,335 @@
+/*
+ * kernels.c - kernel instances as the API sees them: configuration, start and stop of a kernel
+ * hosted here, named kernels served to or attached from other programs, and the daemon started
+ * on demand for the embedded default.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <sched.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "platform.h"
+#include "runtime.h"
+
+/* ---- public: kernels ---------------------------------------------------------------------------- */
+
+void liteipc_config_init(liteipc_config *cfg)
+{
+    cfg->task_limit = MAX_SERVICE_NUM;
+    cfg->process_limit = LITEIPC_PROCESS_LIMIT;
+    cfg->pool_default_size = LITE_IPC_POOL_DEFAULT_SIZE;
+    cfg->pool_max_size = LITE_IPC_POOL_MAX_SIZE;
+    cfg->data_max = IPC_MSG_DATA_SZ_MAX;
+    cfg->object_max = IPC_MSG_OBJECT_NUM_MAX;
+    cfg->reply_timeout_ms = LITEIPC_TIMEOUT_MS;
+    cfg->driver_version = DRIVER_VERSION;
+}
+
+static int config_valid(const liteipc_config *c)
+{
+    return c->task_limit > LK_FIRST_USER_TID && c->task_limit <= LK_MAX_TASKS &&
+           c->process_limit > LK_FIRST_USER_PID && c->process_limit <= LK_MAX_PROCS &&
+           c->pool_max_size >= LK_PAGE_SIZE && c->pool_max_size % LK_PAGE_SIZE == 0 &&
+           c->pool_max_size < (1u << 30) && c->pool_default_size <= c->pool_max_size &&
+           c->data_max > 0 && c->data_max <= (1u << 20) && c->object_max <= 65536 &&
+           c->reply_timeout_ms > 0;
+}
+
+static liteipc_kernel *kernel_alloc(const liteipc_config *cfg, int *err)
+{
+    liteipc_kernel *k = calloc(1, sizeof(*k));
+
+    if (!k) {
+        *err = -ENOMEM;
+        return NULL;
+    }
+    if (cfg)
+        k->cfg = *cfg;
+    else
+        liteipc_config_init(&k->cfg);
+    atomic_init(&k->refs, 1);
+    *err = config_valid(&k->cfg) ? lk_client_init(k) : -EINVAL;
+    if (*err < 0) {
+        free(k);
+        return NULL;
+    }
+    return k;
+}
+
+static int kernel_host(const char *name, const liteipc_config *cfg, liteipc_kernel **out)
+{
+    liteipc_kernel *k;
+    int err;
+
+    if (!out)
+        return -EINVAL;
+    *out = NULL;
+    k = kernel_alloc(cfg, &err);
+    if (!k)
+        return err;
+    err = lk_broker_start(k, name);
+    if (err < 0) {
+        lk_client_fini(k);
+        free(k);
+        return err;
+    }
+    k->is_host = true;
+    lk_registry_add(k);
+    *out = k;
+    return 0;
+}
+
+int liteipc_kernel_start(const liteipc_config *cfg, liteipc_kernel **out)
+{
+    return kernel_host(NULL, cfg, out);
+}
+
+int liteipc_kernel_serve(const char *name, const liteipc_config *cfg, liteipc_kernel **out)
+{
+    return name ? kernel_host(name, cfg, out) : -EINVAL;
+}
+
+/*
+ * Connect to the kernel at addr and ask for its configuration. The connection stays open as
+ * this program's presence (the daemon of an embedded default exits when none is left).
+ * Returns the socket or -errno.
+ */
+static int fetch_config(const struct sockaddr_un *addr, socklen_t len, liteipc_config *cfg)
+{
+    lk_wire_req rq = {.op = LK_OP_CONFIG};
+    lk_wire_config wc;
+    int fds[4], err = 0;
+    int s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+
+    if (s < 0)
+        return -errno;
+    if (connect(s, (const struct sockaddr *)addr, len) < 0)
+        err = (errno == ECONNREFUSED || errno == ENOENT) ? -ENOENT : -errno;
+    else if (!lk_peer_is_us(s))
+        err = -EACCES;
+    else if (lk_seq_send(s, &rq, sizeof(rq), NULL, 0) != (ssize_t)sizeof(rq) ||
+             lk_seq_recv(s, &wc, sizeof(wc), fds, 4) != (ssize_t)sizeof(wc))
+        err = -ECONNRESET;
+    else if (wc.magic != LK_WIRE_MAGIC || wc.size != sizeof(wc))
+        err = -EPROTO; /* a kernel from another build of the library */
+    else
+        *cfg = wc.cfg;
+    if (err < 0) {
+        close(s);
+        return err;
+    }
+    return s;
+}
+
+int liteipc_kernel_attach(const char *name, liteipc_kernel **out)
+{
+    struct sockaddr_un addr;
+    socklen_t len;
+    liteipc_config cfg;
+    liteipc_kernel *k;
+    int err, presence;
+
+    if (!out)
+        return -EINVAL;
+    *out = NULL;
+    err = lk_kernel_address(name, &addr, &len);
+    if (err == 0)
+        err = fetch_config(&addr, len, &cfg);
+    if (err < 0)
+        return err;
+    presence = err;
+    k = kernel_alloc(&cfg, &err);
+    if (!k) {
+        close(presence);
+        return err;
+    }
+    k->c.presence_fd = presence;
+    k->b.addr = addr;
+    k->b.addrlen = len;
+    k->b.lfd = k->b.epfd = k->b.efd = k->b.bell_fd = -1;
+    k->c.attached = true;
+    lk_registry_add(k);
+    *out = k;
+    return 0;
+}
+
+int liteipc_kernel_detach(liteipc_kernel *k)
+{
+    lk_cproc *p;
+
+    if (!k || k->is_host)
+        return -EINVAL;
+    pthread_mutex_lock(&k->c.lock);
+    p = k->c.default_proc;
+    k->c.default_proc = NULL;
+    pthread_mutex_unlock(&k->c.lock);
+    if (p)
+        lk_cproc_exit(p);
+    lk_kernel_unref(k);
+    return 0;
+}
+
+const char *liteipc_device_name(void)
+{
+    const char *name = getenv(LITEIPC_DEVICE_ENV);
+    struct sockaddr_un addr;
+    socklen_t len;
+
+    if (name && lk_kernel_address(name, &addr, &len) == 0)
+        return name;
+    return LITEIPC_DEFAULT_DEVICE;
+}
+
+void lk_kernel_unref(liteipc_kernel *k)
+{
+    if (atomic_fetch_sub(&k->refs, 1) != 1)
+        return;
+    lk_registry_remove(k);
+    lk_client_fini(k);
+    free(k);
+}
+
+int liteipc_kernel_stop(liteipc_kernel *k)
+{
+    if (!k)
+        return -EINVAL;
+    if (!k->is_host || atomic_exchange(&k->stopped, 1))
+        return -EPERM; /* a fork child, or stopped twice */
+    lk_broker_stop(k);
+    /* Callers released with ESHUTDOWN leave their channels before the memory goes. */
+    pthread_mutex_lock(&k->c.lock);
+    for (lk_ctask *t = k->c.tasks; t; t = t->next)
+        while (atomic_load_explicit(&t->in_call, memory_order_acquire))
+            sched_yield();
+    pthread_mutex_unlock(&k->c.lock);
+    lk_kernel_unref(k);
+    return 0;
+}
+
+const liteipc_config *liteipc_kernel_config(const liteipc_kernel *k)
+{
+    return k ? &k->cfg : NULL;
+}
+
+/* ---- the embedded default: a daemon started on demand ------------------------------------------ */
+
+static const char *find_liteipcd(void)
+{
+    const char *env = getenv("LITEIPCD");
+
+    if (env && *env)
+        return env;
+    if (access(LITEIPC_LITEIPCD_INSTALLED, X_OK) == 0)
+        return LITEIPC_LITEIPCD_INSTALLED;
+    if (access(LITEIPC_LITEIPCD_BUILD, X_OK) == 0)
+        return LITEIPC_LITEIPCD_BUILD;
+    return NULL;
+}
+
+/* In the intermediate child: detach from our session and exec the daemon in a grandchild, so
+   that the kernel outlives whichever process happened to start it. Async-signal-safe only. */
+static void exec_daemon(const char *path, const char *name, int ready_fd, const char *fdarg,
+                        char *const envp[])
+{
+    int devnull;
+
+    setsid();
+    if (fork() != 0)
+        _exit(0);
+    devnull = open("/dev/null", O_RDWR);
+    if (devnull >= 0) {
+        dup2(devnull, 0);
+        dup2(devnull, 1);
+    }
+    /* Only stdio and the ready pipe cross into the daemon. */
+    if (ready_fd > 3)
+        close_range(3, (unsigned)ready_fd - 1, 0);
+    close_range((unsigned)ready_fd + 1, ~0u, 0);
+    fcntl(ready_fd, F_SETFD, 0);
+    {
+        char *const argv[] = {"liteipcd", "--name", (char *)name, "--exit-when-unused",
+                              "--ready-fd", (char *)fdarg, "--quiet", NULL};
+
+        execve(path, argv, envp);
+    }
+    _exit(127);
+}
+
+/* Our environment without LD_PRELOAD: a preloaded shim has no business in the daemon. */
+static char **daemon_environment(void)
+{
+    extern char **environ;
+    size_t n = 0, j = 0;
+    char **envp;
+
+    while (environ[n])
+        n++;
+    envp = calloc(n + 1, sizeof(*envp));
+    if (!envp)
+        return NULL;
+    for (size_t i = 0; i < n; i++)
+        if (strncmp(environ[i], "LD_PRELOAD=", 11) != 0)
+            envp[j++] = environ[i];
+    return envp;
+}
+
+/* Start a liteipcd for name and wait (bounded) until it serves or gives up. */
+static int spawn_daemon(const char *name)
+{
+    const char *path = find_liteipcd();
+    int pfd[2];
+    char fdarg[16], byte;
+    struct pollfd pp;
+    char **envp;
+    pid_t pid;
+
+    if (!path)
+        return -ENOEXEC;
+    envp = daemon_environment();
+    if (!envp)
+        return -ENOMEM;
+    if (pipe2(pfd, O_CLOEXEC) < 0) {
+        free(envp);
+        return -errno;
+    }
+    snprintf(fdarg, sizeof(fdarg), "%d", pfd[1]);
+    pid = fork();
+    if (pid == 0)
+        exec_daemon(path, name, pfd[1], fdarg, envp);
+    free(envp);
+    close(pfd[1]);
+    if (pid < 0) {
+        close(pfd[0]);
+        return -errno;
+    }
+    waitpid(pid, NULL, 0);
+    /* One byte means "serving"; EOF means it exited (for example because another program
+       started the same name first): either way, attaching again tells. */
+    pp = (struct pollfd){.fd = pfd[0], .events = POLLIN};
+    if (poll(&pp, 1, 10000) == 1 && read(pfd[0], &byte, 1) < 0) {
+        /* nothing to do: the attach below reports the outcome */
+    }
+    close(pfd[0]);
+    return 0;
+}
+
+int liteipc_kernel_attach_or_start(const char *name, liteipc_kernel **out)
+{
+    int err = liteipc_kernel_attach(name, out);
+
+    if (err != -ENOENT)
+        return err;
+    err = spawn_daemon(name);
+    if (err < 0)
+        return err;
+    return liteipc_kernel_attach(name, out);
+}
+
