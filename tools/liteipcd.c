@@ -69,6 +69,7 @@
 #define EXIT_USAGE 2
 #define EVENT_RING_SIZE 256      /* events waiting to be logged; more are counted as dropped */
 #define UNUSED_POLL_MS 250       /* how often the idle watcher looks at its stop flag */
+#define FIRST_USE_GRACE_MS 30000 /* --exit-when-unused: exit if nobody ever came by then */
 
 /* ---- logging --------------------------------------------------------------------------------- */
 
@@ -321,13 +322,30 @@ struct unused_watch {
     pthread_t thread;
 };
 
+static uint64_t monotonic_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
 static void *unused_main(void *arg)
 {
     struct unused_watch *w = arg;
+    uint64_t started = monotonic_ms();
+    bool used = false;
 
     while (!atomic_load(&w->stop)) {
         int rc = liteipc_kernel_wait_unused(w->k, UNUSED_POLL_MS);
 
+        /* A program that started us on demand but died before attaching would otherwise
+           leave us waiting for a first user forever. */
+        if (rc == -ETIMEDOUT && !used) {
+            used = liteipc_kernel_process_count(w->k) > 0;
+            if (!used && monotonic_ms() - started > FIRST_USE_GRACE_MS)
+                rc = 0;
+        }
         if (rc == 0) {
             atomic_store(&w->unused, true); /* read by main after sigwait returns SIGUSR1 */
             kill(getpid(), SIGUSR1);
@@ -410,6 +428,7 @@ static void usage(FILE *f)
             "      --timeout-ms MS     synchronous wait and reply deadline (default %u)\n"
             "      --driver-version V  what IPC_GET_VERSION reports (default %d)\n"
             "      --exit-when-unused  stop when the last process using the kernel has gone\n"
+            "                          (or after 30 s if none has come by then)\n"
             "      --ready-fd FD       once serving, write one byte to descriptor FD and close it\n"
             "      --trace             also log every kernel event (every message, every wait)\n"
             "  -q, --quiet             log errors only\n"
