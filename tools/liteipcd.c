@@ -69,7 +69,7 @@
 #define EXIT_USAGE 2
 #define EVENT_RING_SIZE 256      /* events waiting to be logged; more are counted as dropped */
 #define UNUSED_POLL_MS 250       /* how often the idle watcher looks at its stop flag */
-#define FIRST_USE_GRACE_MS 30000 /* --exit-when-unused: exit if nobody ever came by then */
+#define FIRST_USE_GRACE_MS 30000 /* --exit-when-unused: default --first-use-timeout-ms */
 
 /* ---- logging --------------------------------------------------------------------------------- */
 
@@ -317,6 +317,7 @@ static void event_log_stop(struct event_log *log)
  */
 struct unused_watch {
     liteipc_kernel *k;
+    unsigned first_use_ms; /* give up if no program has attached by then */
     atomic_bool stop;    /* main asks the watcher to end */
     atomic_bool unused;  /* the watcher saw the kernel unused (then raised SIGUSR1) */
     pthread_t thread;
@@ -343,7 +344,7 @@ static void *unused_main(void *arg)
            leave us waiting for a first user forever. */
         if (rc == -ETIMEDOUT && !used) {
             used = liteipc_kernel_process_count(w->k) > 0;
-            if (!used && monotonic_ms() - started > FIRST_USE_GRACE_MS)
+            if (!used && monotonic_ms() - started > w->first_use_ms)
                 rc = 0;
         }
         if (rc == 0) {
@@ -365,6 +366,7 @@ struct options {
     liteipc_config cfg;
     const char *name;
     bool exit_when_unused;
+    unsigned first_use_ms;
     bool quiet;
     bool trace;
     int ready_fd;
@@ -380,6 +382,7 @@ enum {
     OPT_TIMEOUT_MS,
     OPT_DRIVER_VERSION,
     OPT_EXIT_WHEN_UNUSED,
+    OPT_FIRST_USE_TIMEOUT,
     OPT_READY_FD,
     OPT_TRACE,
 };
@@ -395,6 +398,7 @@ static const struct option long_options[] = {
     {"timeout-ms", required_argument, NULL, OPT_TIMEOUT_MS},
     {"driver-version", required_argument, NULL, OPT_DRIVER_VERSION},
     {"exit-when-unused", no_argument, NULL, OPT_EXIT_WHEN_UNUSED},
+    {"first-use-timeout-ms", required_argument, NULL, OPT_FIRST_USE_TIMEOUT},
     {"ready-fd", required_argument, NULL, OPT_READY_FD},
     {"trace", no_argument, NULL, OPT_TRACE},
     {"quiet", no_argument, NULL, 'q'},
@@ -428,7 +432,8 @@ static void usage(FILE *f)
             "      --timeout-ms MS     synchronous wait and reply deadline (default %u)\n"
             "      --driver-version V  what IPC_GET_VERSION reports (default %d)\n"
             "      --exit-when-unused  stop when the last process using the kernel has gone\n"
-            "                          (or after 30 s if none has come by then)\n"
+            "                          (or when none has come within --first-use-timeout-ms)\n"
+            "      --first-use-timeout-ms MS  with --exit-when-unused (default 30000)\n"
             "      --ready-fd FD       once serving, write one byte to descriptor FD and close it\n"
             "      --trace             also log every kernel event (every message, every wait)\n"
             "  -q, --quiet             log errors only\n"
@@ -548,6 +553,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 
     liteipc_config_init(&o->cfg);
     o->ready_fd = -1;
+    o->first_use_ms = FIRST_USE_GRACE_MS;
     while ((opt = getopt_long(argc, argv, "n:qhV", long_options, NULL)) != -1) {
         switch (opt) {
         case 'n':
@@ -555,6 +561,11 @@ static int parse_options(int argc, char **argv, struct options *o)
             break;
         case OPT_EXIT_WHEN_UNUSED:
             o->exit_when_unused = true;
+            break;
+        case OPT_FIRST_USE_TIMEOUT:
+            if (!parse_number("first-use-timeout-ms", optarg, 1, INT_MAX, false, &v))
+                return -1;
+            o->first_use_ms = (unsigned)v;
             break;
         case OPT_READY_FD:
             if (!parse_number("ready-fd", optarg, 0, INT_MAX, false, &v))
@@ -722,6 +733,7 @@ int main(int argc, char **argv)
     }
     if (o.exit_when_unused) {
         watch.k = k;
+        watch.first_use_ms = o.first_use_ms;
         rc = pthread_create(&watch.thread, NULL, unused_main, &watch);
         if (rc != 0) {
             log_error("starting the idle watcher: %s", strerror(rc));
