@@ -712,6 +712,25 @@ static void handle_conn(liteipc_kernel *k, lk_bconn *c)
 
 /* ---- the loop ------------------------------------------------------------------------------- */
 
+/*
+ * epoll_pwait2 (nanosecond timeout) where the system has it; epoll_wait with the timeout
+ * rounded up to a millisecond where it does not (older kernels, valgrind).
+ */
+static int broker_epoll(liteipc_kernel *k, struct epoll_event *evs, int max,
+                        const struct timespec *tp)
+{
+    int n;
+
+    if (!k->b.no_pwait2) {
+        n = epoll_pwait2(k->b.epfd, evs, max, tp, NULL);
+        if (n >= 0 || errno != ENOSYS)
+            return n;
+        k->b.no_pwait2 = true;
+    }
+    return epoll_wait(k->b.epfd, evs, max,
+                      tp ? (int)(tp->tv_sec * 1000 + (tp->tv_nsec + 999999) / 1000000) : -1);
+}
+
 static void handle_events(liteipc_kernel *k, uint64_t deadline)
 {
     struct epoll_event evs[16];
@@ -725,7 +744,7 @@ static void handle_events(liteipc_kernel *k, uint64_t deadline)
         ts.tv_nsec = (long)(d % 1000000000u);
         tp = &ts;
     }
-    n = epoll_pwait2(k->b.epfd, evs, 16, tp, NULL);
+    n = broker_epoll(k, evs, 16, tp);
     for (int i = 0; i < n; i++) {
         if (evs[i].data.ptr == EV_DOORBELL) {
             uint64_t v;

@@ -104,6 +104,7 @@ typedef struct lk_subscriber {
 typedef struct lk_broker {
     pthread_t thread;
     int epfd, efd, lfd;          /* epoll, doorbell eventfd, listening socket */
+    bool no_pwait2;              /* the system lacks epoll_pwait2: fall back to epoll_wait */
     struct sockaddr_un addr;
     socklen_t addrlen;
     int bell_fd;
