@@ -44,10 +44,17 @@
 /* ---- registry of kernels, for fork ---------------------------------------------------------- */
 
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* Task records whose kernel went away before their thread (see orphan_tasks). */
+static pthread_mutex_t orphan_lock = PTHREAD_MUTEX_INITIALIZER;
+static lk_ctask *orphans;
+
+static void cproc_free(lk_cproc *p);
 static liteipc_kernel *registry;
 static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
 
 
+/* Lock order: the registry, each kernel's client lock, then the orphan list. */
 static void atfork_prepare(void)
 {
     pthread_mutex_lock(&registry_lock);
@@ -59,10 +66,12 @@ static void atfork_prepare(void)
             p = k->c.default_proc;
         k->c.fork_parent_pid = p ? p->pid : -1;
     }
+    pthread_mutex_lock(&orphan_lock);
 }
 
 static void atfork_parent(void)
 {
+    pthread_mutex_unlock(&orphan_lock);
     for (liteipc_kernel *k = registry; k; k = k->next_registered)
         pthread_mutex_unlock(&k->c.lock);
     pthread_mutex_unlock(&registry_lock);
@@ -74,15 +83,24 @@ static void client_forget_in_child(liteipc_kernel *k)
     int parent = k->c.fork_parent_pid;
 
     /* The mappings were not inherited (MADV_DONTFORK); the sockets were, and must go, or the
-       broker would not see the parent's EOF when it dies. The records themselves are left:
-       they are a copy that nothing references any more. */
-    for (lk_cproc *p = k->c.procs; p; p = p->next) {
-        close(p->sock);
-        close(p->efd);
+       broker would not see the parent's EOF when it dies. The parent's task records may still
+       be in the forking thread's key: they become orphans, freed only by that thread. */
+    while (k->c.procs) {
+        lk_cproc *p = k->c.procs;
+
+        k->c.procs = p->next;
+        pthread_mutex_init(&p->lock, NULL);
+        cproc_free(p);
     }
-    k->c.procs = NULL;
+    while (k->c.tasks) {
+        lk_ctask *t = k->c.tasks;
+
+        k->c.tasks = t->next;
+        atomic_store(&t->state, LK_TASK_ORPHANED);
+        t->next = orphans;
+        orphans = t;
+    }
     k->c.default_proc = NULL;
-    k->c.tasks = NULL;
     k->c.epoch++;
     for (int fd = 0; fd < k->c.nfds; fd++) {
         lk_fdent *e = &k->c.fds[fd];
@@ -102,6 +120,7 @@ static void atfork_child(void)
     lk_vproc_forget_in_child();
     for (liteipc_kernel *k = registry; k; k = k->next_registered)
         client_forget_in_child(k);
+    pthread_mutex_init(&orphan_lock, NULL);
     pthread_mutex_init(&registry_lock, NULL);
 }
 
@@ -369,8 +388,6 @@ static void task_unlink_locked(liteipc_kernel *k, lk_ctask *t)
  * on this list, and freed only by their own thread if it ever ends. A record is therefore freed
  * exactly once, by its thread, and the kernel never frees memory a thread may still touch.
  */
-static pthread_mutex_t orphan_lock = PTHREAD_MUTEX_INITIALIZER;
-static lk_ctask *orphans;
 
 static void orphan_free(lk_ctask *t)
 {

@@ -8,6 +8,8 @@
  *                while waiting for the broker.
  *   proc->lock   one simulated process's control socket: one request/response at a time.
  *                Taken after k->c.lock when both are needed, never the other way round.
+ *   orphan_lock  (client.c) task records that outlived their kernel; taken after k->c.lock,
+ *                or alone.
  *   k->b.sub_lock the event subscribers; taken by the broker while it delivers events and by
  *                liteipc_subscribe. Held by nobody else.
  * The broker thread owns every other broker field and the whole pure kernel (src/kernel.h):
