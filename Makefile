@@ -10,6 +10,8 @@
 #   make install     install into PREFIX (default /usr/local; DESTDIR is honoured)
 #   make consumer    install into a staging prefix, then build and run tests/consumer (C, C++
 #                    and compat) against it, with find_package and with pkg-config
+#   make valgrind    build, then run the demo and the kernel and stack tests under valgrind's
+#                    memcheck (leaks and invalid accesses fail)
 #   make bench       install the benchmarks' peers, build build-bench/ in Release, run every
 #                    benchmark and print the table and headline figures (BENCH_ARGS=--quick)
 #   make deps        only install missing packages
@@ -46,7 +48,7 @@ ASAN_ENV = ASAN_OPTIONS=$${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0} \
 TSAN_ENV = TSAN_OPTIONS="$${TSAN_OPTIONS:-halt_on_error=1 second_deadlock_stack=1$(if \
            $(TSAN_SUPP), suppressions=$(TSAN_SUPP))}"
 
-.PHONY: all build test demo check asan tsan install consumer bench deps deps-cxx clean help
+.PHONY: all build test demo check asan tsan valgrind install consumer bench deps deps-cxx clean help
 
 all: build
 
@@ -86,6 +88,22 @@ consumer: deps-cxx build
 	rm -rf build/consumer-prefix
 	cmake --install build --prefix '$(CURDIR)/build/consumer-prefix'
 	scripts/consumer-check.sh '$(CURDIR)/build/consumer-prefix' build-consumer
+
+# What runs under memcheck: the demo and the tests that need no fork-heavy timing (valgrind is
+# 20-50 times slower; the fork and real-process suites would outrun their watchdogs).
+VALGRIND_PROGRAMS = examples/echo_demo tests/test_pool_alloc tests/test_kernel_device \
+                    tests/test_kernel_send tests/test_kernel_recv tests/test_kernel_objects \
+                    tests/test_kernel_lifecycle tests/test_stack_basic tests/test_stack_ipc \
+                    tests/test_stack_death
+VALGRIND = valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
+           --show-leak-kinds=definite
+valgrind: build
+	scripts/install-deps.sh --valgrind
+	@set -e; for p in $(VALGRIND_PROGRAMS); do \
+	    echo "== valgrind $$p"; \
+	    $(VALGRIND) build/$$p >build/valgrind.out 2>build/valgrind.err || \
+	        { grep -v 'unhandled amd64-linux syscall\|README_MISSING\|Nevertheless\|valgrind.org\|write your own' build/valgrind.err; tail -5 build/valgrind.out; exit 1; }; \
+	done; echo "valgrind: no leak, no invalid access"
 
 BENCH_ARGS ?=
 bench:

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # install-deps.sh - install what liteipc-sim needs to build and test, if it is missing.
 #
-# Usage: scripts/install-deps.sh [--cxx] [--check]
+# Usage: scripts/install-deps.sh [--cxx] [--valgrind] [--check]
 #   --cxx    also g++, for the C++ half of the installed-package consumer check
+#   --valgrind  also valgrind, for `make valgrind`
 #   --check  only report what is missing (exit 1 if anything is)
 #
 # Assumes the base toolchain (gcc, make). Installs, on Debian/Ubuntu with apt-get, only what is
@@ -12,13 +13,15 @@
 set -euo pipefail
 
 want_cxx=0
+want_valgrind=0
 check_only=0
 for arg in "$@"; do
     case "$arg" in
     --cxx) want_cxx=1 ;;
+    --valgrind) want_valgrind=1 ;;
     --check) check_only=1 ;;
     -h | --help)
-        sed -n '2,11s/^# \{0,1\}//p' "$0"
+        sed -n '2,12s/^# \{0,1\}//p' "$0"
         exit 0
         ;;
     *)
@@ -48,6 +51,9 @@ have_cmd pkg-config || missing+=(pkg-config)
 have_cmocka || missing+=(libcmocka-dev)
 if [ "$want_cxx" = 1 ]; then
     have_cmd g++ || missing+=(g++)
+fi
+if [ "$want_valgrind" = 1 ]; then
+    have_cmd valgrind || missing+=(valgrind)
 fi
 
 [ "${#missing[@]}" -eq 0 ] && exit 0
