@@ -49,7 +49,6 @@ static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_mutex_t orphan_lock = PTHREAD_MUTEX_INITIALIZER;
 static lk_ctask *orphans;
 
-static void cproc_free(lk_cproc *p);
 static liteipc_kernel *registry;
 static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
 
@@ -88,9 +87,12 @@ static void client_forget_in_child(liteipc_kernel *k)
     while (k->c.procs) {
         lk_cproc *p = k->c.procs;
 
+        /* Close, never munmap: the child did not inherit those ranges, and whatever it has
+           mapped there since fork (a sanitizer's memory, say) is not ours (Q25). */
         k->c.procs = p->next;
-        pthread_mutex_init(&p->lock, NULL);
-        cproc_free(p);
+        close(p->sock);
+        close(p->efd);
+        free(p);
     }
     while (k->c.tasks) {
         lk_ctask *t = k->c.tasks;
