@@ -1,0 +1,249 @@
+/* ofix.c - helpers shared by the special-object tests (see ofix.h). */
+#include "ofix.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* ---- messages with objects ----------------------------------------------------------------- */
+
+
+void om_init(omsg *o, MsgType type, uint32_t handle, uint32_t code, uint32_t flag,
+                    uint32_t size)
+{
+    memset(&o->m, 0, sizeof(o->m));
+    memset(o->data, 0, sizeof(o->data));
+    o->m.type = type;
+    o->m.target.handle = handle;
+    o->m.code = code;
+    o->m.flag = flag;
+    o->m.dataSz = size;
+    o->m.data = size ? o->data : NULL;
+}
+
+/* Append an offset to the table without writing an object there. */
+void om_off(omsg *o, uint32_t off)
+{
+    o->offs[o->m.spObjNum++] = off;
+    o->m.offsets = o->offs;
+}
+
+/* Write obj at byte offset off of the data and append off to the table. */
+void om_put(omsg *o, uint32_t off, SpecialObj obj)
+{
+    memcpy(o->data + off, &obj, sizeof(obj));
+    om_off(o, off);
+}
+
+SpecialObj o_fd(int fd)
+{
+    SpecialObj s;
+
+    memset(&s, 0, sizeof(s));
+    s.type = OBJ_FD;
+    s.content.fd = (uint32_t)fd;
+    return s;
+}
+
+SpecialObj o_ptr(const void *buf, uint32_t n)
+{
+    SpecialObj s;
+
+    memset(&s, 0, sizeof(s));
+    s.type = OBJ_PTR;
+    s.content.ptr.buff = (void *)buf;
+    s.content.ptr.buffSz = n;
+    return s;
+}
+
+SpecialObj o_svc(uint32_t handle, uint32_t token, uint32_t cookie)
+{
+    SpecialObj s;
+
+    memset(&s, 0, sizeof(s));
+    s.type = OBJ_SVC;
+    s.content.svc.handle = handle;
+    s.content.svc.token = token;
+    s.content.svc.cookie = cookie;
+    return s;
+}
+
+/* An object of any 32-bit type (the field is an enum: write its bytes). */
+SpecialObj o_type(uint32_t type)
+{
+    SpecialObj s = o_svc(1, 0, 0);
+
+    memcpy(&s.type, &type, sizeof(type));
+    return s;
+}
+
+int om_send(liteipc_kernel *k, int fd, omsg *o)
+{
+    IpcContent c;
+
+    memset(&c, 0, sizeof(c));
+    c.flag = SEND;
+    c.outMsg = &o->m;
+    return liteipc_ioctl(k, fd, IPC_SEND_RECV_MSG, &c);
+}
+
+/* Reply to req with o (SEND|BUFF_FREE, frees req). */
+int om_reply(liteipc_kernel *k, int fd, omsg *o, const IpcMsg *req)
+{
+    IpcContent c;
+
+    o->m.type = MT_REPLY;
+    o->m.target.handle = req->taskID;
+    o->m.timestamp = req->timestamp;
+    memset(&c, 0, sizeof(c));
+    c.flag = SEND | BUFF_FREE;
+    c.outMsg = &o->m;
+    c.buffToFree = (void *)req;
+    return liteipc_ioctl(k, fd, IPC_SEND_RECV_MSG, &c);
+}
+
+/* Object i of a received message (the caller checked spObjNum). */
+SpecialObj obj_at(const IpcMsg *m, uint32_t i)
+{
+    SpecialObj s;
+    uint32_t off;
+
+    memcpy(&off, (const char *)m->offsets + 4u * i, sizeof(off));
+    memcpy(&s, (const char *)m->data + off, sizeof(s));
+    return s;
+}
+
+/* ---- descriptors --------------------------------------------------------------------------- */
+
+int lowest_free_fd(void)
+{
+    for (int fd = 3; fd < 1 << 20; fd++)
+        if (fcntl(fd, F_GETFD) == -1 && errno == EBADF)
+            return fd;
+    return -1;
+}
+
+/* A number that is not an open descriptor. */
+int unused_fd(void)
+{
+    for (int fd = 1000; fd < 1 << 20; fd++)
+        if (fcntl(fd, F_GETFD) == -1 && errno == EBADF)
+            return fd;
+    return -1;
+}
+
+/* Read until EOF or n bytes, each wait bounded. Bytes read, or -1. */
+ssize_t read_all(int fd, char *buf, size_t n)
+{
+    size_t got = 0;
+
+    while (got < n) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        ssize_t r;
+
+        if (poll(&p, 1, (int)T_WAIT_MS) <= 0)
+            return -1;
+        r = read(fd, buf + got, n - got);
+        if (r < 0)
+            return -1;
+        if (r == 0)
+            break;
+        got += (size_t)r;
+    }
+    return (ssize_t)got;
+}
+
+/* An unnamed temporary file, opened O_CLOEXEC. */
+int temp_file(void)
+{
+    char path[] = "/tmp/objtest-XXXXXX";
+    int fd = open("/tmp", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+
+    if (fd >= 0)
+        return fd;
+    fd = mkostemp(path, O_CLOEXEC);
+    if (fd >= 0)
+        unlink(path);
+    return fd;
+}
+
+/* ---- pool measurement ------------------------------------------------------------------------ */
+
+/* Send the calling task a one-way message of size bytes and take it back. 0: it fitted,
+   1: no room (ENOMEM), -1: anything else (including another message queued before it). */
+int probe_fits(liteipc_kernel *k, int fd, int tid, uint32_t size)
+{
+    static const unsigned char zeros[IPC_MSG_DATA_SZ_MAX];
+    IpcMsg *m = NULL;
+    bool mine;
+
+    if (t_send(k, fd, (uint32_t)tid, CODE_PROBE, LITEIPC_FLAG_ONEWAY, size ? zeros : NULL,
+               size) != 0)
+        return errno == ENOMEM ? 1 : -1;
+    if (t_recv(k, fd, &m) != 0)
+        return -1;
+    mine = m->code == CODE_PROBE && m->dataSz == size && m->taskID == (uint32_t)tid;
+    if (t_free(k, fd, m) != 0)
+        return -1;
+    return mine ? 0 : -1;
+}
+
+/* The largest message (data bytes) the calling task's process can take now, or -1. */
+long pool_largest(liteipc_kernel *k, int fd)
+{
+    int tid = liteipc_self_tid(k);
+    uint32_t lo = 0, hi = IPC_MSG_DATA_SZ_MAX;
+    int r;
+
+    r = probe_fits(k, fd, tid, hi);
+    if (r <= 0)
+        return r == 0 ? (long)hi : -1;
+    if (probe_fits(k, fd, tid, lo) != 0)
+        return -1;
+    while (hi - lo > 1) { /* lo fits, hi does not */
+        uint32_t mid = lo + (hi - lo) / 2;
+
+        r = probe_fits(k, fd, tid, mid);
+        if (r < 0)
+            return -1;
+        if (r == 0)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    return (long)lo;
+}
+
+/* ---- the CMS world --------------------------------------------------------------------------- */
+
+void world_init(t_ctx *c, struct world *w, size_t pool_size, unsigned long cms_size)
+{
+    void *pool = NULL;
+
+    w->k = c->k;
+    w->ev = c->ev;
+    w->fd = t_dev_setup(c->k, pool_size, &pool);
+    assert_true(w->fd >= 0);
+    w->pool = pool;
+    w->pool_len = pool_size;
+    w->tid = liteipc_self_tid(c->k);
+    w->pid = liteipc_self_pid(c->k);
+    assert_ok(t_set_cms(c->k, w->fd, cms_size));
+    assert_ok(t_prime_task(c->k, w->fd));
+}
+
+void world_fini(struct world *w)
+{
+    assert_ok(liteipc_close(w->k, w->fd));
+}
+
+/* CMS_ADD_ACCESS: the process of client may send requests to task svc. */
+void grant(struct world *w, int client, int svc)
+{
+    assert_ok(t_add_access(w->k, w->fd, (uint32_t)client, (uint32_t)svc));
+}

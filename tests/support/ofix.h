@@ -1,0 +1,52 @@
+/*
+ * ofix.h - helpers shared by the special-object tests (test_objects_stack.c, test_objects_real.c):
+ * building messages with objects, reading them back, descriptor counts, and measuring a pool by
+ * the largest message it still takes. Prefixes as in the tests that use them.
+ */
+#ifndef LITEIPC_TEST_OFIX_H
+#define LITEIPC_TEST_OFIX_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "sfix.h"
+
+#define NO_HANDLE 0xFFFFFFFFu
+#define CODE_PROBE 0x7e02u /* pool probes a task sends itself */
+
+typedef struct omsg {
+    IpcMsg m;
+    uint32_t offs[IPC_MSG_OBJECT_NUM_MAX + 1];
+    unsigned char data[IPC_MSG_DATA_SZ_MAX];
+} omsg;
+
+struct world {
+    liteipc_kernel *k;
+    t_evrec *ev;
+    int fd;
+    char *pool;
+    size_t pool_len;
+    int tid, pid;
+};
+
+void om_init(omsg *o, MsgType type, uint32_t handle, uint32_t code, uint32_t flag, uint32_t size);
+void om_off(omsg *o, uint32_t off);
+void om_put(omsg *o, uint32_t off, SpecialObj obj);
+SpecialObj o_fd(int fd);
+SpecialObj o_ptr(const void *buf, uint32_t n);
+SpecialObj o_svc(uint32_t handle, uint32_t token, uint32_t cookie);
+SpecialObj o_type(uint32_t type);
+int om_send(liteipc_kernel *k, int fd, omsg *o);
+int om_reply(liteipc_kernel *k, int fd, omsg *o, const IpcMsg *req);
+SpecialObj obj_at(const IpcMsg *m, uint32_t i);
+int lowest_free_fd(void);
+int unused_fd(void);
+ssize_t read_all(int fd, char *buf, size_t n);
+int temp_file(void);
+int probe_fits(liteipc_kernel *k, int fd, int tid, uint32_t size);
+long pool_largest(liteipc_kernel *k, int fd);
+void world_init(t_ctx *c, struct world *w, size_t pool_size, unsigned long cms_size);
+void world_fini(struct world *w);
+void grant(struct world *w, int client, int svc);
+
+#endif /* LITEIPC_TEST_OFIX_H */
