@@ -23,8 +23,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define HOST_OBJ ((uint32_t)sizeof(SpecialObj)) /* 24: object bounds and overlap (DEVIATIONS) */
-#define DEV_OBJ LITEIPC_DEVICE_SIZEOF_SPECIALOBJ  /* 16: the dataSz >= 16 * spObjNum check */
 #define SMALL_POOL 4096u /* receivers whose pool is measured */
 #define FLOOD_N 1000u    /* failing messages per flood */
 #define DROP_N 300u      /* messages dropped by the receive path per test */
@@ -1798,121 +1796,6 @@ static void objects_drained_at_vproc_death_close_descriptors(void **state)
 }
 
 /* ---- malformed offsets tables (§4.3.1, §5.1) ---------------------------------------------- */
-
-enum { MAL_PAST_END, MAL_OVERLAP, MAL_ORDER, MAL_TOO_MANY, MAL_SHORT_DATA, MAL_NULL, MAL_TYPE };
-enum { MAL_GOOD = 0, MAL_BAD = 1, MAL_END = -1 };
-
-/* Variant v of a malformed kind, to `to`; objects are OBJ_SVC of the sender itself. Returns
-   MAL_BAD (must be refused with EINVAL), MAL_GOOD (the accepted limit case), or MAL_END. */
-static int mal_build(omsg *o, int kind, unsigned v, uint32_t to, uint32_t self)
-{
-    static const uint32_t types[] = {3, 4, 7, 0xFFFF, 0x80000000u, 0xFFFFFFFFu};
-    const SpecialObj me = o_svc(self, 0, 0);
-
-    switch (kind) {
-    case MAL_PAST_END: { /* offset > dataSz - 24 */
-        static const uint32_t offs[] = {HOST_OBJ + 1, 2 * HOST_OBJ - 1, 0xFFFFFFFFu, HOST_OBJ};
-
-        if (v >= 4)
-            return MAL_END;
-        om_init(o, MT_REQUEST, to, 1, LITEIPC_FLAG_ONEWAY, 2 * HOST_OBJ);
-        if (offs[v] < 2 * HOST_OBJ)
-            om_put(o, offs[v], me); /* (the buffer is larger than dataSz) */
-        else
-            om_off(o, offs[v]);
-        return v < 3 ? MAL_BAD : MAL_GOOD;
-    }
-    case MAL_OVERLAP: /* offsets[i] < offsets[i-1] + 24 */
-        if (v >= 3)
-            return MAL_END;
-        om_init(o, MT_REQUEST, to, 1, LITEIPC_FLAG_ONEWAY, 3 * HOST_OBJ);
-        om_put(o, 0, me);
-        if (v == 0) {
-            om_off(o, HOST_OBJ - 1);
-        } else if (v == 1) {
-            om_put(o, HOST_OBJ, me);
-            om_off(o, 2 * HOST_OBJ - 1);
-        } else {
-            om_put(o, HOST_OBJ, me);
-        }
-        return v < 2 ? MAL_BAD : MAL_GOOD;
-    case MAL_ORDER: /* decreasing or repeated */
-        if (v >= 4)
-            return MAL_END;
-        om_init(o, MT_REQUEST, to, 1, LITEIPC_FLAG_ONEWAY, 3 * HOST_OBJ);
-        if (v == 0) {
-            om_put(o, HOST_OBJ, me);
-            om_put(o, 0, me);
-        } else if (v == 1) {
-            om_put(o, 0, me);
-            om_off(o, 0);
-        } else {
-            om_put(o, 0, me);
-            om_put(o, 2 * HOST_OBJ, me);
-            if (v == 2)
-                om_off(o, HOST_OBJ);
-        }
-        return v < 3 ? MAL_BAD : MAL_GOOD;
-    case MAL_TOO_MANY: { /* spObjNum > 409 */
-        const uint32_t fit = IPC_MSG_DATA_SZ_MAX / HOST_OBJ; /* 273 host objects fit */
-
-        if (v >= 3)
-            return MAL_END;
-        om_init(o, MT_REQUEST, to, 1, LITEIPC_FLAG_ONEWAY, IPC_MSG_DATA_SZ_MAX);
-        if (v < 2) {
-            for (uint32_t i = 0; i <= IPC_MSG_OBJECT_NUM_MAX; i++)
-                o->offs[i] = i * DEV_OBJ;
-            o->m.offsets = o->offs;
-            o->m.spObjNum = v == 0 ? IPC_MSG_OBJECT_NUM_MAX + 1 : 0xFFFFFFFFu;
-            return MAL_BAD;
-        }
-        o->m.dataSz = fit * HOST_OBJ;
-        for (uint32_t i = 0; i < fit; i++)
-            om_put(o, i * HOST_OBJ, me);
-        return MAL_GOOD;
-    }
-    case MAL_SHORT_DATA: /* dataSz < 16 * spObjNum, or too short for one host object */
-        if (v >= 4)
-            return MAL_END;
-        om_init(o, MT_REQUEST, to, 1, LITEIPC_FLAG_ONEWAY, 2 * HOST_OBJ);
-        if (v == 0) {
-            o->m.dataSz = 2 * DEV_OBJ - 1;
-            om_off(o, 0);
-            om_off(o, DEV_OBJ);
-        } else {
-            om_put(o, 0, me);
-            o->m.dataSz = v == 1 ? DEV_OBJ : v == 2 ? HOST_OBJ - 1 : HOST_OBJ;
-        }
-        return v < 3 ? MAL_BAD : MAL_GOOD;
-    case MAL_NULL: /* NULL offsets with spObjNum > 0, NULL data with dataSz > 0 */
-        if (v >= 4)
-            return MAL_END;
-        om_init(o, MT_REQUEST, to, 1, LITEIPC_FLAG_ONEWAY, HOST_OBJ);
-        if (v == 3)
-            return MAL_GOOD; /* no objects: a plain message */
-        om_put(o, 0, me);
-        if (v == 0)
-            o->m.offsets = NULL;
-        else if (v == 1)
-            o->m.data = NULL;
-        else {
-            o->m.spObjNum = 0;
-            o->m.offsets = NULL;
-            o->m.data = NULL;
-        }
-        return MAL_BAD;
-    default: /* MAL_TYPE: not 0, 1 or 2 */
-        if (v > sizeof(types) / sizeof(types[0]))
-            return MAL_END;
-        om_init(o, MT_REQUEST, to, 1, LITEIPC_FLAG_ONEWAY, HOST_OBJ);
-        if (v == sizeof(types) / sizeof(types[0])) {
-            om_put(o, 0, me);
-            return MAL_GOOD;
-        }
-        om_put(o, 0, o_type(types[v]));
-        return MAL_BAD;
-    }
-}
 
 struct mal_job {
     int kind;

@@ -12,6 +12,8 @@
 #include "sfix.h"
 
 #define NO_HANDLE 0xFFFFFFFFu
+#define HOST_OBJ ((uint32_t)sizeof(SpecialObj)) /* 24: object bounds and overlap (DEVIATIONS) */
+#define DEV_OBJ LITEIPC_DEVICE_SIZEOF_SPECIALOBJ  /* 16: the dataSz >= 16 * spObjNum check */
 #define CODE_PROBE 0x7e02u /* pool probes a task sends itself */
 
 typedef struct omsg {
@@ -48,5 +50,13 @@ long pool_largest(liteipc_kernel *k, int fd);
 void world_init(t_ctx *c, struct world *w, size_t pool_size, unsigned long cms_size);
 void world_fini(struct world *w);
 void grant(struct world *w, int client, int svc);
+
+/* Malformed offsets tables (§4.3.1, §5.1): the kinds, and what mal_build says of a variant. */
+enum { MAL_PAST_END, MAL_OVERLAP, MAL_ORDER, MAL_TOO_MANY, MAL_SHORT_DATA, MAL_NULL, MAL_TYPE };
+enum { MAL_GOOD = 0, MAL_BAD = 1, MAL_END = -1 };
+
+/* Variant v of a malformed kind, to `to`; objects are OBJ_SVC of the sender itself. Returns
+   MAL_BAD (must be refused with EINVAL), MAL_GOOD (the accepted limit case), or MAL_END. */
+int mal_build(omsg *o, int kind, unsigned v, uint32_t to, uint32_t self);
 
 #endif /* LITEIPC_TEST_OFIX_H */
