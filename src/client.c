@@ -330,7 +330,7 @@ lk_cproc *lk_default_proc(liteipc_kernel *k)
 
 /* ---- tasks ---------------------------------------------------------------------------------- */
 
-static lk_ctask *task_lookup(liteipc_kernel *k)
+lk_ctask *lk_task_lookup(liteipc_kernel *k)
 {
     lk_ctask *t = pthread_getspecific(k->c.key);
 
@@ -339,7 +339,7 @@ static lk_ctask *task_lookup(liteipc_kernel *k)
 
 lk_ctask *lk_current_task(liteipc_kernel *k, lk_cproc *p, int *err)
 {
-    lk_ctask *t = task_lookup(k);
+    lk_ctask *t = lk_task_lookup(k);
     lk_wire_req rq = {.op = LK_OP_TASK_ATTACH};
     lk_wire_resp rs;
     int tid;

@@ -235,12 +235,16 @@ int liteipc_ioctl(liteipc_kernel *k, int fd, unsigned long request, ...)
     va_end(ap);
     if (!k)
         return fail(-EINVAL);
-    p = lk_current_proc(k, &err);
+    /* An attached thread's task knows its process: no lookup of the default process (and its
+       lock) on the path of every call. */
+    t = lk_task_lookup(k);
+    p = t ? t->proc : lk_current_proc(k, &err);
     if (!p)
         return fail(err);
     if (lk_fd_check(k, p, fd) < 0)
         return fail(-EBADF);
-    t = lk_current_task(k, p, &err);
+    if (!t)
+        t = lk_current_task(k, p, &err);
     if (!t)
         return fail(err);
     ret = lk_do_call(k, t, request, arg);

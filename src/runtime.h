@@ -221,6 +221,8 @@ void lk_task_detach_self(struct liteipc_kernel *k);
 lk_cproc *lk_current_proc(struct liteipc_kernel *k, int *err);
 /* This host's default process of k if it exists (never creates one), or NULL. */
 lk_cproc *lk_default_proc(struct liteipc_kernel *k);
+/* The caller's task if it is attached already (no lock, no request), or NULL. */
+lk_ctask *lk_task_lookup(struct liteipc_kernel *k);
 /* The caller's task (attached on first use), or NULL with *err set. */
 lk_ctask *lk_current_task(struct liteipc_kernel *k, lk_cproc *p, int *err);
 /* Run one ioctl through the task's channel. Returns the result or -errno. */
