@@ -123,10 +123,34 @@ static void check_reply(DBusMessage *r, const unsigned char *req, int len)
         bench_die("client: reply differs from request");
 }
 
+struct client {
+    DBusConnection *c;
+    DBusMessage *reply;
+};
+
+static int echo_call(void *ctx, const unsigned char *req, unsigned payload)
+{
+    struct client *cl = ctx;
+
+    cl->reply = call(cl->c, "Echo", req, (int)payload);
+    return 0;
+}
+
+static int echo_check(void *ctx, const unsigned char *req, unsigned payload)
+{
+    struct client *cl = ctx;
+
+    check_reply(cl->reply, req, (int)payload);
+    dbus_message_unref(cl->reply);
+    cl->reply = NULL;
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
-    static unsigned char req[BENCH_MAX_PAYLOAD];
     bench_opts o = {.iters = 10000, .warmup = 1000};
+    struct client cl = {0};
+    bench_rtt r = {.mechanism = "dbus-daemon", .call = echo_call, .check = echo_check, .ctx = &cl};
     DBusConnection *c;
     int pfd[2];
     char ready;
@@ -148,26 +172,9 @@ int main(int argc, char **argv)
         bench_die("the D-Bus server process did not start");
     close(pfd[0]);
     c = connect_bus(o.address);
-    for (int p = 0; p < 3; p++) {
-        unsigned payload = bench_payloads[p];
-        bench_samples s;
-
-        bench_samples_init(&s, o.iters);
-        bench_fill(req, payload, payload);
-        for (unsigned i = 0; i < o.warmup + o.iters; i++) {
-            uint64_t t0 = bench_now_ns(), t1;
-            DBusMessage *r = call(c, "Echo", req, (int)payload);
-
-            t1 = bench_now_ns();
-            check_reply(r, req, (int)payload);
-            dbus_message_unref(r);
-            if (i >= o.warmup)
-                bench_samples_add(&s, t1 - t0);
-        }
-        bench_row("dbus-daemon", payload, &s);
-        bench_samples_free(&s);
-    }
-    dbus_message_unref(call(c, "Quit", req, 0));
+    cl.c = c;
+    bench_rtt_run(&r, &o);
+    dbus_message_unref(call(c, "Quit", (const unsigned char *)"", 0));
     dbus_connection_close(c);
     dbus_connection_unref(c);
     return bench_wait_child(pid, "D-Bus server") < 0;

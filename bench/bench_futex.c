@@ -15,6 +15,7 @@
  *
  * Usage: bench_futex [--iters N] [--warmup N]
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -87,34 +88,44 @@ static void server(struct pingpong *pp, int spin)
     }
 }
 
-static void run(const char *mech, int spin, unsigned payload, const bench_opts *o)
+struct client {
+    struct pingpong *pp;
+    int spin;
+    unsigned char rep[BENCH_MAX_PAYLOAD];
+};
+
+static int call(void *ctx, const unsigned char *req, unsigned payload)
 {
-    static unsigned char req[BENCH_MAX_PAYLOAD], rep[BENCH_MAX_PAYLOAD];
-    struct pingpong *pp = bench_shared_alloc(sizeof(*pp));
-    bench_samples s;
+    struct client *c = ctx;
+
+    slot_put(&c->pp->req, req, payload);
+    return slot_get(&c->pp->rep, c->rep, c->spin) == payload ? 0 : -EBADMSG;
+}
+
+static int check(void *ctx, const unsigned char *req, unsigned payload)
+{
+    struct client *c = ctx;
+
+    return memcmp(req, c->rep, payload) == 0 ? 0 : -EBADMSG;
+}
+
+static void run(const char *mech, int spin, const bench_opts *o)
+{
+    static struct client c;
+    bench_rtt r = {.mechanism = mech, .call = call, .check = check, .ctx = &c};
     pid_t pid;
 
-    bench_samples_init(&s, o->iters);
-    bench_fill(req, payload, payload);
+    c.pp = bench_shared_alloc(sizeof(*c.pp));
+    c.spin = spin;
     pid = bench_fork();
     if (pid == 0)
-        server(pp, spin);
-    for (unsigned i = 0; i < o->warmup + o->iters; i++) {
-        uint64_t t0 = bench_now_ns();
-
-        slot_put(&pp->req, req, payload);
-        if (slot_get(&pp->rep, rep, spin) != payload || memcmp(req, rep, payload) != 0)
-            bench_die("%s: reply differs from request", mech);
-        if (i >= o->warmup)
-            bench_samples_add(&s, bench_now_ns() - t0);
-    }
-    atomic_store(&pp->quit, 1);
-    slot_put(&pp->req, req, 0);
+        server(c.pp, spin);
+    bench_rtt_run(&r, o);
+    atomic_store(&c.pp->quit, 1);
+    slot_put(&c.pp->req, c.rep, 0);
     if (bench_wait_child(pid, "futex server") < 0)
         exit(1);
-    bench_row(mech, payload, &s);
-    bench_samples_free(&s);
-    munmap(pp, sizeof(*pp));
+    munmap(c.pp, sizeof(*c.pp));
 }
 
 int main(int argc, char **argv)
@@ -123,9 +134,7 @@ int main(int argc, char **argv)
 
     bench_parse(argc, argv, 1, &o);
     bench_watchdog(BENCH_WATCHDOG_S, "bench_futex");
-    for (int i = 0; i < 3; i++)
-        run("futex-blocking", 0, bench_payloads[i], &o);
-    for (int i = 0; i < 3; i++)
-        run("futex-spin", FUTEX_SPIN, bench_payloads[i], &o);
+    run("futex-blocking", 0, &o);
+    run("futex-spin", FUTEX_SPIN, &o);
     return 0;
 }

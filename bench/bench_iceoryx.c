@@ -100,10 +100,40 @@ static void send_request(iox_client_t cl, const unsigned char *req, uint32_t len
         bench_die("client: send failed");
 }
 
+struct client {
+    iox_client_t cl;
+    iox_ws_t ws;
+    const void *resp;
+};
+
+static int echo_call(void *ctx, const unsigned char *req, unsigned payload)
+{
+    struct client *c = ctx;
+
+    send_request(c->cl, req, payload);
+    while (iox_client_take_response(c->cl, &c->resp) != ChunkReceiveResult_SUCCESS)
+        ws_wait(c->ws);
+    return 0;
+}
+
+/* The response echoes the request, whose first 4 bytes send_request replaced by its length. */
+static int echo_check(void *ctx, const unsigned char *req, unsigned payload)
+{
+    struct client *c = ctx;
+    int ok = payload_len(c->resp) == payload &&
+             memcmp((const unsigned char *)c->resp + sizeof(uint32_t), req + sizeof(uint32_t),
+                    payload - sizeof(uint32_t)) == 0;
+
+    iox_client_release_response(c->cl, c->resp);
+    return ok ? 0 : -EBADMSG;
+}
+
 int main(int argc, char **argv)
 {
-    static unsigned char req[BENCH_MAX_PAYLOAD];
+    static const unsigned char stop[sizeof(uint32_t)];
     bench_opts o = {.iters = 20000, .warmup = 2000};
+    struct client c = {0};
+    bench_rtt r = {.mechanism = "iceoryx", .call = echo_call, .check = echo_check, .ctx = &c};
     iox_client_storage_t storage;
     iox_ws_storage_t ws_storage;
     iox_client_options_t opts;
@@ -140,31 +170,10 @@ int main(int argc, char **argv)
         WaitSetResult_SUCCESS)
         bench_die("client: cannot attach to the wait-set");
 
-    for (int p = 0; p < 3; p++) {
-        unsigned payload = bench_payloads[p];
-        bench_samples s;
-
-        bench_samples_init(&s, o.iters);
-        bench_fill(req, payload, payload);
-        memcpy(req, &payload, sizeof(uint32_t));
-        for (unsigned i = 0; i < o.warmup + o.iters; i++) {
-            uint64_t t0 = bench_now_ns(), t1;
-            const void *resp;
-
-            send_request(cl, req, payload);
-            while (iox_client_take_response(cl, &resp) != ChunkReceiveResult_SUCCESS)
-                ws_wait(ws);
-            t1 = bench_now_ns();
-            if (memcmp(resp, req, payload) != 0)
-                bench_die("client: response differs from request");
-            iox_client_release_response(cl, resp);
-            if (i >= o.warmup)
-                bench_samples_add(&s, t1 - t0);
-        }
-        bench_row("iceoryx", payload, &s);
-        bench_samples_free(&s);
-    }
-    send_request(cl, req, 0); /* stay connected until the server has taken it and left */
+    c.cl = cl;
+    c.ws = ws;
+    bench_rtt_run(&r, &o);
+    send_request(cl, stop, 0); /* stay connected until the server has taken it and left */
     if (bench_wait_child(pid, "iceoryx server") < 0)
         return 1;
     iox_ws_deinit(ws);

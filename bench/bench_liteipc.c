@@ -320,24 +320,38 @@ static int rtt_loop(const struct lb *a, unsigned payload, unsigned warmup, unsig
     return rep ? lb_free(a, rep) : 0;
 }
 
+/* A client of the echo service for bench_rtt_run: each call frees the previous reply. */
+struct rtt_client {
+    struct lb a;
+    const IpcMsg *rep;
+};
+
+static int rtt_call(void *ctx, const unsigned char *req, unsigned payload)
+{
+    struct rtt_client *c = ctx;
+
+    return lb_call(&c->a, req, payload, c->rep, &c->rep);
+}
+
+static int rtt_check(void *ctx, const unsigned char *req, unsigned payload)
+{
+    const IpcMsg *rep = ((struct rtt_client *)ctx)->rep;
+
+    return rep->dataSz == payload && memcmp(rep->data, req, payload) == 0 ? 0 : -EBADMSG;
+}
+
 static void rtt_all_payloads(liteipc_kernel *k, const char *mech, const bench_opts *o)
 {
-    struct lb a;
-    int rc = lb_attach(&a, k);
+    struct rtt_client c = {.rep = NULL};
+    bench_rtt r = {.mechanism = mech, .call = rtt_call, .check = rtt_check, .ctx = &c};
+    int rc = lb_attach(&c.a, k);
 
     if (rc < 0)
         bench_die("%s: client attach: %s", mech, strerror(-rc));
-    for (int p = 0; p < 3; p++) {
-        bench_samples s;
-
-        bench_samples_init(&s, o->iters);
-        rc = rtt_loop(&a, bench_payloads[p], o->warmup, o->iters, &s);
-        if (rc < 0)
-            bench_die("%s: call: %s", mech, strerror(-rc));
-        bench_row(mech, bench_payloads[p], &s);
-        bench_samples_free(&s);
-    }
-    liteipc_close(k, a.fd);
+    bench_rtt_run(&r, o);
+    if (c.rep && (rc = lb_free(&c.a, c.rep)) < 0)
+        bench_die("%s: freeing the last reply: %s", mech, strerror(-rc));
+    liteipc_close(k, c.a.fd);
 }
 
 struct client_job {

@@ -27,38 +27,51 @@ static void server(int sock)
     }
 }
 
-static void run(unsigned payload, const bench_opts *o)
+struct client {
+    int sock;
+    unsigned char rep[BENCH_MAX_PAYLOAD];
+};
+
+static int call(void *ctx, const unsigned char *req, unsigned payload)
 {
-    static unsigned char req[BENCH_MAX_PAYLOAD], rep[BENCH_MAX_PAYLOAD];
-    bench_samples s;
+    struct client *c = ctx;
+    ssize_t n;
+
+    if (send(c->sock, req, payload, 0) != (ssize_t)payload)
+        return -errno;
+    n = recv(c->sock, c->rep, sizeof c->rep, 0);
+    if (n < 0)
+        return -errno;
+    return n == (ssize_t)payload ? 0 : -EBADMSG;
+}
+
+static int check(void *ctx, const unsigned char *req, unsigned payload)
+{
+    struct client *c = ctx;
+
+    return memcmp(req, c->rep, payload) == 0 ? 0 : -EBADMSG;
+}
+
+static void run(const bench_opts *o)
+{
+    static struct client c;
+    bench_rtt r = {.mechanism = "uds-seqpacket", .call = call, .check = check, .ctx = &c};
     int sv[2];
     pid_t pid;
 
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
         bench_die("socketpair: %s", strerror(errno));
-    bench_samples_init(&s, o->iters);
-    bench_fill(req, payload, payload);
     pid = bench_fork();
     if (pid == 0) {
         close(sv[0]);
         server(sv[1]);
     }
     close(sv[1]);
-    for (unsigned i = 0; i < o->warmup + o->iters; i++) {
-        uint64_t t0 = bench_now_ns();
-
-        if (send(sv[0], req, payload, 0) != (ssize_t)payload)
-            bench_die("send: %s", strerror(errno));
-        if (recv(sv[0], rep, sizeof rep, 0) != (ssize_t)payload || memcmp(req, rep, payload))
-            bench_die("recv: short or different reply");
-        if (i >= o->warmup)
-            bench_samples_add(&s, bench_now_ns() - t0);
-    }
+    c.sock = sv[0];
+    bench_rtt_run(&r, o);
     close(sv[0]);
     if (bench_wait_child(pid, "uds server") < 0)
         exit(1);
-    bench_row("uds-seqpacket", payload, &s);
-    bench_samples_free(&s);
 }
 
 int main(int argc, char **argv)
@@ -67,7 +80,6 @@ int main(int argc, char **argv)
 
     bench_parse(argc, argv, 1, &o);
     bench_watchdog(BENCH_WATCHDOG_S, "bench_uds");
-    for (int i = 0; i < 3; i++)
-        run(bench_payloads[i], &o);
+    run(&o);
     return 0;
 }

@@ -84,6 +84,41 @@ void bench_row(const char *mechanism, unsigned payload, bench_samples *s)
     fflush(stdout);
 }
 
+void bench_rtt_run(const bench_rtt *r, const bench_opts *o)
+{
+    static unsigned char req[3][BENCH_MAX_PAYLOAD];
+    bench_samples s[3];
+    unsigned done[3] = {0, 0, 0}, total = o->warmup + o->iters;
+
+    for (int p = 0; p < 3; p++) {
+        bench_fill(req[p], bench_payloads[p], bench_payloads[p]);
+        bench_samples_init(&s[p], o->iters);
+    }
+    while (done[2] < total) {
+        for (int p = 0; p < 3; p++) {
+            unsigned payload = bench_payloads[p];
+            unsigned end = done[p] + BENCH_RTT_BLOCK < total ? done[p] + BENCH_RTT_BLOCK : total;
+
+            for (; done[p] < end; done[p]++) {
+                uint64_t t0 = bench_now_ns(), t1;
+                int rc = r->call(r->ctx, req[p], payload);
+
+                t1 = bench_now_ns();
+                if (rc == 0 && r->check)
+                    rc = r->check(r->ctx, req[p], payload);
+                if (rc < 0)
+                    bench_die("%s: %u B round trip: %s", r->mechanism, payload, strerror(-rc));
+                if (done[p] >= o->warmup)
+                    bench_samples_add(&s[p], t1 - t0);
+            }
+        }
+    }
+    for (int p = 0; p < 3; p++) {
+        bench_row(r->mechanism, bench_payloads[p], &s[p]);
+        bench_samples_free(&s[p]);
+    }
+}
+
 void bench_metric(const char *name, double value, const char *note)
 {
     printf("METRIC\t%s\t%.6g\t%s\n", name, value, note ? note : "");

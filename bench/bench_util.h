@@ -58,6 +58,30 @@ typedef struct bench_opts {
 /* Parse argv from index first. Defaults come from *o on entry. */
 void bench_parse(int argc, char **argv, int first, bench_opts *o);
 
+/*
+ * One mechanism's side of the round-trip measurement, for bench_rtt_run. `call` sends req
+ * (payload bytes) and waits for the reply: it is the timed part. `check` verifies the reply of
+ * that call and releases it, untimed; it may be NULL. Both return 0 or a negative errno.
+ */
+typedef struct bench_rtt {
+    const char *mechanism;
+    int (*call)(void *ctx, const unsigned char *req, unsigned payload);
+    int (*check)(void *ctx, const unsigned char *req, unsigned payload);
+    void *ctx;
+} bench_rtt;
+
+/* Calls per payload in one block of the interleaved round-trip measurement. */
+#define BENCH_RTT_BLOCK 200u
+
+/*
+ * The round-trip measurement of every mechanism: warmup untimed calls, then iters timed calls,
+ * for each payload of bench_payloads, interleaved in blocks of BENCH_RTT_BLOCK calls (16 B,
+ * 1 KiB, 6 KiB, 16 B, ...). All three sizes thus see the same machine: on a shared 2-vCPU guest
+ * the conditions drift over seconds, and a ratio of two sizes measured one after the other
+ * would compare two moments as much as two sizes. Prints one ROW per payload; dies on an error.
+ */
+void bench_rtt_run(const bench_rtt *r, const bench_opts *o);
+
 /* Arm a SIGALRM watchdog that kills the process group member with a message. */
 void bench_watchdog(unsigned seconds, const char *who);
 
