@@ -211,6 +211,7 @@ load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 started=$(date +%s)
 
 rt=(--iters "$iters" --warmup "$warmup")
+run "what the machine charges (system call, yield, wake, copy)" "$b/bench_machine"
 run "futex ping-pong (floor)" "$b/bench_futex" "${rt[@]}"
 run "Unix SOCK_SEQPACKET" "$b/bench_uds" "${rt[@]}"
 start_dbus
