@@ -236,6 +236,8 @@ static uint32_t prepare_fd_delivery(liteipc_kernel *k, lk_bconn *c, int tid, uin
 
 /* ---- events --------------------------------------------------------------------------------- */
 
+_Static_assert((int)LITEIPC_EV_EXEC == (int)LK_EV_EXEC, "public and kernel event types align");
+
 static void broker_event(void *ctx, const lk_event *ev)
 {
     liteipc_kernel *k = ctx;
@@ -1073,6 +1075,7 @@ const char *liteipc_event_name(liteipc_event_type type)
         [LITEIPC_EV_RECV_WAIT] = "recv-wait",       [LITEIPC_EV_RECV_TIMEOUT] = "recv-timeout",
         [LITEIPC_EV_RECV_KILLED] = "recv-killed",   [LITEIPC_EV_DROP_ON_WRITE] = "drop-on-write",
         [LITEIPC_EV_DROP_ON_READ] = "drop-on-read", [LITEIPC_EV_TASK_DEATH] = "task-death",
+        [LITEIPC_EV_EXEC] = "exec",
     };
 
     if ((unsigned)type >= sizeof(names) / sizeof(names[0]))

@@ -251,31 +251,59 @@ static void task_death(lk_kernel *k, int tid, uint64_t now);
  * (§7.3). All tasks are marked exiting first, as the device kills every thread before the
  * last one cleans up: none of them is alive for messages sent during the teardown.
  */
-int lk_proc_exit(lk_kernel *k, int pid, uint64_t now)
+/* Every task of pid but `spare` (-1: none) is killed: all are marked exiting first, then each
+   one's cleanup runs, a parked receive ending with -ERFKILL (§4.4.1). */
+static void kill_tasks(lk_kernel *k, int pid, int spare, uint64_t now)
 {
-    lk_proc *p = lk__proc(k, pid);
-
-    if (p == NULL)
-        return -ESRCH;
     for (int t = 0; t < LK_MAX_TASKS; t++) {
-        if (k->tasks[t].in_use && k->tasks[t].pid == pid)
+        if (k->tasks[t].in_use && k->tasks[t].pid == pid && t != spare)
             k->tasks[t].exiting = true;
     }
     for (int t = 0; t < LK_MAX_TASKS; t++) {
         lk_task *task = &k->tasks[t];
 
-        if (!task->in_use || task->pid != pid)
+        if (!task->in_use || task->pid != pid || t == spare)
             continue;
-        if (task->parked) { /* woken by the kill, the wait returns -ERFKILL (§4.4.1) */
+        if (task->parked) { /* woken by the kill, the wait returns -ERFKILL */
             lk__unpark(k, t);
             lk__complete(k, t, -ERFKILL, 0);
             lk__emit(k, LK_EV_RECV_KILLED, ERFKILL, now, -1, -1, t, NULL);
         }
         task_death(k, t, now);
     }
+}
+
+int lk_proc_exit(lk_kernel *k, int pid, uint64_t now)
+{
+    lk_proc *p = lk__proc(k, pid);
+
+    if (p == NULL)
+        return -ESRCH;
+    kill_tasks(k, pid, -1, now);
     proc_ipc_destroy(k, pid);
     p->in_use = false;
     pid_release(k, pid);
+    return 0;
+}
+
+/*
+ * §7.7: the other threads die, then the process's IPC state goes, and the exec'ing task stays
+ * with its TID and IpcTaskInfo. Q17 (fixed): its queue would keep pointing into the released
+ * pool; it is drained with rollback first, as at task death, without the death notices.
+ */
+int lk_proc_exec(lk_kernel *k, int tid, uint64_t now)
+{
+    lk_task *t = lk__task(k, tid);
+
+    if (t == NULL)
+        return -ESRCH;
+    if (t->parked)
+        return -EBUSY; /* the thread is inside an ioctl: it cannot be calling exec */
+    kill_tasks(k, t->pid, tid, now);
+    if (t->has_info)
+        lk__task_drain(k, tid, now);
+    proc_ipc_destroy(k, t->pid);
+    lk__emit(k, LK_EV_EXEC, 0, now, tid, t->pid, -1, NULL);
     return 0;
 }
 

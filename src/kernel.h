@@ -60,6 +60,7 @@ typedef enum lk_event_type {
     LK_EV_DROP_ON_WRITE,
     LK_EV_DROP_ON_READ,
     LK_EV_TASK_DEATH,
+    LK_EV_EXEC, /* src: the exec'ing task and its process */
 } lk_event_type;
 
 typedef struct lk_event {
@@ -126,6 +127,16 @@ int lk_proc_open(lk_kernel *k, int pid);
  * is the caller's to unmap afterwards. Returns 0 or -ESRCH.
  */
 int lk_proc_exit(lk_kernel *k, int pid, uint64_t now);
+
+/*
+ * Exec by task tid (§7.7): every other task of its process dies as at process exit (§7.2, a
+ * parked receive ending with -ERFKILL), the queue of tid is drained with rollback (Q17 fixed),
+ * and the process's IPC state is destroyed (§7.3): its ioctls and mmaps fail with EINVAL until
+ * it opens the device again. The process keeps its PID, tid its TID and IpcTaskInfo (the
+ * processes allowed to call it; the CMS role if it has it). Emits LK_EV_EXEC. The pool memory
+ * is the caller's to unmap afterwards. Returns 0, -ESRCH, or -EBUSY if tid is parked.
+ */
+int lk_proc_exec(lk_kernel *k, int tid, uint64_t now);
 
 /*
  * A new task (thread) of process pid. TIDs are handed out lowest-first from

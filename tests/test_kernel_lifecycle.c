@@ -2,8 +2,8 @@
  * test_kernel_lifecycle.c - tasks and processes over time (LITEIPC_REFERENCE §1.1, §1.4, §1.5,
  * §7): TID/PID allocation (LIFO/FIFO), lazy IpcTaskInfo (Q10), the access model, task death and
  * its death notices (Q15 fixed: the sender is the dead task), process destruction, callers of a
- * dead service, death of the CMS (Q1), fork, Q9, Q18, ERFKILL at process exit, and the events
- * emitted through lk_kernel_set_event_sink for each event type.
+ * dead service, death of the CMS (Q1), fork, exec (Q17 fixed), Q9, Q18, ERFKILL at process exit,
+ * and the events emitted through lk_kernel_set_event_sink for each event type.
  */
 #include "kfix.h"
 
@@ -727,6 +727,173 @@ static void lifecycle_fork_leaves_parent_unchanged(void **state)
     t_must_free(f, t, held);
 }
 
+/* ---- §7.7 exec (Q17) ----------------------------------------------------------------------- */
+
+/* The process keeps its PID and the exec'ing task its TID and IpcTaskInfo; the process's IPC
+   state is gone, so every ioctl and mmap fails with EINVAL until it opens the device again. */
+static void lifecycle_exec_keeps_ids_and_drops_process_state(void **state)
+{
+    t_kfix *f = *state;
+    int cms = t_must_cms(f);
+    int c, s_pid;
+    int s = t_must_ready_task(f, 0, &s_pid);
+    t_give_info(f, s);
+    notified_client(f, cms, s, &c);
+    assert_int_equal(t_set_ipc_thread(f, s), s);
+    assert_int_equal(lk_proc_exec(f->k, s, f->now), 0);
+    assert_int_equal(lk_task_pid(f->k, s), s_pid);
+    lk_task_view tv = t_tview(f, s);
+    assert_true(tv.in_use);
+    assert_true(tv.has_info);
+    assert_true(access_bit(f, s, t_pid_of(f, c))); /* who may call it: the task's, kept */
+    lk_proc_view pv = t_pview(f, s_pid);
+    assert_true(pv.in_use);
+    assert_false(pv.has_ipc);
+    assert_false(pv.pool_mapped);
+    assert_int_equal(pv.ipc_task, -1);
+    assert_null(lk_proc_pool_base(f->k, s_pid));
+    IpcVersion v;
+    assert_int_equal(t_version(f, s, &v), -EINVAL);
+    assert_int_equal(lk_mmap_check(f->k, s_pid, T_POOL_SIZE, PROT_READ, MAP_PRIVATE), -EINVAL);
+    t_must_open(f, s_pid);
+    assert_int_equal(t_version(f, s, &v), -ENOMEM);
+    t_must_map(f, s_pid, T_POOL_SIZE);
+    assert_int_equal(t_version(f, s, &v), 0);
+    assert_int_equal(t_set_ipc_thread(f, s), s); /* a fresh ProcIpcInfo has no IPC thread */
+}
+
+/* The other threads die as at process exit: a parked receive ends with ERFKILL, and the
+   processes granted access to them are told. */
+static void lifecycle_exec_kills_the_other_tasks(void **state)
+{
+    t_kfix *f = *state;
+    int cms = t_must_cms(f);
+    int s_pid;
+    int e = t_must_ready_task(f, 0, &s_pid);
+    int r = t_must_task(f, s_pid);
+    int s = t_must_task(f, s_pid);
+    t_give_info(f, s);
+    int a;
+    notified_client(f, cms, s, &a);
+    assert_int_equal(t_recv(f, r, NULL), LK_PARKED);
+    t_ev_clear(f);
+    assert_int_equal(lk_proc_exec(f->k, e, f->now), 0);
+    t_must_complete(f, r, -ERFKILL);
+    t_must_no_completion(f);
+    assert_int_equal(t_ev_count(f, LK_EV_RECV_KILLED), 1);
+    assert_int_equal(t_ev_count(f, LK_EV_TASK_DEATH), 2);
+    assert_false(t_tview(f, r).in_use);
+    assert_false(t_tview(f, s).in_use);
+    assert_true(t_tview(f, e).in_use);
+    IpcMsg *n = t_must_recv(f, a);
+    assert_int_equal(n->type, MT_DEATH_NOTIFY);
+    assert_int_equal(n->target.token, s);
+    t_must_free(f, a, n);
+}
+
+/* Q17 (fixed): the exec'ing task's queue is drained with rollback before the pool goes; the
+   senders are not told (a synchronous one times out), and nothing old is received later. */
+static void lifecycle_exec_drains_the_survivors_queue(void **state)
+{
+    t_kfix *f = *state;
+    int c, c_pid, s, s_pid;
+    t_client_server(f, &c, &c_pid, &s, &s_pid);
+    int c2 = t_must_task(f, c_pid);
+    int p[2];
+    assert_int_equal(pipe(p), 0);
+    char data[T_HOST_OBJ];
+    memset(data, 0, sizeof data);
+    t_put_fd(data, 0, p[0]);
+    uint32_t off = 0;
+    IpcMsg m;
+    t_msg(&m, MT_REQUEST, (uint32_t)s, 1, LITEIPC_FLAG_ONEWAY);
+    t_msg_data(&m, data, sizeof data);
+    t_msg_objs(&m, &off, 1);
+    assert_int_equal(t_send(f, c2, &m), 0);
+    t_msg(&m, MT_REQUEST, (uint32_t)s, 2, LITEIPC_FLAG_DEFAULT);
+    assert_int_equal(t_call(f, c, &m, NULL), LK_PARKED);
+    assert_int_equal(t_tview(f, s).queued, 2);
+    t_ev_clear(f);
+    assert_int_equal(lk_proc_exec(f->k, s, f->now), 0);
+    assert_int_equal(t_tview(f, s).queued, 0);
+    assert_int_equal(t_ev_count(f, LK_EV_DROP_ON_READ), 2);
+    assert_int_equal(f->fd_closes, 1);
+    assert_int_equal(f->nfds, 0);
+    t_must_no_completion(f);
+    t_advance(f, T_TIMEOUT_NS);
+    t_tick(f);
+    t_must_complete(f, c, -ETIME);
+    t_must_open(f, s_pid);
+    t_must_map(f, s_pid, T_POOL_SIZE);
+    assert_int_equal(t_send_req(f, c2, (uint32_t)s, 3, LITEIPC_FLAG_ONEWAY), 0);
+    assert_int_equal(t_must_recv_free(f, s), 3);
+    close(p[0]);
+    close(p[1]);
+}
+
+/* §7.3: the grants the process held are withdrawn, without notices. */
+static void lifecycle_exec_revokes_grants_held(void **state)
+{
+    t_kfix *f = *state;
+    int c, c_pid, s, s_pid;
+    t_client_server(f, &c, &c_pid, &s, &s_pid);
+    assert_true(access_bit(f, s, c_pid));
+    assert_int_equal(lk_proc_exec(f->k, c, f->now), 0);
+    assert_false(access_bit(f, s, c_pid));
+    assert_int_equal(t_tview(f, s).queued, 0);
+    t_must_open(f, c_pid);
+    t_must_map(f, c_pid, T_POOL_SIZE);
+    assert_int_equal(t_send_req(f, c, (uint32_t)s, 1, LITEIPC_FLAG_ONEWAY), -EACCES);
+}
+
+/* The CMS task keeps its role; until its process maps a pool again, requests to handle 0
+   find no memory to land in. */
+static void lifecycle_exec_of_cms_keeps_role(void **state)
+{
+    t_kfix *f = *state;
+    int cms_pid;
+    int cms = t_must_cms_size(f, T_CMS_MAX, &cms_pid);
+    int a = t_must_ready_task(f, 0, NULL);
+    assert_int_equal(lk_proc_exec(f->k, cms, f->now), 0);
+    assert_int_equal(t_cview(f).task, cms);
+    assert_int_equal(t_send_req(f, a, 0, 1, LITEIPC_FLAG_ONEWAY), -EINVAL);
+    t_must_open(f, cms_pid);
+    assert_int_equal(t_send_req(f, a, 0, 2, LITEIPC_FLAG_ONEWAY), -ENOMEM);
+    t_must_map(f, cms_pid, T_POOL_SIZE);
+    assert_int_equal(t_send_req(f, a, 0, 3, LITEIPC_FLAG_ONEWAY), 0);
+    assert_int_equal(t_must_recv_free(f, cms), 3);
+}
+
+static void lifecycle_exec_errors(void **state)
+{
+    t_kfix *f = *state;
+    t_must_cms(f);
+    int pid;
+    int r = t_must_ready_task(f, 0, &pid);
+    assert_int_equal(lk_proc_exec(f->k, -1, f->now), -ESRCH);
+    assert_int_equal(lk_proc_exec(f->k, LK_MAX_TASKS, f->now), -ESRCH);
+    assert_int_equal(lk_proc_exec(f->k, r + 1, f->now), -ESRCH);
+    assert_int_equal(t_recv(f, r, NULL), LK_PARKED);
+    assert_int_equal(lk_proc_exec(f->k, r, f->now), -EBUSY);
+    assert_true(t_pview(f, pid).has_ipc);
+}
+
+static void lifecycle_event_exec(void **state)
+{
+    t_kfix *f = *state;
+    t_must_cms(f);
+    int pid;
+    int e = t_must_ready_task(f, 0, &pid);
+    t_ev_clear(f);
+    t_advance(f, 5);
+    assert_int_equal(lk_proc_exec(f->k, e, f->now), 0);
+    assert_int_equal(t_ev_count(f, LK_EV_EXEC), 1);
+    const lk_event *ev = t_ev_nth(f, LK_EV_EXEC, 0);
+    assert_int_equal(ev->src_tid, e);
+    assert_int_equal(ev->src_pid, pid);
+    assert_int_equal(ev->time_ns, f->now);
+}
+
 /* ---- events -------------------------------------------------------------------------------- */
 
 static void lifecycle_event_msg_written(void **state)
@@ -920,6 +1087,13 @@ int main(void)
         T(lifecycle_fork_child_has_no_grants),
         T(lifecycle_fork_unknown_parent_esrch),
         T(lifecycle_fork_leaves_parent_unchanged),
+        T(lifecycle_exec_keeps_ids_and_drops_process_state),
+        T(lifecycle_exec_kills_the_other_tasks),
+        T(lifecycle_exec_drains_the_survivors_queue),
+        T(lifecycle_exec_revokes_grants_held),
+        T(lifecycle_exec_of_cms_keeps_role),
+        T(lifecycle_exec_errors),
+        T(lifecycle_event_exec),
         T(lifecycle_event_msg_written),
         T(lifecycle_event_msg_read),
         T(lifecycle_event_recv_wait),

@@ -180,6 +180,7 @@ typedef enum liteipc_event_type {
     LITEIPC_EV_DROP_ON_WRITE,  /* a send failed after its checks began; err says why */
     LITEIPC_EV_DROP_ON_READ,   /* dst's receive threw a message away */
     LITEIPC_EV_TASK_DEATH,     /* task src ended; its queue was drained */
+    LITEIPC_EV_EXEC,           /* task src exec'd (liteipc_exec): its process lost its IPC state */
 } liteipc_event_type;
 
 typedef struct liteipc_event {
