@@ -600,6 +600,30 @@ static int op_mmap_commit(liteipc_kernel *k, lk_bconn *c, uintptr_t uvaddr)
     return 0;
 }
 
+/*
+ * Task tid execs (§7.7). The simulator cannot kill the host threads of its siblings, so it must
+ * be the process's only task: on the device exec would kill the others. Then the pool goes.
+ * The drains have already given back every OBJ_FD file on its way into it; should one remain,
+ * it is closed here, so that no FD_PUT can ever write into the unmapped pool.
+ */
+static int op_exec(liteipc_kernel *k, lk_bconn *c, int tid)
+{
+    int err;
+
+    if (tid < 0 || tid >= LK_MAX_TASKS || k->b.by_tid[tid].pid != c->pid)
+        return -ESRCH;
+    for (int s = 0; s < (int)k->cfg.task_limit; s++)
+        if (c->slot_tid[s] >= 0 && c->slot_tid[s] != tid)
+            return -EBUSY;
+    err = lk_proc_exec(k->kern, tid, lk_now_ns());
+    if (err < 0)
+        return err;
+    deliver_completions(k);
+    unmap_pool(c);
+    pend_close_all(c);
+    return 0;
+}
+
 /* Hand the receiver the next file delivered to its task tid (it stays ours until FD_PUT). */
 static int op_fd_fetch(lk_bconn *c, int tid, int *fds, int *nfds)
 {
@@ -654,6 +678,8 @@ static int dispatch_op(liteipc_kernel *k, lk_bconn *c, const lk_wire_req *rq, lk
         return op_fd_fetch(c, rq->a, fds, nfds);
     case LK_OP_FD_PUT:
         return op_fd_put(c, rq->a, (int)rq->b);
+    case LK_OP_EXEC:
+        return op_exec(k, c, rq->a);
     default:
         return -EINVAL;
     }

@@ -222,6 +222,49 @@ int liteipc_munmap(liteipc_kernel *k, void *addr, size_t length)
     return 0;
 }
 
+/* Exec closes the process's device descriptors that have FD_CLOEXEC; the others stay. */
+static void close_cloexec_fds(liteipc_kernel *k, int pid)
+{
+    pthread_mutex_lock(&k->c.lock);
+    for (int fd = 0; fd < k->c.nfds; fd++) {
+        int flags;
+
+        if (k->c.fds[fd].owner_pid != pid)
+            continue;
+        flags = fcntl(fd, F_GETFD);
+        if (flags >= 0 && (flags & FD_CLOEXEC)) {
+            k->c.fds[fd].owner_pid = 0;
+            close(fd);
+        }
+    }
+    pthread_mutex_unlock(&k->c.lock);
+}
+
+int liteipc_exec(liteipc_kernel *k)
+{
+    lk_wire_req rq = {.op = LK_OP_EXEC};
+    lk_wire_resp rs;
+    int err = -EINVAL;
+    lk_cproc *p = k ? lk_current_proc(k, &err) : NULL;
+    lk_ctask *t = p ? lk_current_task(k, p, &err) : NULL;
+
+    if (!t)
+        return err;
+    rq.a = t->tid;
+    pthread_mutex_lock(&p->lock);
+    err = lk_cproc_request(p, &rq, &rs, NULL, 0);
+    if (err == 0 && p->pool) { /* the new program image has no such mapping */
+        munmap(p->pool, p->pool_size);
+        p->pool = NULL;
+        p->pool_size = 0;
+    }
+    pthread_mutex_unlock(&p->lock);
+    if (err < 0)
+        return err;
+    close_cloexec_fds(k, p->pid);
+    return 0;
+}
+
 int liteipc_ioctl(liteipc_kernel *k, int fd, unsigned long request, ...)
 {
     va_list ap;

@@ -43,6 +43,7 @@ enum lk_op {
     LK_OP_CONFIG,       /* before HELLO, on its own connection: reply is an lk_wire_config */
     LK_OP_FD_FETCH,     /* a: TID. Reply fd: the next OBJ_FD file delivered to that task */
     LK_OP_FD_PUT,       /* a: TID, b: the number it got in this process (-1: none) */
+    LK_OP_EXEC,         /* a: TID of the only task left, which execs (§7.7) */
 };
 
 #define LK_WIRE_MAGIC 0x4c495043u /* "LIPC" */

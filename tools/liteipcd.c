@@ -235,6 +235,10 @@ static void log_event(const struct event_log *log, const liteipc_event *ev)
         log_at(&when, "task %d of process %d ended (processes with access to it get a death "
                       "notice)", ev->src_tid, ev->src_pid);
         return;
+    case LITEIPC_EV_EXEC:
+        log_at(&when, "task %d of process %d exec'd (the process has no IPC state until it "
+                      "opens the device again)", ev->src_tid, ev->src_pid);
+        return;
     case LITEIPC_EV_RECV_TIMEOUT:
         log_at(&when, "task %d of process %d: synchronous wait ended with ETIME (no reply "
                       "within %u ms)",

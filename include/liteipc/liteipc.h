@@ -150,6 +150,21 @@ int liteipc_vproc_join(liteipc_vproc *vp, void **first_result);
 /* The simulated PID of a virtual process (assigned when it was spawned). */
 int liteipc_vproc_pid(const liteipc_vproc *vp);
 
+/* ---- exec ---------------------------------------------------------------------------------- */
+
+/*
+ * The calling thread's process execs (§7.7 of the device's behaviour). The process keeps its
+ * PID and the thread its TID, with the processes allowed to call it (and the CMS role if it has
+ * it), but the process's IPC state is destroyed: its pool is unmapped, the grants it held are
+ * withdrawn, messages queued to the thread are dropped (their senders are not told), and every
+ * ioctl and mmap fails with EINVAL (mmap: MAP_FAILED, errno ENOMEM) until the process calls
+ * liteipc_open again, which starts from scratch. Device descriptors opened with O_CLOEXEC are
+ * closed; the others stay open. On the device exec kills the process's other threads; here
+ * they must have ended first. Returns 0, -EBUSY (another thread of the process is a task),
+ * -ESHUTDOWN (the kernel is gone) or -EINVAL.
+ */
+int liteipc_exec(liteipc_kernel *k);
+
 /* ---- the device as function calls ---------------------------------------------------------- */
 
 /*
