@@ -25,6 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "dump.h"
 #include "platform.h"
 #include "pool.h"
 #include "runtime.h"
@@ -267,6 +268,10 @@ static void apply_subscriptions(liteipc_kernel *k)
     for (int i = 0; i < LK_MAX_SUBSCRIBERS; i++)
         if (b->subs[i].fn)
             b->active[b->nactive++] = b->subs[i];
+    if (b->dump_to) {
+        lk_dump(k->kern, b->dump_to);
+        b->dump_to = NULL;
+    }
     b->sub_applied = b->sub_gen;
     pthread_cond_broadcast(&b->sub_cond);
     pthread_mutex_unlock(&b->sub_lock);
@@ -1073,6 +1078,24 @@ int liteipc_subscribe(liteipc_kernel *k, liteipc_event_fn fn, void *ctx)
     }
     pthread_mutex_unlock(&k->b.sub_lock);
     return id;
+}
+
+int liteipc_kernel_dump(liteipc_kernel *k, FILE *out)
+{
+    int err;
+
+    if (!k || !out)
+        return -EINVAL;
+    if (!k->is_host)
+        return -EPERM;
+    pthread_mutex_lock(&k->b.sub_lock);
+    k->b.dump_to = out;
+    err = wait_applied(k, ++k->b.sub_gen);
+    k->b.dump_to = NULL;
+    pthread_mutex_unlock(&k->b.sub_lock);
+    if (err == 0 && fflush(out) == EOF)
+        err = -errno;
+    return err;
 }
 
 int liteipc_unsubscribe(liteipc_kernel *k, int id)

@@ -21,6 +21,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 
@@ -124,6 +125,7 @@ typedef struct lk_broker {
     unsigned sub_gen;            /* bumped by liteipc_subscribe/unsubscribe */
     unsigned sub_applied;        /* the generation the broker has applied */
     _Atomic unsigned sub_pending;
+    FILE *dump_to;               /* liteipc_kernel_dump: written with the next generation */
 
     pthread_mutex_t idle_lock;   /* nprocs and ever_used, for liteipc_kernel_wait_unused */
     pthread_cond_t idle_cond;

@@ -27,6 +27,8 @@
  * SIGNALS
  *     SIGINT, SIGTERM, SIGHUP: stop. Every process still attached then gets ESHUTDOWN from its
  *     next device call (and any call blocked in the kernel returns with it).
+ *     SIGUSR2: write the kernel's tables to the log (liteipc_kernel_dump): the ServiceManager,
+ *     every process and every task, with what each one waits for.
  *
  * EXIT STATUS
  *     0 after a clean stop, 1 if the kernel could not be served (the name is already served,
@@ -420,7 +422,7 @@ static void usage(FILE *f)
             "usage: liteipcd [OPTION]...\n"
             "Host a simulated LiteIPC kernel (/dev/lite_ipc) that separate programs attach to\n"
             "by its device name. Runs in the foreground and logs to stderr; SIGINT, SIGTERM or\n"
-            "SIGHUP stop it.\n"
+            "SIGHUP stop it, SIGUSR2 logs the kernel's tables.\n"
             "\n"
             "  -n, --name NAME         device name to serve (default: $%s if set, else '%s');\n"
             "                          1-64 characters among A-Z a-z 0-9 . _ -\n"
@@ -666,14 +668,42 @@ static void report_serve_error(const struct options *o, int err)
     }
 }
 
-/* Wait for a stop signal, or for SIGUSR1 from the unused watcher; log why we stop. */
-static void wait_for_stop(const sigset_t *set, const struct unused_watch *watch)
+/* SIGUSR2: the kernel's tables, written to the log in one piece. */
+static void log_dump(liteipc_kernel *k)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *mem = open_memstream(&text, &len);
+    int rc = mem ? liteipc_kernel_dump(k, mem) : -errno;
+
+    if (mem)
+        fclose(mem);
+    if (rc < 0) {
+        log_error("dumping the kernel's tables: %s", strerror(-rc));
+    } else {
+        log_info("the kernel's tables (SIGUSR2):");
+        flockfile(stderr);
+        fwrite(text, 1, len, stderr);
+        fflush(stderr);
+        funlockfile(stderr);
+    }
+    free(text);
+}
+
+/* Wait for a stop signal, or for SIGUSR1 from the unused watcher; log why we stop. SIGUSR2
+   dumps the tables and goes on waiting. */
+static void wait_for_stop(liteipc_kernel *k, const sigset_t *set,
+                          const struct unused_watch *watch)
 {
     for (;;) {
         int sig;
 
         if (sigwait(set, &sig) != 0)
             continue;
+        if (sig == SIGUSR2) {
+            log_dump(k);
+            continue;
+        }
         if (sig != SIGUSR1) {
             log_info("stopping on %s",
                      sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : "SIGHUP");
@@ -714,6 +744,7 @@ int main(int argc, char **argv)
     sigaddset(&stop_set, SIGTERM);
     sigaddset(&stop_set, SIGHUP);
     sigaddset(&stop_set, SIGUSR1);
+    sigaddset(&stop_set, SIGUSR2);
     pthread_sigmask(SIG_BLOCK, &stop_set, NULL);
 
     log_config(&o.cfg);
@@ -748,7 +779,7 @@ int main(int argc, char **argv)
              o.exit_when_unused ? " until its last process has gone" : "");
     signal_ready(o.ready_fd);
 
-    wait_for_stop(&stop_set, &watch);
+    wait_for_stop(k, &stop_set, &watch);
 
     if (watch.k) {
         atomic_store(&watch.stop, true);

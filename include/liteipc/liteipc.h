@@ -19,6 +19,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 #include <liteipc/lite_ipc.h>
@@ -218,6 +219,16 @@ int liteipc_subscribe(liteipc_kernel *k, liteipc_event_fn fn, void *ctx);
 int liteipc_unsubscribe(liteipc_kernel *k, int id);
 
 const char *liteipc_event_name(liteipc_event_type type);
+
+/*
+ * Write a snapshot of k's tables to out, as text for a human: the ServiceManager, every process
+ * (pool and its use, IPC thread, the services it was granted) and every task (messages queued,
+ * what it waits for, the processes granted access to it). Taken on the broker thread between
+ * two commands, so it is consistent. Host side only, like liteipc_subscribe; for a kernel served
+ * by liteipcd, send the daemon SIGUSR2. Returns 0, -EINVAL, -EPERM (an attached kernel), or
+ * the error of flushing out.
+ */
+int liteipc_kernel_dump(liteipc_kernel *k, FILE *out);
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,142 @@
+/*
+ * test_kernel_dump.c - the text of the state dump (src/dump.c, liteipc_kernel_dump): every fact
+ * the dump states about the ServiceManager, processes and tasks, from a kernel put into a known
+ * state with the pure-layer fixture.
+ */
+#include "kfix.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "dump.h"
+
+#define T(fn) cmocka_unit_test_setup_teardown(fn, t_setup, t_teardown)
+
+/* The dump of f's kernel, as one string (free it). */
+static char *dump_text(t_kfix *f)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&text, &len);
+
+    assert_non_null(out);
+    lk_dump(f->k, out);
+    assert_int_equal(fclose(out), 0);
+    return text;
+}
+
+/* The line of text that starts with prefix (after any indentation), copied (free it). */
+static char *line_of(const char *text, const char *prefix)
+{
+    for (const char *l = text; *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : l + strlen(l)) {
+        const char *s = l + strspn(l, " ");
+        size_t n = strcspn(l, "\n");
+
+        if (strncmp(s, prefix, strlen(prefix)) == 0)
+            return strndup(l, n);
+    }
+    fail_msg("no line starting with '%s' in:\n%s", prefix, text);
+    return NULL;
+}
+
+static void assert_line(const char *text, const char *prefix, const char *expected)
+{
+    char *l = line_of(text, prefix);
+
+    if (!strstr(l, expected))
+        fail_msg("line '%s' lacks '%s'", l, expected);
+    free(l);
+}
+
+static void dump_empty_kernel(void **state)
+{
+    t_kfix *f = *state;
+    char *text = dump_text(f);
+
+    assert_line(text, "liteipc kernel:", "0 processes, 0 tasks (limits 64 and 128)");
+    assert_line(text, "liteipc kernel:", "reply timeout 1 us, driver version 2");
+    assert_line(text, "ServiceManager:", "none");
+    assert_null(strstr(text, "processes:\n"));
+    assert_null(strstr(text, "tasks:\n"));
+    free(text);
+}
+
+static void dump_describes_every_process_and_task(void **state)
+{
+    t_kfix *f = *state;
+    int c, c_pid, s, s_pid;
+    int cms = t_client_server(f, &c, &c_pid, &s, &s_pid);
+    int cms_pid = t_pid_of(f, cms);
+    int bare = t_must_proc(f);                 /* never opened */
+    int opened = t_must_proc(f);               /* opened, no pool */
+    t_must_open(f, opened);
+    int idle = t_must_task(f, opened);         /* no IpcTaskInfo */
+    assert_int_equal(t_set_ipc_thread(f, c), c);
+    assert_int_equal(t_send_req(f, c, (uint32_t)s, 1, LITEIPC_FLAG_ONEWAY), 0);
+    assert_int_equal(t_send_req(f, c, (uint32_t)s, 2, LITEIPC_FLAG_ONEWAY), 0);
+    assert_int_equal(t_recv(f, cms, NULL), LK_PARKED);
+    char *text = dump_text(f);
+    char want[96];
+
+    if (getenv("T_SHOW_DUMP"))
+        fputs(text, stderr);
+    assert_line(text, "liteipc kernel:", "5 processes, 4 tasks");
+    snprintf(want, sizeof want, "task %d (IPC_SET_CMS %u)", cms, T_CMS_MAX);
+    assert_line(text, "ServiceManager:", want);
+
+    snprintf(want, sizeof want, "process %d:", s_pid);
+    assert_line(text, want, "pool of 64 KiB at 0x");
+    assert_line(text, want, "2 messages held, ");
+    snprintf(want, sizeof want, "process %d:", c_pid);
+    char grant[32];
+    snprintf(grant, sizeof grant, "; may call tasks %d", s);
+    assert_line(text, want, grant);
+    snprintf(grant, sizeof grant, "; IPC thread %d", c);
+    assert_line(text, want, grant);
+    snprintf(want, sizeof want, "process %d:", bare);
+    assert_line(text, want, "no IPC state");
+    snprintf(want, sizeof want, "process %d:", opened);
+    assert_line(text, want, "opened, no pool mapped");
+
+    snprintf(want, sizeof want, "task %d (process %d):", s, s_pid);
+    assert_line(text, want, "2 queued");
+    snprintf(grant, sizeof grant, "may be called by processes %d", c_pid);
+    assert_line(text, want, grant);
+    snprintf(want, sizeof want, "task %d (process %d):", cms, cms_pid);
+    assert_line(text, want, "0 queued; waiting in RECV");
+    snprintf(want, sizeof want, "task %d (process %d):", idle, opened);
+    assert_line(text, want, "no IPC state yet");
+    free(text);
+}
+
+static void dump_shows_a_caller_waiting_for_its_reply(void **state)
+{
+    t_kfix *f = *state;
+    int c, c_pid, s, s_pid;
+    t_client_server(f, &c, &c_pid, &s, &s_pid);
+    IpcMsg m;
+    t_msg(&m, MT_REQUEST, (uint32_t)s, 7, LITEIPC_FLAG_DEFAULT);
+    assert_int_equal(t_call(f, c, &m, NULL), LK_PARKED);
+    IpcMsg *in = t_must_recv(f, s);
+    char *text = dump_text(f);
+    char want[64];
+
+    snprintf(want, sizeof want, "task %d (process %d):", c, c_pid);
+    assert_line(text, want, "waiting for a reply");
+    snprintf(want, sizeof want, "process %d:", s_pid);
+    assert_line(text, want, "1 message held (1 received, not freed)");
+    free(text);
+    assert_int_equal(t_reply(f, s, in, MT_REPLY, 7), 0);
+    t_must_free(f, c, t_must_complete(f, c, 0));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        T(dump_empty_kernel),
+        T(dump_describes_every_process_and_task),
+        T(dump_shows_a_caller_waiting_for_its_reply),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

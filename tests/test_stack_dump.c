@@ -1,0 +1,88 @@
+/*
+ * test_stack_dump.c - liteipc_kernel_dump through the whole stack: the snapshot is taken by the
+ * broker and shows what the device calls did; bad arguments give EINVAL, and a kernel this
+ * program only attached to gives EPERM (its tables live in another process). The text itself
+ * is tested in test_kernel_dump.c.
+ */
+#include "sfix.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static char *dump_of(liteipc_kernel *k, int *rc)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&text, &len);
+
+    assert_non_null(out);
+    *rc = liteipc_kernel_dump(k, out);
+    assert_int_equal(fclose(out), 0);
+    return text;
+}
+
+static void dump_shows_the_callers_process_and_task(void **state)
+{
+    t_ctx *c = *state;
+    int fd = t_dev_setup(c->k, T_POOL, NULL), rc;
+    char want[64];
+    char *text;
+
+    assert_true(fd >= 0);
+    assert_ok(t_set_cms(c->k, fd, 256));
+    assert_ok(t_send(c->k, fd, 0, 1, LITEIPC_FLAG_ONEWAY, "x", 1)); /* queued to ourselves */
+    text = dump_of(c->k, &rc);
+    assert_int_equal(rc, 0);
+    snprintf(want, sizeof want, "ServiceManager: task %d (IPC_SET_CMS 256)",
+             liteipc_self_tid(c->k));
+    assert_non_null(strstr(text, want));
+    snprintf(want, sizeof want, "process %d: pool of 64 KiB at 0x", liteipc_self_pid(c->k));
+    assert_non_null(strstr(text, want));
+    snprintf(want, sizeof want, "task %d (process %d): 1 queued", liteipc_self_tid(c->k),
+             liteipc_self_pid(c->k));
+    assert_non_null(strstr(text, want));
+    free(text);
+    IpcMsg *m = NULL;
+    assert_ok(t_recv(c->k, fd, &m));
+    assert_ok(t_free(c->k, fd, m));
+    liteipc_close(c->k, fd);
+}
+
+static void dump_argument_errors(void **state)
+{
+    t_ctx *c = *state;
+
+    assert_int_equal(liteipc_kernel_dump(NULL, stderr), -EINVAL);
+    assert_int_equal(liteipc_kernel_dump(c->k, NULL), -EINVAL);
+}
+
+static void dump_of_an_attached_kernel_eperm(void **state)
+{
+    char name[64], *text;
+    liteipc_kernel *host, *attached;
+    int rc;
+
+    (void)state;
+    snprintf(name, sizeof name, "test-dump-%d", (int)getpid());
+    assert_int_equal(liteipc_kernel_serve(name, NULL, &host), 0);
+    assert_int_equal(liteipc_kernel_attach(name, &attached), 0);
+    text = dump_of(attached, &rc);
+    assert_int_equal(rc, -EPERM);
+    assert_string_equal(text, "");
+    free(text);
+    assert_int_equal(liteipc_kernel_detach(attached), 0);
+    assert_int_equal(liteipc_kernel_stop(host), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(dump_shows_the_callers_process_and_task, t_setup,
+                                        t_teardown),
+        cmocka_unit_test_setup_teardown(dump_argument_errors, t_setup, t_teardown),
+        cmocka_unit_test(dump_of_an_attached_kernel_eperm),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
