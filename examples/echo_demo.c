@@ -17,9 +17,10 @@
  * after it receives), so the output is the same on every run. The only other synchronisation
  * is a condition variable with which main waits until the SM is up and the service has
  * registered. `--trace` also prints every kernel event (from the broker thread, so those lines
- * interleave freely with the others).
+ * interleave freely with the others). `--mermaid FILE` draws the whole run as a Mermaid
+ * sequence diagram into FILE (liteipc_trace_start).
  *
- * Usage: echo_demo [--trace]
+ * Usage: echo_demo [--trace] [--mermaid FILE]
  */
 #ifndef _GNU_SOURCE
 #define _POSIX_C_SOURCE 200809L
@@ -780,9 +781,10 @@ static bool shutdown_all(struct demo *d)
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: echo_demo [--trace]\n"
+    fprintf(f, "usage: echo_demo [--trace] [--mermaid FILE]\n"
                "  A ServiceManager, an echo service and two clients in simulated processes.\n"
-               "  --trace  also print every kernel event\n");
+               "  --trace           also print every kernel event\n"
+               "  --mermaid FILE    draw the run as a Mermaid sequence diagram into FILE\n");
 }
 
 /* On failure: stop the kernel (which ends every blocked call with ESHUTDOWN) and give up. */
@@ -797,12 +799,17 @@ int main(int argc, char **argv)
 {
     struct demo d = {.lock = PTHREAD_MUTEX_INITIALIZER, .changed = PTHREAD_COND_INITIALIZER};
     liteipc_vproc *sm_vp, *echo_vp;
+    liteipc_trace *diagram = NULL;
+    const char *mermaid = NULL;
+    FILE *mermaid_out = NULL;
     bool trace = false, ok = true;
     int sub = -1, rc;
 
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--trace") == 0) {
             trace = true;
+        } else if (strcmp(argv[i], "--mermaid") == 0 && i + 1 < argc) {
+            mermaid = argv[++i];
         } else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
             usage(stdout);
             return 0;
@@ -824,6 +831,14 @@ int main(int argc, char **argv)
         if (sub < 0)
             fprintf(stderr, "echo_demo: liteipc_subscribe: %s\n", errname(-sub));
     }
+    if (mermaid) {
+        mermaid_out = fopen(mermaid, "w");
+        rc = mermaid_out ? liteipc_trace_start(d.k, mermaid_out, &diagram) : -errno;
+        if (rc < 0) {
+            fprintf(stderr, "echo_demo: %s: %s\n", mermaid, errname(-rc));
+            return give_up(&d);
+        }
+    }
     printf("liteipc-sim %s echo demo: driver version %d\n", LITEIPC_VERSION_STRING,
            liteipc_kernel_config(d.k)->driver_version);
     fflush(stdout);
@@ -844,6 +859,10 @@ int main(int argc, char **argv)
 
     if (sub >= 0)
         liteipc_unsubscribe(d.k, sub);
+    if (diagram && (liteipc_trace_stop(diagram) < 0 || fclose(mermaid_out) != 0)) {
+        fprintf(stderr, "echo_demo: writing %s failed\n", mermaid);
+        ok = false;
+    }
     rc = liteipc_kernel_stop(d.k);
     if (rc < 0) {
         fprintf(stderr, "echo_demo: liteipc_kernel_stop: %s\n", errname(-rc));

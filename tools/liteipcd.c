@@ -7,7 +7,8 @@
  * SYNOPSIS
  *     liteipcd [--name NAME] [--tasks N] [--processes N] [--pool-default BYTES]
  *              [--pool-max BYTES] [--data-max BYTES] [--objects-max N] [--timeout-ms MS]
- *              [--driver-version V] [--exit-when-unused] [--ready-fd FD] [--trace] [--quiet]
+ *              [--driver-version V] [--exit-when-unused] [--ready-fd FD] [--trace]
+ *              [--mermaid FILE] [--quiet]
  *     liteipcd --help | --version
  *
  * DESCRIPTION
@@ -375,6 +376,7 @@ struct options {
     unsigned first_use_ms;
     bool quiet;
     bool trace;
+    const char *mermaid; /* draw the kernel's events as a sequence diagram into this file */
     int ready_fd;
 };
 
@@ -391,6 +393,7 @@ enum {
     OPT_FIRST_USE_TIMEOUT,
     OPT_READY_FD,
     OPT_TRACE,
+    OPT_MERMAID,
 };
 
 static const struct option long_options[] = {
@@ -407,6 +410,7 @@ static const struct option long_options[] = {
     {"first-use-timeout-ms", required_argument, NULL, OPT_FIRST_USE_TIMEOUT},
     {"ready-fd", required_argument, NULL, OPT_READY_FD},
     {"trace", no_argument, NULL, OPT_TRACE},
+    {"mermaid", required_argument, NULL, OPT_MERMAID},
     {"quiet", no_argument, NULL, 'q'},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
@@ -442,6 +446,8 @@ static void usage(FILE *f)
             "      --first-use-timeout-ms MS  with --exit-when-unused (default 30000)\n"
             "      --ready-fd FD       once serving, write one byte to descriptor FD and close it\n"
             "      --trace             also log every kernel event (every message, every wait)\n"
+            "      --mermaid FILE      draw every kernel event into FILE as a Mermaid sequence\n"
+            "                          diagram, until liteipcd stops\n"
             "  -q, --quiet             log errors only\n"
             "  -h, --help              show this help and exit\n"
             "  -V, --version           show the version and exit\n"
@@ -580,6 +586,9 @@ static int parse_options(int argc, char **argv, struct options *o)
             break;
         case OPT_TRACE:
             o->trace = true;
+            break;
+        case OPT_MERMAID:
+            o->mermaid = optarg;
             break;
         case 'q':
             o->quiet = true;
@@ -723,6 +732,8 @@ int main(int argc, char **argv)
     struct event_log evlog = {.head = 0};
     struct unused_watch watch = {.k = NULL};
     liteipc_kernel *k = NULL;
+    liteipc_trace *diagram = NULL;
+    FILE *diagram_out = NULL;
     sigset_t stop_set;
     int rc, sub = -1, procs;
     bool logging = false;
@@ -766,6 +777,16 @@ int main(int argc, char **argv)
                       strerror(-rc));
         }
     }
+    if (o.mermaid) {
+        diagram_out = fopen(o.mermaid, "w");
+        rc = diagram_out ? liteipc_trace_start(k, diagram_out, &diagram) : -errno;
+        if (rc < 0) {
+            log_error("%s: %s; no sequence diagram is drawn", o.mermaid, strerror(-rc));
+            if (diagram_out)
+                fclose(diagram_out);
+            diagram_out = NULL;
+        }
+    }
     if (o.exit_when_unused) {
         watch.k = k;
         watch.first_use_ms = o.first_use_ms;
@@ -791,6 +812,8 @@ int main(int argc, char **argv)
                  procs == 1 ? "it will" : "they will");
     if (sub >= 0)
         liteipc_unsubscribe(k, sub);
+    if (diagram && (liteipc_trace_stop(diagram) < 0 || fclose(diagram_out) != 0))
+        log_error("%s: writing the sequence diagram failed", o.mermaid);
     if (logging)
         event_log_stop(&evlog); /* after unsubscribing: no callback can run any more */
     rc = liteipc_kernel_stop(k);

@@ -221,6 +221,19 @@ int liteipc_unsubscribe(liteipc_kernel *k, int id);
 const char *liteipc_event_name(liteipc_event_type type);
 
 /*
+ * Draw k's events, from now until liteipc_trace_stop, as a Mermaid sequence diagram on out (text
+ * that GitHub and many Markdown viewers render; see docs/USAGE.md). One participant per task,
+ * one arrow per message the kernel queues (request ->>, one-way -), reply -->>, death notice --),
+ * a send that failed -x), one note per wait, timeout, drop, task death and exec. The lines are
+ * written on the broker thread. Host side only. Returns 0 and *trace, or -EINVAL, -EPERM (an
+ * attached kernel), -ENOSPC (8 subscribers already) or -ENOMEM.
+ */
+typedef struct liteipc_trace liteipc_trace;
+int liteipc_trace_start(liteipc_kernel *k, FILE *out, liteipc_trace **trace);
+/* Stop drawing, flush out (it stays open) and free trace. Returns 0 or -errno. */
+int liteipc_trace_stop(liteipc_trace *trace);
+
+/*
  * Write a snapshot of k's tables to out, as text for a human: the ServiceManager, every process
  * (pool and its use, IPC thread, the services it was granted) and every task (messages queued,
  * what it waits for, the processes granted access to it). Taken on the broker thread between

@@ -1,0 +1,153 @@
+/*
+ * test_stack_trace.c - liteipc_trace_start/stop: a kernel's events as a Mermaid sequence diagram.
+ * A call and its reply, a one-way message, a synchronous wait that times out and a task that
+ * ends are each drawn with their own arrow or note; bad arguments give EINVAL and an attached
+ * kernel EPERM.
+ */
+#include "sfix.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define T(fn) cmocka_unit_test_setup_teardown(fn, t_setup, t_teardown)
+#define T_FAST(fn) cmocka_unit_test_setup_teardown(fn, t_setup_fast, t_teardown)
+
+struct drawing {
+    char *text;
+    size_t len;
+    FILE *out;
+    liteipc_trace *trace;
+};
+
+static void draw_start(struct drawing *d, liteipc_kernel *k)
+{
+    d->out = open_memstream(&d->text, &d->len);
+    assert_non_null(d->out);
+    assert_int_equal(liteipc_trace_start(k, d->out, &d->trace), 0);
+}
+
+static void draw_stop(struct drawing *d)
+{
+    assert_int_equal(liteipc_trace_stop(d->trace), 0);
+    assert_int_equal(fclose(d->out), 0);
+}
+
+static void assert_drawn(const struct drawing *d, const char *line)
+{
+    if (!strstr(d->text, line))
+        fail_msg("no '%s' in the diagram:\n%s", line, d->text);
+}
+
+static void trace_draws_a_call_its_reply_and_a_one_way(void **state)
+{
+    t_ctx *c = *state;
+    t_svc cms = {.cms_size = T_CMS_BIG};
+    struct drawing d = {0};
+    IpcMsg *r = NULL;
+    char want[96];
+    int fd, me, pid;
+
+    t_svc_start(&cms, c->k);
+    fd = t_dev_setup(c->k, T_POOL, NULL);
+    assert_true(fd >= 0);
+    me = liteipc_self_tid(c->k);
+    pid = liteipc_self_pid(c->k);
+    draw_start(&d, c->k);
+    assert_ok(t_call(c->k, fd, 0, T_CODE_ECHO, "hi", 2, &r));
+    assert_ok(t_free(c->k, fd, r));
+    assert_ok(t_svc_quit(&cms, c->k, fd, true)); /* a one-way QUIT */
+    t_svc_join(&cms);
+    draw_stop(&d);
+    liteipc_close(c->k, fd);
+
+    assert_memory_equal(d.text, "sequenceDiagram\n", 16);
+    snprintf(want, sizeof want, "    participant T%d as task %d of pid %d\n", me, me, pid);
+    assert_drawn(&d, want);
+    snprintf(want, sizeof want, "    T%d->>T%d: request code %d (2 B)\n", me, cms.tid, T_CODE_ECHO);
+    assert_drawn(&d, want);
+    snprintf(want, sizeof want, "    T%d-->>T%d: reply code %d (2 B)\n", cms.tid, me, T_CODE_ECHO);
+    assert_drawn(&d, want);
+    snprintf(want, sizeof want, "    T%d-)T%d: one-way code ", me, cms.tid);
+    assert_drawn(&d, want);
+    snprintf(want, sizeof want, "    Note over T%d: waits\n", me);
+    assert_drawn(&d, want);
+    free(d.text);
+}
+
+/* A client process whose call to handle 0 is never answered: it times out, then ends. */
+static void *unanswered_client(void *arg)
+{
+    liteipc_kernel *k = arg;
+    int fd = t_dev_setup(k, T_POOL, NULL);
+    IpcMsg *r = NULL;
+
+    T_CHECK(fd >= 0);
+    T_CHECK_ERR(t_call(k, fd, 0, T_CODE_ECHO, "x", 1, &r), ETIME);
+    liteipc_close(k, fd);
+    return (void *)(intptr_t)liteipc_self_tid(k);
+}
+
+static void trace_draws_a_timeout_and_a_task_death(void **state)
+{
+    t_ctx *c = *state;
+    struct drawing d = {0};
+    IpcMsg *m = NULL;
+    char want[96];
+    int fd = t_dev_setup(c->k, T_POOL, NULL), client;
+
+    assert_true(fd >= 0);
+    assert_ok(t_set_cms(c->k, fd, T_CMS_BIG)); /* the CMS never answers: we do not receive */
+    draw_start(&d, c->k);
+    client = (int)(intptr_t)t_run_in_vproc(c->k, unanswered_client, c->k);
+    t_assert_threads_ok();
+    assert_ok(t_recv(c->k, fd, &m)); /* the request is still queued to us; take it out */
+    assert_ok(t_free(c->k, fd, m));
+    draw_stop(&d);
+    liteipc_close(c->k, fd);
+
+    snprintf(want, sizeof want, "    Note over T%d: ETIME, no reply in time\n", client);
+    assert_drawn(&d, want);
+    snprintf(want, sizeof want, "    Note over T%d: task ends\n", client);
+    assert_drawn(&d, want);
+    free(d.text);
+}
+
+static void trace_argument_errors(void **state)
+{
+    t_ctx *c = *state;
+    liteipc_trace *t = NULL;
+
+    assert_int_equal(liteipc_trace_start(NULL, stderr, &t), -EINVAL);
+    assert_int_equal(liteipc_trace_start(c->k, NULL, &t), -EINVAL);
+    assert_int_equal(liteipc_trace_start(c->k, stderr, NULL), -EINVAL);
+    assert_int_equal(liteipc_trace_stop(NULL), -EINVAL);
+}
+
+static void trace_of_an_attached_kernel_eperm(void **state)
+{
+    char name[64];
+    liteipc_kernel *host, *attached;
+    liteipc_trace *t = NULL;
+
+    (void)state;
+    snprintf(name, sizeof name, "test-trace-%d", (int)getpid());
+    assert_int_equal(liteipc_kernel_serve(name, NULL, &host), 0);
+    assert_int_equal(liteipc_kernel_attach(name, &attached), 0);
+    assert_int_equal(liteipc_trace_start(attached, stderr, &t), -EPERM);
+    assert_int_equal(liteipc_kernel_detach(attached), 0);
+    assert_int_equal(liteipc_kernel_stop(host), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        T(trace_draws_a_call_its_reply_and_a_one_way),
+        T_FAST(trace_draws_a_timeout_and_a_task_death),
+        T(trace_argument_errors),
+        cmocka_unit_test(trace_of_an_attached_kernel_eperm),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
