@@ -110,6 +110,13 @@ static void note(struct liteipc_trace *t, int tid, const char *text, const char 
     fprintf(t->out, ": %s%s\n", text, detail ? detail : "");
 }
 
+/* What happened to a task's wait. */
+static const char *const wait_notes[] = {
+    [LITEIPC_EV_RECV_WAIT] = "waits",
+    [LITEIPC_EV_RECV_TIMEOUT] = "ETIME, no reply in time",
+    [LITEIPC_EV_RECV_KILLED] = "ERFKILL, its process died",
+};
+
 static void on_event(const liteipc_event *ev, void *ctx)
 {
     struct liteipc_trace *t = ctx;
@@ -122,16 +129,10 @@ static void on_event(const liteipc_event *ev, void *ctx)
             put_message(t, ev, ev->type == LITEIPC_EV_DROP_ON_WRITE);
         break;
     case LITEIPC_EV_RECV_WAIT:
-        if (participant(t, ev->dst_tid, ev->dst_pid))
-            note(t, ev->dst_tid, "waits", NULL);
-        break;
     case LITEIPC_EV_RECV_TIMEOUT:
-        if (participant(t, ev->dst_tid, ev->dst_pid))
-            note(t, ev->dst_tid, "ETIME, no reply in time", NULL);
-        break;
     case LITEIPC_EV_RECV_KILLED:
         if (participant(t, ev->dst_tid, ev->dst_pid))
-            note(t, ev->dst_tid, "ERFKILL, its process died", NULL);
+            note(t, ev->dst_tid, wait_notes[ev->type], NULL);
         break;
     case LITEIPC_EV_DROP_ON_READ:
         if (participant(t, ev->dst_tid, ev->dst_pid)) {

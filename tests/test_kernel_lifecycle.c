@@ -34,6 +34,21 @@ static bool ev_names(const lk_event *ev, int tid)
     return ev->src_tid == tid || ev->dst_tid == tid;
 }
 
+/* A one-way request (code 1) from task `from` to handle `to`, carrying fd as its OBJ_FD. */
+static void send_fd_oneway(t_kfix *f, int from, int to, int fd)
+{
+    char data[T_HOST_OBJ];
+    uint32_t off = 0;
+    IpcMsg m;
+
+    memset(data, 0, sizeof data);
+    t_put_fd(data, 0, fd);
+    t_msg(&m, MT_REQUEST, (uint32_t)to, 1, LITEIPC_FLAG_ONEWAY);
+    t_msg_data(&m, data, sizeof data);
+    t_msg_objs(&m, &off, 1);
+    assert_int_equal(t_send(f, from, &m), 0);
+}
+
 /* ---- §1.1 allocation ----------------------------------------------------------------------- */
 
 static void lifecycle_tids_handed_out_lowest_first(void **state)
@@ -469,15 +484,7 @@ static void lifecycle_process_exit_runs_task_cleanup_first(void **state)
     notified_client(f, cms, s, &a);
     int p[2];
     assert_int_equal(pipe(p), 0);
-    char data[T_HOST_OBJ];
-    memset(data, 0, sizeof data);
-    t_put_fd(data, 0, p[0]);
-    uint32_t off = 0;
-    IpcMsg m;
-    t_msg(&m, MT_REQUEST, (uint32_t)s, 1, LITEIPC_FLAG_ONEWAY);
-    t_msg_data(&m, data, sizeof data);
-    t_msg_objs(&m, &off, 1);
-    assert_int_equal(t_send(f, a, &m), 0);
+    send_fd_oneway(f, a, s, p[0]);
     assert_int_equal(f->fd_dups, 1);
 
     assert_int_equal(lk_proc_exit(f->k, b_pid, f->now), 0);
@@ -801,15 +808,8 @@ static void lifecycle_exec_drains_the_survivors_queue(void **state)
     int c2 = t_must_task(f, c_pid);
     int p[2];
     assert_int_equal(pipe(p), 0);
-    char data[T_HOST_OBJ];
-    memset(data, 0, sizeof data);
-    t_put_fd(data, 0, p[0]);
-    uint32_t off = 0;
+    send_fd_oneway(f, c2, s, p[0]);
     IpcMsg m;
-    t_msg(&m, MT_REQUEST, (uint32_t)s, 1, LITEIPC_FLAG_ONEWAY);
-    t_msg_data(&m, data, sizeof data);
-    t_msg_objs(&m, &off, 1);
-    assert_int_equal(t_send(f, c2, &m), 0);
     t_msg(&m, MT_REQUEST, (uint32_t)s, 2, LITEIPC_FLAG_DEFAULT);
     assert_int_equal(t_call(f, c, &m, NULL), LK_PARKED);
     assert_int_equal(t_tview(f, s).queued, 2);
