@@ -225,7 +225,8 @@ const char *liteipc_event_name(liteipc_event_type type);
  * that GitHub and many Markdown viewers render; see docs/USAGE.md). One participant per task,
  * one arrow per message the kernel queues (request ->>, one-way -), reply -->>, death notice --),
  * a send that failed -x), one note per wait, timeout, drop, task death and exec. The lines are
- * written on the broker thread. Host side only. Returns 0 and *trace, or -EINVAL, -EPERM (an
+ * written on the broker thread, which waits while out blocks: give a file or a memory stream,
+ * not a pipe nobody drains. Host side only. Returns 0 and *trace, or -EINVAL, -EPERM (an
  * attached kernel), -ENOSPC (8 subscribers already) or -ENOMEM.
  */
 typedef struct liteipc_trace liteipc_trace;
@@ -236,10 +237,10 @@ int liteipc_trace_stop(liteipc_trace *trace);
 /*
  * Write a snapshot of k's tables to out, as text for a human: the ServiceManager, every process
  * (pool and its use, IPC thread, the services it was granted) and every task (messages queued,
- * what it waits for, the processes granted access to it). Taken on the broker thread between
- * two commands, so it is consistent. Host side only, like liteipc_subscribe; for a kernel served
- * by liteipcd, send the daemon SIGUSR2. Returns 0, -EINVAL, -EPERM (an attached kernel), or
- * the error of flushing out.
+ * what it waits for, the processes granted access to it). Written by the broker thread between
+ * two commands, so it is consistent (and the kernel waits while out blocks). Host side only,
+ * like liteipc_subscribe; for a kernel served by liteipcd, send the daemon SIGUSR2. Returns 0,
+ * -EINVAL, -EPERM (an attached kernel), or the error of flushing out.
  */
 int liteipc_kernel_dump(liteipc_kernel *k, FILE *out);
 
