@@ -1,6 +1,6 @@
 /*
  * test_fork.c - real host processes: a child forked from a thread attached to a kernel is a new
- * simulated process (LITEIPC_REFERENCE §7.6, Q16), and its death is noticed however it ends
+ * simulated process (LITEIPC_REFERENCE §7.6, Q16, Q25), and its death is noticed however it ends
  * (§7.2/§7.3, invariant 4 of DESIGN.md).
  *
  * A child reports through its exit status (0 = every check passed, otherwise the number of the
@@ -304,6 +304,37 @@ static void fork_child_cannot_see_parent_pool(void **state)
     if (!(WIFSIGNALED(status) && WTERMSIG(status) == SIGSEGV)) /* faulting is fine too */
         assert_child_passed(status);
     assert_ok(t_free(c->k, fd, m));
+    assert_ok(liteipc_close(c->k, fd));
+}
+
+/* Q25 (fixed): the child's first pool mmap leaves alone whatever the child itself has mapped at
+   its parent's old pool address (the driver unmaps the region there, taking it for the alias). */
+static void child_maps_at_parent_pool_address(void *arg)
+{
+    struct peek *p = arg;
+    char *mine = mmap((void *)p->parent_pool, 4096, PROT_READ | PROT_WRITE,
+                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+    char *own;
+
+    CHILD_CHECK(mine == p->parent_pool, 1); /* nothing of the parent's is mapped there */
+    mine[0] = 'q';
+    own = liteipc_mmap(p->k, NULL, T_POOL, PROT_READ, MAP_PRIVATE, p->fd, 0);
+    CHILD_CHECK(own != MAP_FAILED, 2);
+    CHILD_CHECK(address_mapped(mine) && mine[0] == 'q', 3);
+    _exit(0);
+}
+
+static void fork_child_first_mmap_keeps_its_own_mapping_at_parent_pool_address(void **state)
+{
+    t_ctx *c = *state;
+    struct peek p = {.k = c->k};
+    void *pool = NULL;
+    int fd = t_dev_setup(c->k, T_POOL, &pool);
+
+    assert_true(fd >= 0);
+    p.fd = fd;
+    p.parent_pool = pool;
+    assert_child_passed(wait_child(fork_child(child_maps_at_parent_pool_address, &p)));
     assert_ok(liteipc_close(c->k, fd));
 }
 
@@ -727,6 +758,7 @@ int main(void)
         T(fork_child_pool_size_independent_of_parent),
         T(fork_child_writing_its_pool_segfaults),
         T(fork_child_cannot_see_parent_pool),
+        T(fork_child_first_mmap_keeps_its_own_mapping_at_parent_pool_address),
         T(fork_child_calls_parent_service_after_grant),
         T(fork_child_cannot_call_service_granted_to_parent),
         T(fork_child_exit_notifies_parent_cms),
