@@ -499,6 +499,23 @@ liteipc_event r_ev_wait_msg(r_ctx *c, liteipc_event_type type, int dst_tid, uint
             t_ev_wait(c->ev, type, dst_tid, seen + 1, (unsigned)(until - now)) != 0)
             break;
     }
+    /* Say what did happen, for a failure that cannot be reproduced at will. */
+    {
+        liteipc_event out[64];
+        size_t n = t_ev_collect(c->ev, -1, dst_tid, out, 64);
+
+        fprintf(stderr, "events of task %d (%zu):\n", dst_tid, n);
+        for (size_t i = 0; i < n; i++)
+            fprintf(stderr, "  %s %d/%d -> %d/%d code %#x err %d\n",
+                    liteipc_event_name(out[i].type), out[i].src_pid, out[i].src_tid,
+                    out[i].dst_pid, out[i].dst_tid, out[i].msg.code, out[i].err);
+        for (int i = 0; i < c->nkids; i++)
+            if (c->kids[i].pid > 0 && c->kids[i].len > 0)
+                fprintf(stderr, "child %d had written, unread: %.*s\n", (int)c->kids[i].pid,
+                        (int)c->kids[i].len, c->kids[i].buf);
+        if (c->k)
+            liteipc_kernel_dump(c->k, stderr);
+    }
     fail_msg("no %s event to task %d with code %#x within %u ms", liteipc_event_name(type),
              dst_tid, code, T_WAIT_MS);
     return (liteipc_event){0}; /* not reached */
