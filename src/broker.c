@@ -46,8 +46,30 @@ static lk_chan *chan_of(const liteipc_kernel *k, const lk_bconn *c, int slot)
     return (lk_chan *)((char *)c->region + LK_REGION_HEADER + (size_t)slot * k->b.chan_size);
 }
 
-/* Publish a result in a channel and wake its task if it sleeps (pairs with client.c wait_done). */
-static void chan_complete(lk_chan *ch, int result, const lk_ioctl_out *out, uint32_t fds)
+/* Take back a wake-up handed to the task of ch, which sleeps and cannot do it: do it here. */
+static void reclaim_wake(liteipc_kernel *k, lk_chan *ch)
+{
+    int32_t tid = atomic_exchange_explicit(&ch->wake_tid, 0, memory_order_acq_rel);
+
+    if (tid != 0)
+        lk_wake_task(k->b.bell, tid);
+}
+
+/* Task tid sleeps and its channel is complete: wake it, or hand the wake-up to the task whose
+   command is being served, if it is polling and has none yet (channel.h). */
+static void wake_or_hand(liteipc_kernel *k, int tid)
+{
+    if (k->b.hand_to) {
+        atomic_store_explicit(&k->b.hand_to->wake_tid, tid, memory_order_release);
+        k->b.hand_to = NULL; /* one per command */
+    } else {
+        lk_wake_task(k->b.bell, tid);
+    }
+}
+
+/* Publish a result in task tid's channel and wake it if it sleeps (pairs with wait_done). */
+static void chan_complete(liteipc_kernel *k, lk_chan *ch, int tid, int result,
+                          const lk_ioctl_out *out, uint32_t fds)
 {
     uint32_t old;
 
@@ -61,8 +83,10 @@ static void chan_complete(lk_chan *ch, int result, const lk_ioctl_out *out, uint
         ch->in_msg = out->in_msg;
     }
     old = atomic_exchange_explicit(&ch->state, LK_CHAN_DONE, memory_order_acq_rel);
-    if (old == LK_CHAN_WAITING)
-        lk_futex_wake(&ch->state, 1);
+    if (old == LK_CHAN_WAITING) {
+        wake_or_hand(k, tid);
+        reclaim_wake(k, ch); /* asleep, it would do a handed wake-up only once woken */
+    }
 }
 
 static void complete_tid(liteipc_kernel *k, int tid, int result, const lk_ioctl_out *out)
@@ -73,7 +97,7 @@ static void complete_tid(liteipc_kernel *k, int tid, int result, const lk_ioctl_
         return;
     c = k->b.by_pid[k->b.by_tid[tid].pid];
     if (c)
-        chan_complete(chan_of(k, c, k->b.by_tid[tid].slot), result, out,
+        chan_complete(k, chan_of(k, c, k->b.by_tid[tid].slot), tid, result, out,
                       result == 0 && out ? prepare_fd_delivery(k, c, tid, out->in_msg) : 0);
 }
 
@@ -319,18 +343,23 @@ static void handle_slot(liteipc_kernel *k, lk_bconn *c, int slot)
     read_command(k, c, ch, &in);
     memset(&out, 0, sizeof(out));
     ret = lk_ioctl(k->kern, tid, &in, lk_now_ns(), &out);
+    /* The tasks this command completed first: a polling poster wakes one of them itself, so
+       its handed TID must be in place before the poster's own answer. */
+    k->b.hand_to = st == LK_CHAN_POSTED ? ch : NULL;
+    deliver_completions(k);
+    k->b.hand_to = NULL;
     if (ret == LK_PARKED) {
         uint32_t posted = LK_CHAN_POSTED;
 
-        /* Tell a spinning task to sleep: its answer depends on another task now. */
-        atomic_compare_exchange_strong(&ch->state, &posted, LK_CHAN_PARKED);
+        /* Tell a polling task to sleep: its answer depends on another task now. */
+        if (!atomic_compare_exchange_strong(&ch->state, &posted, LK_CHAN_PARKED))
+            reclaim_wake(k, ch); /* it sleeps already */
     } else {
-        chan_complete(ch, ret, &out,
+        chan_complete(k, ch, tid, ret, &out,
                       ret == 0 && out.copyout == LK_COPYOUT_INMSG
                           ? prepare_fd_delivery(k, c, tid, out.in_msg)
                           : 0);
     }
-    deliver_completions(k);
 }
 
 /* Serve every posted command. Returns true if there was any. */
@@ -817,8 +846,11 @@ static void broker_sleep(liteipc_kernel *k)
         if (atomic_load_explicit(&bell->pending_procs, memory_order_relaxed))
             return;
         lk_cpu_relax();
-        if (i % 16 == 0 && lk_now_ns() > until)
-            break;
+        if (i % 16 == 0) {
+            atomic_fetch_add_explicit(&bell->beat, 1, memory_order_relaxed);
+            if (lk_now_ns() > until)
+                break;
+        }
     }
     /* Dekker pair with the task's post (client.c): announce sleep, then re-check. */
     atomic_store(&bell->broker_sleeping, 1);
@@ -845,7 +877,7 @@ static void broker_shutdown(liteipc_kernel *k)
 
             if (c->slot_tid[s] >= 0 &&
                 (st == LK_CHAN_POSTED || st == LK_CHAN_WAITING || st == LK_CHAN_PARKED))
-                chan_complete(ch, -ESHUTDOWN, NULL, 0);
+                chan_complete(k, ch, c->slot_tid[s], -ESHUTDOWN, NULL, 0);
         }
     }
     while (b->conns)
@@ -864,6 +896,7 @@ static void *broker_main(void *arg)
             break;
         if (atomic_load(&k->b.sub_pending))
             apply_subscriptions(k);
+        atomic_fetch_add_explicit(&k->b.bell->beat, 1, memory_order_relaxed); /* channel.h */
         worked = scan_bell(k);
         worked |= run_deadlines(k);
         if (!worked) {

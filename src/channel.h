@@ -17,15 +17,26 @@
  *   POSTED/PARKED --task goes to sleep, CAS--> WAITING
  *   POSTED/PARKED/WAITING --broker writes the result, exchange-release--> DONE --task--> IDLE
  *
- * A task spins briefly while its command is POSTED (the broker usually answers within a
+ * A task polls briefly while its command is POSTED (the broker usually answers within a
  * microsecond or two) but sleeps at once when it is PARKED: then it waits for another task,
- * and on two CPUs a spinning waiter only steals the CPU that task needs.
+ * and a polling waiter only steals the CPU that task may need. It polls only while the broker
+ * is on a CPU: not asleep, and its beat (bumped on every turn of its loop and every 16 polls of
+ * its own idle spin) still moving; a broker that shares the caller's CPU gets it at once.
  *
  * The task rings the broker by setting its slot's bit, then its process's bit in the bell, then
  * (only if the broker said it sleeps) writing the broker's eventfd. The broker announces sleep
  * with a seq_cst store and re-checks the bitmap before sleeping; the task sets the bitmap with a
  * seq_cst RMW before loading the flag (a Dekker pair: one of them always sees the other).
- * The broker wakes the task's futex only if the task said it sleeps (WAITING).
+ *
+ * A task sleeps on its word in the bell, wake[TID].seq, which every process of the kernel maps,
+ * and only after saying so (WAITING). Whoever completes a WAITING channel must wake its task:
+ * bump the word, FUTEX_WAKE. The broker hands that wake to the task whose command it is serving,
+ * when that task is awake and polling (its channel still POSTED): it writes the TID into the
+ * poster's wake_tid before the poster's own answer, and the poster, running on the CPU where the
+ * woken task last ran, wakes it there (a local wake-up, not a cross-CPU one). If the poster went
+ * to sleep meanwhile, the broker takes the TID back (an exchange: exactly one of them wakes).
+ * A wake_tid outside the user TIDs is ignored: the poster can only delay a wake by writing it,
+ * and a task that is never woken still looks at its channel every CLIENT_WAKE_CHECK_NS.
  *
  * Everything in a channel is user-writable: the broker copies what it needs out of it once,
  * checks its own copy, and only copies payload bytes from the staging area (copy_from_user).
@@ -54,10 +65,17 @@ enum lk_chan_copyout {
     LK_CHAN_COPYOUT_INMSG,
 };
 
+/* A task's futex word, on its own cache line: bumped by whoever wakes the task. */
+typedef struct lk_wake {
+    _Alignas(64) _Atomic uint32_t seq;
+} lk_wake;
+
 typedef struct lk_bell {
     _Atomic uint32_t broker_sleeping;
     _Atomic uint32_t dead; /* the kernel has stopped: every call fails with ESHUTDOWN */
     _Atomic uint64_t pending_procs; /* bit p: process p has posted slots */
+    _Alignas(64) _Atomic uint32_t beat; /* bumped by the broker as it runs (see above) */
+    lk_wake wake[MAX_SERVICE_NUM]; /* by TID: where each task sleeps */
 } lk_bell;
 
 typedef struct lk_chan {
@@ -79,6 +97,7 @@ typedef struct lk_chan {
     CmsCmdContent cms_out;
     int32_t version_out;
     uint32_t fds_pending; /* OBJ_FD descriptors the task must fetch before returning (client.c) */
+    _Atomic int32_t wake_tid; /* a task the broker asks this one to wake; 0: none (see above) */
     /* staging[0..data_len) data, then off_count u32 offsets (at an aligned position) */
     _Alignas(16) unsigned char staging[];
 } lk_chan;
@@ -90,6 +109,9 @@ typedef struct lk_proc_region {
 } lk_proc_region;
 
 #define LK_REGION_HEADER 64u
+
+/* Wake task tid (a user TID, checked): bump its word, then FUTEX_WAKE it. */
+void lk_wake_task(lk_bell *bell, int32_t tid);
 
 /* Byte offset of the offsets array inside staging. */
 static inline uint32_t lk_chan_off_pos(uint32_t data_max)

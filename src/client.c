@@ -31,12 +31,16 @@
 
 #ifndef CLIENT_SPIN_NS
 /*
- * How long a caller polls for the broker's answer before sleeping, when there are CPUs to
- * spare. On fewer than three CPUs it does not poll at all: caller, broker and the task it
- * talks to would share two CPUs, and a polling caller only delays the one it waits for
- * (measured in docs/PERFORMANCE.md: polling there doubles the round trip).
+ * How long a caller polls for the broker's answer before sleeping. It polls only while the
+ * broker is on a CPU (channel.h), and gives up as soon as the broker's beat has not moved for
+ * CLIENT_STALL_NS: a broker that shares the caller's CPU then gets it at once. The poll pays
+ * twice: the caller skips a sleep and a wake-up, and it is awake to do the wake-up the broker
+ * hands it (docs/PERFORMANCE.md measures both).
  */
 #define CLIENT_SPIN_NS 5000
+#endif
+#ifndef CLIENT_STALL_NS
+#define CLIENT_STALL_NS 1000
 #endif
 #define CLIENT_WAKE_CHECK_NS 250000000u /* a sleeping caller checks the kernel is alive */
 #define FD_OWNER_FORKED (-2)         /* owned by this fork child's process, not created yet */
@@ -537,32 +541,71 @@ static bool host_gone(lk_cproc *p)
     return atomic_load(&p->dead);
 }
 
-/* Wait for DONE: spin briefly while the broker has not answered, then sleep on the futex. */
+void lk_wake_task(lk_bell *bell, int32_t tid)
+{
+    if (tid < LK_FIRST_USER_TID || tid >= LK_MAX_TASKS)
+        return;
+    atomic_fetch_add_explicit(&bell->wake[tid].seq, 1, memory_order_release);
+    lk_futex_wake(&bell->wake[tid].seq, 1);
+}
+
+/* Do the wake-up the broker handed us, if any (channel.h). */
+static void run_handed_wake(lk_ctask *t)
+{
+    int32_t tid = atomic_exchange_explicit(&t->ch->wake_tid, 0, memory_order_acq_rel);
+
+    if (tid != 0)
+        lk_wake_task(t->proc->bell, tid);
+}
+
+/*
+ * Wait for DONE: poll briefly while the broker, awake, has not answered; then do any wake-up it
+ * handed us, and sleep on our word in the bell until DONE.
+ */
 static int wait_done(lk_ctask *t)
 {
     lk_chan *ch = t->ch;
+    lk_bell *bell = t->proc->bell;
+    _Atomic uint32_t *word = &bell->wake[t->tid].seq;
     uint64_t until = lk_now_ns() + t->k->c.spin_ns;
 
-    for (unsigned i = 1; t->k->c.spin_ns; i++) {
-        uint32_t s = atomic_load_explicit(&ch->state, memory_order_acquire);
+    uint32_t beat = atomic_load_explicit(&bell->beat, memory_order_relaxed);
+    uint64_t beat_at = lk_now_ns();
 
-        if (s == LK_CHAN_DONE)
-            return 0;
-        if (s != LK_CHAN_POSTED || (i % 16 == 0 && lk_now_ns() > until))
-            break; /* PARKED: another task will answer, not the broker */
+    for (unsigned i = 1; t->k->c.spin_ns; i++) {
+        if (atomic_load_explicit(&ch->state, memory_order_acquire) != LK_CHAN_POSTED)
+            break; /* DONE, or PARKED: another task will answer, not the broker */
+        if (atomic_load_explicit(&bell->broker_sleeping, memory_order_relaxed))
+            break;
+        if (i % 8 == 0) { /* is the broker still on a CPU? (channel.h) */
+            uint32_t b = atomic_load_explicit(&bell->beat, memory_order_relaxed);
+            uint64_t now = lk_now_ns();
+
+            if (now > until)
+                break;
+            if (b != beat) {
+                beat = b;
+                beat_at = now;
+            } else if (now - beat_at > CLIENT_STALL_NS) {
+                break;
+            }
+        }
         lk_cpu_relax();
     }
     for (;;) {
+        uint32_t seq = atomic_load_explicit(word, memory_order_acquire);
         uint32_t s = atomic_load_explicit(&ch->state, memory_order_acquire);
 
+        run_handed_wake(t); /* before we sleep: the task we must wake may be what we wait for */
         if (s == LK_CHAN_DONE)
             return 0;
-        if (s == LK_CHAN_WAITING ||
-            atomic_compare_exchange_strong(&ch->state, &s, LK_CHAN_WAITING))
-            lk_futex_wait(&ch->state, LK_CHAN_WAITING, lk_now_ns() + CLIENT_WAKE_CHECK_NS);
-        if (atomic_load_explicit(&ch->state, memory_order_acquire) == LK_CHAN_DONE)
+        if (s == LK_CHAN_WAITING || atomic_compare_exchange_strong(&ch->state, &s, LK_CHAN_WAITING))
+            lk_futex_wait(word, seq, lk_now_ns() + CLIENT_WAKE_CHECK_NS);
+        if (atomic_load_explicit(&ch->state, memory_order_acquire) == LK_CHAN_DONE) {
+            run_handed_wake(t);
             return 0;
-        if (atomic_load(&t->proc->bell->dead) || host_gone(t->proc))
+        }
+        if (atomic_load(&bell->dead) || host_gone(t->proc))
             return -ESHUTDOWN;
     }
 }
@@ -686,7 +729,7 @@ int lk_client_init(liteipc_kernel *k)
         return -err;
     pthread_mutex_init(&k->c.lock, NULL);
     k->c.fork_parent_pid = -1;
-    k->c.spin_ns = sysconf(_SC_NPROCESSORS_ONLN) >= 3 ? CLIENT_SPIN_NS : 0;
+    k->c.spin_ns = CLIENT_SPIN_NS;
     return 0;
 }
 

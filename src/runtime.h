@@ -116,6 +116,7 @@ typedef struct lk_broker {
     size_t chan_size;
     lk_bconn *conns;             /* every connection, with or without a process yet */
     lk_bconn *by_pid[LK_MAX_PROCS];
+    lk_chan *hand_to;            /* the polling poster a wake-up may be handed to, or NULL */
     struct { int16_t pid, slot; } by_tid[LK_MAX_TASKS];
     _Atomic int stop;
 
