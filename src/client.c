@@ -595,13 +595,16 @@ static int wait_done(lk_ctask *t)
     for (;;) {
         uint32_t seq = atomic_load_explicit(word, memory_order_acquire);
         uint32_t s = atomic_load_explicit(&ch->state, memory_order_acquire);
+        bool timed_out = false;
 
         run_handed_wake(t); /* before we sleep: the task we must wake may be what we wait for */
         if (s == LK_CHAN_DONE)
             return 0;
         if (s == LK_CHAN_WAITING || atomic_compare_exchange_strong(&ch->state, &s, LK_CHAN_WAITING))
-            lk_futex_wait(word, seq, lk_now_ns() + CLIENT_WAKE_CHECK_NS);
+            timed_out = lk_futex_wait(word, seq, lk_now_ns() + CLIENT_WAKE_CHECK_NS) == -ETIMEDOUT;
         if (atomic_load_explicit(&ch->state, memory_order_acquire) == LK_CHAN_DONE) {
+            if (timed_out) /* complete, yet nobody woke us: a wake-up was lost */
+                atomic_fetch_add_explicit(&t->k->c.lost_wakes, 1, memory_order_relaxed);
             run_handed_wake(t);
             return 0;
         }
@@ -721,6 +724,22 @@ int lk_fd_check(liteipc_kernel *k, lk_cproc *p, int fd)
     return mode;
 }
 
+/* How long callers poll: $LITEIPC_POLL_NS (0 to 1000000) if set and valid, else CLIENT_SPIN_NS. */
+static uint64_t poll_ns_setting(void)
+{
+    const char *v = getenv(LITEIPC_POLL_ENV);
+    char *end;
+    unsigned long long n;
+
+    if (!v || !*v)
+        return CLIENT_SPIN_NS;
+    errno = 0;
+    n = strtoull(v, &end, 10);
+    if (errno || *end || n > 1000000u)
+        return CLIENT_SPIN_NS;
+    return n;
+}
+
 int lk_client_init(liteipc_kernel *k)
 {
     int err = pthread_key_create(&k->c.key, task_destructor);
@@ -729,7 +748,7 @@ int lk_client_init(liteipc_kernel *k)
         return -err;
     pthread_mutex_init(&k->c.lock, NULL);
     k->c.fork_parent_pid = -1;
-    k->c.spin_ns = CLIENT_SPIN_NS;
+    k->c.spin_ns = poll_ns_setting();
     return 0;
 }
 

@@ -190,6 +190,8 @@ typedef struct lk_client {
     int nfds;
     int fork_parent_pid;     /* the forking thread's PID, recorded before fork */
     uint64_t spin_ns;        /* how long a caller polls before sleeping (client.c) */
+    _Atomic unsigned long lost_wakes; /* calls answered but never woken: found DONE only at the
+                                         caller's own CLIENT_WAKE_CHECK_NS check (tests: 0) */
 } lk_client;
 
 struct liteipc_kernel {

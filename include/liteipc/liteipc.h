@@ -76,6 +76,13 @@ const liteipc_config *liteipc_kernel_config(const liteipc_kernel *k);
  * left in the filesystem or in /dev/shm: its name and memory vanish with its last process.
  */
 #define LITEIPC_DEVICE_ENV "LITEIPC_DEVICE"
+/*
+ * Tuning, read when a kernel is started or attached in this process: how long (ns, 0 to 1000000)
+ * a device call polls for the broker's answer before sleeping; default 5000. 0 never polls:
+ * every call sleeps and every wake-up is the broker's (slower; for machines where a polling
+ * thread is not welcome). docs/PERFORMANCE.md explains the polling.
+ */
+#define LITEIPC_POLL_ENV "LITEIPC_POLL_NS"
 #define LITEIPC_DEFAULT_DEVICE "lite_ipc"
 
 /* The device name this program uses: $LITEIPC_DEVICE if set and valid, else "lite_ipc". */

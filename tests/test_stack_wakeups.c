@@ -1,0 +1,156 @@
+/*
+ * test_stack_wakeups.c - nobody is left asleep with an answer (src/channel.h): thousands of calls
+ * and one-way messages between virtual processes and from a forked process, once with callers
+ * polling (the broker hands wake-ups to the task it answers) and once with LITEIPC_POLL_NS=0
+ * (callers are asleep, or going to sleep, when the broker answers: it must wake every task
+ * itself and take back any wake-up it handed to a caller that went to sleep first). A lost
+ * wake-up leaves a task to find its answer at its own 250 ms check, which the library counts
+ * (lk_client.lost_wakes): these runs must lose none.
+ */
+#include "sfix.h"
+
+#include "runtime.h" /* the library's count of lost wake-ups */
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define CALLS 2000
+
+struct caller {
+    liteipc_kernel *k;
+    unsigned calls;
+    int fails;
+};
+
+/* CALLS synchronous calls to handle 0 (an echo service), each checked; then one-way messages. */
+static void *calls_main(void *arg)
+{
+    struct caller *cl = arg;
+    int fd = t_dev_setup(cl->k, T_POOL, NULL);
+    char buf[64];
+
+    T_CHECK(fd >= 0);
+    for (unsigned i = 0; i < cl->calls && fd >= 0; i++) {
+        IpcMsg *r = NULL;
+        unsigned n = 1 + i % sizeof buf;
+
+        t_fill(buf, n, i);
+        if (t_call(cl->k, fd, 0, T_CODE_ECHO, buf, n, &r) != 0 || !r || r->dataSz != n ||
+            memcmp(r->data, buf, n) != 0)
+            cl->fails++;
+        if (r)
+            T_CHECK_OK(t_free(cl->k, fd, r));
+        if (i % 4 == 0)
+            T_CHECK_OK(t_send(cl->k, fd, 0, T_CODE_ECHO, LITEIPC_FLAG_ONEWAY, buf, 8));
+    }
+    if (fd >= 0)
+        liteipc_close(cl->k, fd);
+    return NULL;
+}
+
+static void calls_between_virtual_processes(void **state)
+{
+    t_ctx *c = *state;
+    t_svc cms = {.cms_size = T_CMS_BIG};
+    struct caller a = {.k = c->k, .calls = CALLS}, b = {.k = c->k, .calls = CALLS};
+    liteipc_vproc *va, *vb;
+    int fd;
+
+    t_svc_start(&cms, c->k);
+    va = t_vproc_start(c->k, calls_main, &a);
+    vb = t_vproc_start(c->k, calls_main, &b); /* two callers: queued requests as well */
+    t_vproc_finish(va);
+    t_vproc_finish(vb);
+    fd = t_dev_setup(c->k, T_POOL, NULL);
+    assert_true(fd >= 0);
+    assert_ok(t_svc_quit(&cms, c->k, fd, true));
+    t_svc_join(&cms);
+    liteipc_close(c->k, fd);
+    t_assert_threads_ok();
+    assert_int_equal(a.fails, 0);
+    assert_int_equal(b.fails, 0);
+    assert_int_equal(atomic_load(&c->k->c.lost_wakes), 0);
+    assert_int_equal(cms.oneways, 2 * (CALLS / 4));
+    assert_int_equal(cms.requests, 2 * CALLS + 2 * (CALLS / 4)); /* one-way ones included */
+}
+
+/* The same from a forked child: a real process, whose wake-ups cross process boundaries. */
+static void calls_from_a_real_process(void **state)
+{
+    t_ctx *c = *state;
+    t_svc cms = {.cms_size = T_CMS_BIG};
+    struct caller cl = {.k = c->k, .calls = CALLS};
+    int fd, status = 0;
+    pid_t pid;
+
+    t_svc_start(&cms, c->k);
+    fflush(NULL);
+    pid = fork();
+    if (pid == 0) {
+        alarm(100);
+        calls_main(&cl);
+        _exit(cl.fails == 0 && !t_failed() && atomic_load(&c->k->c.lost_wakes) == 0 ? 0 : 1);
+    }
+    assert_true(pid > 0);
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    fd = t_dev_setup(c->k, T_POOL, NULL);
+    assert_true(fd >= 0);
+    assert_ok(t_svc_quit(&cms, c->k, fd, true));
+    t_svc_join(&cms);
+    liteipc_close(c->k, fd);
+    t_assert_threads_ok();
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    assert_int_equal(atomic_load(&c->k->c.lost_wakes), 0); /* the service's side */
+    assert_int_equal(cms.requests, CALLS + CALLS / 4);
+}
+
+static void polling_calls_between_virtual_processes(void **state)
+{
+    calls_between_virtual_processes(state);
+}
+
+static void polling_calls_from_a_real_process(void **state)
+{
+    calls_from_a_real_process(state);
+}
+
+static void no_polling_calls_between_virtual_processes(void **state)
+{
+    calls_between_virtual_processes(state);
+}
+
+static void no_polling_calls_from_a_real_process(void **state)
+{
+    calls_from_a_real_process(state);
+}
+
+/* Each kernel reads LITEIPC_POLL_NS when it starts (in t_setup). */
+static int setup_polling(void **state)
+{
+    unsetenv(LITEIPC_POLL_ENV);
+    return t_setup(state);
+}
+
+static int setup_no_polling(void **state)
+{
+    setenv(LITEIPC_POLL_ENV, "0", 1);
+    return t_setup(state);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(polling_calls_between_virtual_processes, setup_polling,
+                                        t_teardown),
+        cmocka_unit_test_setup_teardown(polling_calls_from_a_real_process, setup_polling,
+                                        t_teardown),
+        cmocka_unit_test_setup_teardown(no_polling_calls_between_virtual_processes,
+                                        setup_no_polling, t_teardown),
+        cmocka_unit_test_setup_teardown(no_polling_calls_from_a_real_process, setup_no_polling,
+                                        t_teardown),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
