@@ -50,25 +50,31 @@ static void *calls_main(void *arg)
     return NULL;
 }
 
+/* Stop the CMS with a QUIT from a task of the test's own process, and join it. */
+static void cms_stop(t_ctx *c, t_svc *cms)
+{
+    int fd = t_dev_setup(c->k, T_POOL, NULL);
+
+    assert_true(fd >= 0);
+    assert_ok(t_svc_quit(cms, c->k, fd, true));
+    t_svc_join(cms);
+    liteipc_close(c->k, fd);
+    t_assert_threads_ok();
+}
+
 static void calls_between_virtual_processes(void **state)
 {
     t_ctx *c = *state;
     t_svc cms = {.cms_size = T_CMS_BIG};
     struct caller a = {.k = c->k, .calls = CALLS}, b = {.k = c->k, .calls = CALLS};
     liteipc_vproc *va, *vb;
-    int fd;
 
     t_svc_start(&cms, c->k);
     va = t_vproc_start(c->k, calls_main, &a);
     vb = t_vproc_start(c->k, calls_main, &b); /* two callers: queued requests as well */
     t_vproc_finish(va);
     t_vproc_finish(vb);
-    fd = t_dev_setup(c->k, T_POOL, NULL);
-    assert_true(fd >= 0);
-    assert_ok(t_svc_quit(&cms, c->k, fd, true));
-    t_svc_join(&cms);
-    liteipc_close(c->k, fd);
-    t_assert_threads_ok();
+    cms_stop(c, &cms);
     assert_int_equal(a.fails, 0);
     assert_int_equal(b.fails, 0);
     assert_int_equal(atomic_load(&c->k->c.lost_wakes), 0);
@@ -82,7 +88,7 @@ static void calls_from_a_real_process(void **state)
     t_ctx *c = *state;
     t_svc cms = {.cms_size = T_CMS_BIG};
     struct caller cl = {.k = c->k, .calls = CALLS};
-    int fd, status = 0;
+    int status = 0;
     pid_t pid;
 
     t_svc_start(&cms, c->k);
@@ -95,12 +101,7 @@ static void calls_from_a_real_process(void **state)
     }
     assert_true(pid > 0);
     assert_int_equal(waitpid(pid, &status, 0), pid);
-    fd = t_dev_setup(c->k, T_POOL, NULL);
-    assert_true(fd >= 0);
-    assert_ok(t_svc_quit(&cms, c->k, fd, true));
-    t_svc_join(&cms);
-    liteipc_close(c->k, fd);
-    t_assert_threads_ok();
+    cms_stop(c, &cms);
     assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
     assert_int_equal(atomic_load(&c->k->c.lost_wakes), 0); /* the service's side */
     assert_int_equal(cms.requests, CALLS + CALLS / 4);
