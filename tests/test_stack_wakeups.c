@@ -9,7 +9,7 @@
  */
 #include "sfix.h"
 
-#include "runtime.h" /* the library's count of lost wake-ups */
+#include "runtime.h" /* the library's poll setting and count of lost wake-ups */
 
 #include <stdlib.h>
 #include <string.h>
@@ -109,22 +109,56 @@ static void calls_from_a_real_process(void **state)
 
 static void polling_calls_between_virtual_processes(void **state)
 {
+    assert_true(((t_ctx *)*state)->k->c.spin_ns > 0);
     calls_between_virtual_processes(state);
 }
 
 static void polling_calls_from_a_real_process(void **state)
 {
+    assert_true(((t_ctx *)*state)->k->c.spin_ns > 0);
     calls_from_a_real_process(state);
 }
 
 static void no_polling_calls_between_virtual_processes(void **state)
 {
+    assert_int_equal(((t_ctx *)*state)->k->c.spin_ns, 0);
     calls_between_virtual_processes(state);
 }
 
 static void no_polling_calls_from_a_real_process(void **state)
 {
+    assert_int_equal(((t_ctx *)*state)->k->c.spin_ns, 0);
     calls_from_a_real_process(state);
+}
+
+/* LITEIPC_POLL_NS: a number of ns up to 1000000, read when a kernel starts; anything else is
+   ignored for the default. */
+static void poll_setting_from_the_environment(void **state)
+{
+    static const struct {
+        const char *value;
+        uint64_t expect; /* 0 ... ; UINT64_MAX: the default */
+    } cases[] = {{"0", 0}, {"250", 250}, {"1000000", 1000000}, {"1000001", UINT64_MAX},
+                 {"12x", UINT64_MAX}, {"-5", UINT64_MAX}, {"", UINT64_MAX}, {NULL, UINT64_MAX}};
+    uint64_t dflt;
+    liteipc_kernel *k;
+
+    (void)state;
+    unsetenv(LITEIPC_POLL_ENV);
+    assert_int_equal(liteipc_kernel_start(NULL, &k), 0);
+    dflt = k->c.spin_ns;
+    assert_int_equal(liteipc_kernel_stop(k), 0);
+    assert_true(dflt > 0);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        if (cases[i].value)
+            setenv(LITEIPC_POLL_ENV, cases[i].value, 1);
+        else
+            unsetenv(LITEIPC_POLL_ENV);
+        assert_int_equal(liteipc_kernel_start(NULL, &k), 0);
+        assert_int_equal(k->c.spin_ns, cases[i].expect == UINT64_MAX ? dflt : cases[i].expect);
+        assert_int_equal(liteipc_kernel_stop(k), 0);
+    }
+    unsetenv(LITEIPC_POLL_ENV);
 }
 
 /* Each kernel reads LITEIPC_POLL_NS when it starts (in t_setup). */
@@ -151,6 +185,7 @@ int main(void)
                                         setup_no_polling, t_teardown),
         cmocka_unit_test_setup_teardown(no_polling_calls_from_a_real_process, setup_no_polling,
                                         t_teardown),
+        cmocka_unit_test(poll_setting_from_the_environment),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
