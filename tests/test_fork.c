@@ -8,6 +8,7 @@
  * waits for it. A child arms alarm() so that it can never hang its parent.
  */
 #include "sfix.h"
+#include "child.h"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -19,99 +20,6 @@
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#define CHILD_ALARM_S 15u
-
-/* In the child: leave with `code` unless cond holds. */
-#define CHILD_CHECK(cond, code)                                                            \
-    do {                                                                                   \
-        if (!(cond))                                                                       \
-            _exit(code);                                                                   \
-    } while (0)
-
-#define CHILD_ERR(expr, e, code)                                                           \
-    do {                                                                                   \
-        errno = 0;                                                                         \
-        long c_r_ = (long)(expr);                                                          \
-        if (c_r_ != -1 || errno != (e))                                                    \
-            _exit(code);                                                                   \
-    } while (0)
-
-typedef void (*child_fn)(void *arg);
-
-static pid_t fork_child(child_fn fn, void *arg)
-{
-    pid_t pid;
-
-    fflush(NULL);
-    pid = fork();
-    if (pid < 0)
-        fail_msg("fork: errno %d", errno);
-    if (pid == 0) {
-        struct rlimit no_core = {0, 0};
-
-        setrlimit(RLIMIT_CORE, &no_core); /* a deliberate SIGSEGV must not dump a core */
-        /* cmocka catches these to report a test's crash; in a child they must kill it */
-        signal(SIGSEGV, SIG_DFL);
-        signal(SIGBUS, SIG_DFL);
-        signal(SIGILL, SIG_DFL);
-        signal(SIGFPE, SIG_DFL);
-        signal(SIGSYS, SIG_DFL);
-        signal(SIGALRM, SIG_DFL);
-        alarm(CHILD_ALARM_S);
-        fn(arg);
-        _exit(0);
-    }
-    return pid;
-}
-
-static int wait_child(pid_t pid)
-{
-    int status = 0;
-    pid_t r;
-
-    do {
-        r = waitpid(pid, &status, 0);
-    } while (r < 0 && errno == EINTR);
-    if (r != pid)
-        fail_msg("waitpid: errno %d", errno);
-    return status;
-}
-
-#define assert_child_passed(status)                                                        \
-    do {                                                                                   \
-        int s_ = (status);                                                                 \
-        if (WIFSIGNALED(s_))                                                               \
-            fail_msg("child killed by signal %d", WTERMSIG(s_));                           \
-        if (!WIFEXITED(s_) || WEXITSTATUS(s_) != 0)                                        \
-            fail_msg("child failed its check number %d", WEXITSTATUS(s_));                 \
-    } while (0)
-
-/* Read n bytes from a pipe, waiting at most T_WAIT_MS. Returns 0 or -1. */
-static int read_pipe(int fd, void *buf, size_t n)
-{
-    char *p = buf;
-    size_t got = 0;
-
-    while (got < n) {
-        struct pollfd pfd = {.fd = fd, .events = POLLIN};
-        ssize_t r;
-
-        if (poll(&pfd, 1, (int)T_WAIT_MS) <= 0)
-            return -1;
-        r = read(fd, p + got, n - got);
-        if (r <= 0)
-            return -1;
-        got += (size_t)r;
-    }
-    return 0;
-}
-
-static void write_pipe(int fd, const void *buf, size_t n)
-{
-    if (write(fd, buf, n) != (ssize_t)n)
-        _exit(90);
-}
 
 /* ---- the inherited descriptor --------------------------------------------------------------- */
 

@@ -11,6 +11,7 @@
  * the two sides hand over bytes on pipes (every read bounded by T_WAIT_MS) and the parent
  * waits for kernel events. A child arms alarm() so that it never hangs its parent.
  */
+#include "child.h"
 #include "ofix.h"
 #include "sfix.h"
 
@@ -38,16 +39,6 @@
 #ifndef UNDER_TSAN
 #define UNDER_TSAN 0
 #endif
-
-#define SMALL_POOL 4096u /* receivers whose pool is measured */
-#define FLOOD_N 1000u    /* failing messages per flood */
-#define DROP_N 300u      /* messages dropped by the receive path per test */
-#define DRAIN_N 8u       /* messages queued to a dying task (they must fit a 4 KiB pool) */
-#define FLOOD_PTR 200u   /* bytes of the good OBJ_PTR of a flood message */
-#define CODE_MARK 0x6d61u  /* a plain message sent after refused ones: the first to arrive */
-#define CODE_CB 0x6362u    /* a call back through an anonymous handle */
-#define CODE_R1 0x7231u    /* a request whose reply arrives as a stray */
-#define CODE_R2 0x7232u    /* the synchronous call that drops it */
 
 /* Start a service and give the CMS access to it (CMS_GEN_HANDLE). */
 static void service_up(struct world *w, t_svc *s)
@@ -115,67 +106,7 @@ static void expect_ptrs(struct world *w, uint32_t code, uint32_t nptr, const uin
     assert_ok(t_free(w->k, w->fd, m));
 }
 
-/* ---- flood messages ---------------------------------------------------------------------- */
-
-enum { FK_BAD_TYPE, FK_BAD_OFFSET, FK_FAILING_OBJECT };
-
-/* What a flood message is made of: good objects first, then one that fails. */
-struct flood_src {
-    int good_fd;        /* open in the sender */
-    int bad_fd;         /* not open in the sender */
-    uint32_t self;      /* the sender's TID: an OBJ_SVC it may pass */
-    uint32_t no_access; /* a live task the sender may not pass */
-    unsigned char ptr[FLOOD_PTR];
-    unsigned char big[2 * SMALL_POOL]; /* more than the receiver's pool */
-};
-
-/* Message i of a flood of `kind` to `to`: an OBJ_FD, an OBJ_PTR and an OBJ_SVC that all take
-   effect, then a fourth that fails. Returns the errno the device gives it. */
-static int flood_build(omsg *o, const struct flood_src *s, int kind, unsigned i, uint32_t to)
-{
-    static const uint32_t bad_types[] = {3, 7, 0xFFFF, 0xFFFFFFFFu};
-    /* overlapping the third object, before it, past the end of the data */
-    static const uint32_t bad_offs[] = {3 * HOST_OBJ - 1, HOST_OBJ, 3 * HOST_OBJ + 1};
-    const uint32_t last = 3 * HOST_OBJ;
-
-    om_init(o, MT_REQUEST, to, 0x100 + i % 64, LITEIPC_FLAG_ONEWAY, 4 * HOST_OBJ);
-    om_put(o, 0, o_fd(s->good_fd));
-    om_put(o, HOST_OBJ, o_ptr(s->ptr, sizeof(s->ptr)));
-    om_put(o, 2 * HOST_OBJ, o_svc(s->self, 0, 0));
-    switch (kind) {
-    case FK_BAD_TYPE:
-        om_put(o, last, o_type(bad_types[i % 4]));
-        return EINVAL;
-    case FK_BAD_OFFSET:
-        om_off(o, bad_offs[i % 3]);
-        return EINVAL;
-    default:
-        break;
-    }
-    switch (i % 7) {
-    case 0:
-        om_put(o, last, o_fd(s->bad_fd));
-        return EBADF;
-    case 1:
-        om_put(o, last, o_svc(s->no_access, 0, 0));
-        return EACCES;
-    case 2:
-        om_put(o, last, o_ptr(NULL, 16));
-        return EINVAL;
-    case 3:
-        om_put(o, last, o_ptr(s->big, sizeof(s->big))); /* Q14 */
-        return EINVAL;
-    case 4:
-        om_put(o, last, o_svc(NO_HANDLE, 2, 0));
-        return EINVAL;
-    case 5:
-        om_put(o, last, o_svc(0, 0, 0)); /* handle 0: TID 0 is a kernel task */
-        return EINVAL;
-    default:
-        om_put(o, last, o_svc(MAX_SERVICE_NUM - 1, 0, 0)); /* not alive */
-        return EINVAL;
-    }
-}
+/* ---- counting descriptors ------------------------------------------------------------------ */
 
 /* Descriptors of this process open on the same file as fd (fd included; both ends of a
    pipe count). */
@@ -196,93 +127,6 @@ static int copies_of(int fd)
 }
 
 /* ---- children -------------------------------------------------------------------------------- */
-
-#define CHILD_ALARM_S 15u
-
-/* In the child: leave with `code` unless cond holds. */
-#define CHILD_CHECK(cond, code)                                                            \
-    do {                                                                                   \
-        if (!(cond))                                                                       \
-            _exit(code);                                                                   \
-    } while (0)
-
-#define CHILD_ERR(expr, e, code)                                                           \
-    do {                                                                                   \
-        errno = 0;                                                                         \
-        long c_r_ = (long)(expr);                                                          \
-        if (c_r_ != -1 || errno != (e))                                                    \
-            _exit(code);                                                                   \
-    } while (0)
-
-#define assert_child_passed(status)                                                        \
-    do {                                                                                   \
-        int s_ = (status);                                                                 \
-        if (WIFSIGNALED(s_))                                                               \
-            fail_msg("child killed by signal %d", WTERMSIG(s_));                           \
-        if (!WIFEXITED(s_) || WEXITSTATUS(s_) != 0)                                        \
-            fail_msg("child failed its check number %d", WEXITSTATUS(s_));                 \
-    } while (0)
-
-typedef void (*child_fn)(void *arg);
-
-static pid_t fork_child(child_fn fn, void *arg)
-{
-    pid_t pid;
-
-    fflush(NULL);
-    pid = fork();
-    if (pid < 0)
-        fail_msg("fork: errno %d", errno);
-    if (pid == 0) {
-        struct rlimit no_core = {0, 0};
-
-        setrlimit(RLIMIT_CORE, &no_core);
-        /* cmocka catches these to report a test's crash; in a child they must kill it */
-        signal(SIGSEGV, SIG_DFL);
-        signal(SIGBUS, SIG_DFL);
-        signal(SIGILL, SIG_DFL);
-        signal(SIGFPE, SIG_DFL);
-        signal(SIGSYS, SIG_DFL);
-        signal(SIGALRM, SIG_DFL);
-        alarm(CHILD_ALARM_S);
-        fn(arg);
-        _exit(0);
-    }
-    return pid;
-}
-
-static int wait_child(pid_t pid)
-{
-    int status = 0;
-    pid_t r;
-
-    do {
-        r = waitpid(pid, &status, 0);
-    } while (r < 0 && errno == EINTR);
-    if (r != pid)
-        fail_msg("waitpid: errno %d", errno);
-    return status;
-}
-
-/* Read n bytes from a pipe, waiting at most T_WAIT_MS. Returns 0 or -1. */
-static int read_pipe(int fd, void *buf, size_t n)
-{
-    char *p = buf;
-    size_t got = 0;
-
-    while (got < n) {
-        struct pollfd pfd = {.fd = fd, .events = POLLIN};
-        ssize_t r;
-
-        if (poll(&pfd, 1, (int)T_WAIT_MS) <= 0)
-            return -1;
-        r = read(fd, p + got, n - got);
-        if (r <= 0)
-            return -1;
-        got += (size_t)r;
-    }
-    return 0;
-}
 
 /*
  * A child: a simulated process with a pool of its own, its first task primed (it has an

@@ -23,15 +23,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define SMALL_POOL 4096u /* receivers whose pool is measured */
-#define FLOOD_N 1000u    /* failing messages per flood */
-#define DROP_N 300u      /* messages dropped by the receive path per test */
-#define DRAIN_N 8u       /* messages queued to a dying task (they must fit a 4 KiB pool) */
-#define FLOOD_PTR 200u   /* bytes of the good OBJ_PTR of a flood message */
-#define CODE_MARK 0x6d61u  /* a plain message sent after refused ones: the first to arrive */
-#define CODE_CB 0x6362u    /* a call back through an anonymous handle */
-#define CODE_R1 0x7231u    /* a request whose reply arrives as a stray */
-#define CODE_R2 0x7232u    /* the synchronous call that drops it */
 #define CODE_HOLD 0x686fu  /* a call the holder answers only when told */
 
 /* A primed actor in a new virtual process (pool 0: T_POOL), released later by t_actor_go. */
@@ -1274,66 +1265,6 @@ static void objects_svc_grant_kept_after_rollback(void **state)
 }
 
 /* ---- rollback of failing messages, measured (§5.5) ------------------------------------------ */
-
-enum { FK_BAD_TYPE, FK_BAD_OFFSET, FK_FAILING_OBJECT };
-
-/* What a flood message is made of: good objects first, then one that fails. */
-struct flood_src {
-    int good_fd;        /* open in the sender */
-    int bad_fd;         /* not open in the sender */
-    uint32_t self;      /* the sender's TID: an OBJ_SVC it may pass */
-    uint32_t no_access; /* a live task the sender may not pass */
-    unsigned char ptr[FLOOD_PTR];
-    unsigned char big[2 * SMALL_POOL]; /* more than the receiver's pool */
-};
-
-/* Message i of a flood of `kind` to `to`: an OBJ_FD, an OBJ_PTR and an OBJ_SVC that all take
-   effect, then a fourth that fails. Returns the errno the device gives it. */
-static int flood_build(omsg *o, const struct flood_src *s, int kind, unsigned i, uint32_t to)
-{
-    static const uint32_t bad_types[] = {3, 7, 0xFFFF, 0xFFFFFFFFu};
-    /* overlapping the third object, before it, past the end of the data */
-    static const uint32_t bad_offs[] = {3 * HOST_OBJ - 1, HOST_OBJ, 3 * HOST_OBJ + 1};
-    const uint32_t last = 3 * HOST_OBJ;
-
-    om_init(o, MT_REQUEST, to, 0x100 + i % 64, LITEIPC_FLAG_ONEWAY, 4 * HOST_OBJ);
-    om_put(o, 0, o_fd(s->good_fd));
-    om_put(o, HOST_OBJ, o_ptr(s->ptr, sizeof(s->ptr)));
-    om_put(o, 2 * HOST_OBJ, o_svc(s->self, 0, 0));
-    switch (kind) {
-    case FK_BAD_TYPE:
-        om_put(o, last, o_type(bad_types[i % 4]));
-        return EINVAL;
-    case FK_BAD_OFFSET:
-        om_off(o, bad_offs[i % 3]);
-        return EINVAL;
-    default:
-        break;
-    }
-    switch (i % 7) {
-    case 0:
-        om_put(o, last, o_fd(s->bad_fd));
-        return EBADF;
-    case 1:
-        om_put(o, last, o_svc(s->no_access, 0, 0));
-        return EACCES;
-    case 2:
-        om_put(o, last, o_ptr(NULL, 16));
-        return EINVAL;
-    case 3:
-        om_put(o, last, o_ptr(s->big, sizeof(s->big))); /* Q14 */
-        return EINVAL;
-    case 4:
-        om_put(o, last, o_svc(NO_HANDLE, 2, 0));
-        return EINVAL;
-    case 5:
-        om_put(o, last, o_svc(0, 0, 0)); /* handle 0: TID 0 is a kernel task */
-        return EINVAL;
-    default:
-        om_put(o, last, o_svc(MAX_SERVICE_NUM - 1, 0, 0)); /* not alive */
-        return EINVAL;
-    }
-}
 
 struct flood {
     t_latch done, release; /* the sender stays alive until the receiver has measured */

@@ -361,3 +361,49 @@ int mal_build(omsg *o, int kind, unsigned v, uint32_t to, uint32_t self)
         return MAL_BAD;
     }
 }
+
+int flood_build(omsg *o, const struct flood_src *s, int kind, unsigned i, uint32_t to)
+{
+    static const uint32_t bad_types[] = {3, 7, 0xFFFF, 0xFFFFFFFFu};
+    /* overlapping the third object, before it, past the end of the data */
+    static const uint32_t bad_offs[] = {3 * HOST_OBJ - 1, HOST_OBJ, 3 * HOST_OBJ + 1};
+    const uint32_t last = 3 * HOST_OBJ;
+
+    om_init(o, MT_REQUEST, to, 0x100 + i % 64, LITEIPC_FLAG_ONEWAY, 4 * HOST_OBJ);
+    om_put(o, 0, o_fd(s->good_fd));
+    om_put(o, HOST_OBJ, o_ptr(s->ptr, sizeof(s->ptr)));
+    om_put(o, 2 * HOST_OBJ, o_svc(s->self, 0, 0));
+    switch (kind) {
+    case FK_BAD_TYPE:
+        om_put(o, last, o_type(bad_types[i % 4]));
+        return EINVAL;
+    case FK_BAD_OFFSET:
+        om_off(o, bad_offs[i % 3]);
+        return EINVAL;
+    default:
+        break;
+    }
+    switch (i % 7) {
+    case 0:
+        om_put(o, last, o_fd(s->bad_fd));
+        return EBADF;
+    case 1:
+        om_put(o, last, o_svc(s->no_access, 0, 0));
+        return EACCES;
+    case 2:
+        om_put(o, last, o_ptr(NULL, 16));
+        return EINVAL;
+    case 3:
+        om_put(o, last, o_ptr(s->big, sizeof(s->big))); /* Q14 */
+        return EINVAL;
+    case 4:
+        om_put(o, last, o_svc(NO_HANDLE, 2, 0));
+        return EINVAL;
+    case 5:
+        om_put(o, last, o_svc(0, 0, 0)); /* handle 0: TID 0 is a kernel task */
+        return EINVAL;
+    default:
+        om_put(o, last, o_svc(MAX_SERVICE_NUM - 1, 0, 0)); /* not alive */
+        return EINVAL;
+    }
+}

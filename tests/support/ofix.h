@@ -15,6 +15,15 @@
 #define HOST_OBJ ((uint32_t)sizeof(SpecialObj)) /* 24: object bounds and overlap (DEVIATIONS) */
 #define DEV_OBJ LITEIPC_DEVICE_SIZEOF_SPECIALOBJ  /* 16: the dataSz >= 16 * spObjNum check */
 #define CODE_PROBE 0x7e02u /* pool probes a task sends itself */
+#define SMALL_POOL 4096u /* receivers whose pool is measured */
+#define FLOOD_N 1000u    /* failing messages per flood */
+#define DROP_N 300u      /* messages dropped by the receive path per test */
+#define DRAIN_N 8u       /* messages queued to a dying task (they must fit a 4 KiB pool) */
+#define FLOOD_PTR 200u   /* bytes of the good OBJ_PTR of a flood message */
+#define CODE_MARK 0x6d61u  /* a plain message sent after refused ones: the first to arrive */
+#define CODE_CB 0x6362u    /* a call back through an anonymous handle */
+#define CODE_R1 0x7231u    /* a request whose reply arrives as a stray */
+#define CODE_R2 0x7232u    /* the synchronous call that drops it */
 
 typedef struct omsg {
     IpcMsg m;
@@ -58,5 +67,21 @@ enum { MAL_GOOD = 0, MAL_BAD = 1, MAL_END = -1 };
 /* Variant v of a malformed kind, to `to`; objects are OBJ_SVC of the sender itself. Returns
    MAL_BAD (must be refused with EINVAL), MAL_GOOD (the accepted limit case), or MAL_END. */
 int mal_build(omsg *o, int kind, unsigned v, uint32_t to, uint32_t self);
+
+/* Flood messages (§5.5): good objects first, then one that fails in a way of `kind`. */
+enum { FK_BAD_TYPE, FK_BAD_OFFSET, FK_FAILING_OBJECT };
+
+struct flood_src {
+    int good_fd;        /* open in the sender */
+    int bad_fd;         /* not open in the sender */
+    uint32_t self;      /* the sender's TID: an OBJ_SVC it may pass */
+    uint32_t no_access; /* a live task the sender may not pass */
+    unsigned char ptr[FLOOD_PTR];
+    unsigned char big[2 * SMALL_POOL]; /* more than the receiver's pool */
+};
+
+/* Message i of a flood of `kind` to `to`: an OBJ_FD, an OBJ_PTR and an OBJ_SVC that all take
+   effect, then a fourth that fails. Returns the errno the device gives it. */
+int flood_build(omsg *o, const struct flood_src *s, int kind, unsigned i, uint32_t to);
 
 #endif /* LITEIPC_TEST_OFIX_H */
