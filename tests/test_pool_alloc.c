@@ -193,7 +193,7 @@ static void pool_largest_pool_size_works(void **state)
     if (pool == MAP_FAILED)
         skip();
     memset(pool, T_GARBAGE, 4096);
-    memset(pool + map - 4096, T_GARBAGE, 4096);
+    memset(pool + size - 4096, T_GARBAGE, 4096); /* the pool's last page, below 2 GiB */
     assert_int_equal(lk_pool_init(pool, size), 0);
     t_assert_whole(pool, size);
 

@@ -39,7 +39,7 @@
 #include <time.h>
 #include <unistd.h>
 
-/* ---- the device ABI, as the program's own header would have it (64-bit layout) -------------- */
+/* ---- the device ABI, as the program's own header would have it (the host's layout) ---------- */
 
 #define DEV_PATH "/dev/lite_ipc"
 #define POOL_SIZE 65536u
@@ -97,8 +97,14 @@ typedef struct {
 #define IPC_SEND_RECV_MSG _IOWR('i', 4, IpcContent)
 #define IPC_GET_VERSION _IOR('i', 5, IpcVersion)
 
+#if defined(__LP64__)
 _Static_assert(sizeof(IpcMsg) == 80 && sizeof(IpcContent) == 32, "LP64 device layout");
-_Static_assert(IPC_SEND_RECV_MSG == 0xC0206904u && IPC_CMS_CMD == 0xC00C6902u, "ioctl numbers");
+_Static_assert(IPC_SEND_RECV_MSG == 0xC0206904u, "ioctl number");
+#else /* ILP32: exactly the device's own layout */
+_Static_assert(sizeof(IpcMsg) == 64 && sizeof(IpcContent) == 16, "ILP32 device layout");
+_Static_assert(IPC_SEND_RECV_MSG == 0xC0106904u, "ioctl number");
+#endif
+_Static_assert(IPC_CMS_CMD == 0xC00C6902u, "ioctl number");
 _Static_assert(IPC_GET_VERSION == 0x80046905u && IPC_SET_CMS == 0x6901u, "ioctl numbers");
 
 /* The test suite's request codes (tests/support/sfix.h). */
