@@ -287,8 +287,11 @@ static liteipc_kernel *kernel_get(int *err)
             *err = r;
             if (!reported) {
                 reported = true;
-                fprintf(stderr, "liteipc: cannot reach the kernel \"%s\" for %s: %s\n", name,
-                        LITEIPC_DRIVER, strerror(-r));
+                fprintf(stderr, "liteipc: cannot reach the kernel \"%s\" for %s: %s%s\n", name,
+                        LITEIPC_DRIVER, strerror(-r),
+                        r == -EPROTO ? " (another build of liteipc-sim serves it: a 32-bit "
+                                       "and a 64-bit build never share a kernel)"
+                                     : "");
             }
         } else {
             /* pairs with the acquire loads: a thread that sees k sees it complete */
