@@ -10,6 +10,7 @@
 #   make test32      build build-m32/ with -m32 and run the test suite there: the 32-bit device's
 #                    own layouts (installs gcc-multilib and the i386 CMocka when missing, adding
 #                    the i386 architecture to dpkg; not part of `make check`)
+#   make asan32      the same in build-m32-asan/ with ASan+UBSan (TSan has no 32-bit x86 port)
 #   make install     install into PREFIX (default /usr/local; DESTDIR is honoured)
 #   make consumer    install into a staging prefix, then build and run tests/consumer (C, C++
 #                    and compat) against it, with find_package and with pkg-config
@@ -51,8 +52,8 @@ ASAN_ENV = ASAN_OPTIONS=$${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0} \
 TSAN_ENV = TSAN_OPTIONS="$${TSAN_OPTIONS:-halt_on_error=1 second_deadlock_stack=1$(if \
            $(TSAN_SUPP), suppressions=$(TSAN_SUPP))}"
 
-.PHONY: all build test demo check asan tsan test32 valgrind install consumer bench deps deps-cxx \
-        clean help
+.PHONY: all build test demo check asan tsan test32 asan32 valgrind install consumer bench deps \
+        deps-cxx clean help
 
 all: build
 
@@ -93,6 +94,11 @@ test32:
 	@scripts/cmake-build.sh build-m32 $(CONFIGURE) -DCMAKE_C_FLAGS=-m32
 	cd build-m32 && $(CTEST)
 
+asan32:
+	@scripts/install-deps.sh --m32
+	@scripts/cmake-build.sh build-m32-asan $(CONFIGURE) -DCMAKE_C_FLAGS=-m32 -DLITEIPC_ASAN=ON
+	cd build-m32-asan && $(ASAN_ENV) $(CTEST)
+
 install: build
 	cmake --install build --prefix '$(PREFIX)'
 
@@ -123,4 +129,4 @@ bench:
 	bench/run.sh $(BENCH_ARGS)
 
 clean:
-	rm -rf build build-asan build-tsan build-consumer build-bench build-m32
+	rm -rf build build-asan build-tsan build-consumer build-bench build-m32 build-m32-asan
