@@ -9,9 +9,10 @@
 #   --check  only report what is missing (exit 1 if anything is)
 #
 # Assumes the base toolchain (gcc, make). Installs, on Debian/Ubuntu with apt-get, only what is
-# missing among: cmake, pkg-config, libcmocka-dev (and g++ with --cxx). The sanitizer runtimes
-# come with gcc. Prints nothing when nothing is missing. Uses sudo when not root, and runs
-# `apt-get update` only when it has something to install.
+# missing among: cmake, pkg-config, libcmocka-dev (and g++ with --cxx, valgrind with --valgrind,
+# gcc-multilib and libcmocka-dev:i386 with --m32). The sanitizer runtimes come with gcc. Prints
+# nothing when nothing is missing. Uses sudo when not root, and runs `apt-get update` only when
+# it has something to install.
 set -euo pipefail
 
 want_cxx=0
@@ -25,7 +26,7 @@ for arg in "$@"; do
     --m32) want_m32=1 ;;
     --check) check_only=1 ;;
     -h | --help)
-        sed -n '2,14s/^# \{0,1\}//p' "$0"
+        sed -n '2,/^[^#]/s/^# \{0,1\}//p' "$0"
         exit 0
         ;;
     *)
@@ -55,7 +56,7 @@ have_cc_m32() {
         "${CC:-gcc}" -m32 -x c - -o /dev/null -pthread >/dev/null 2>&1
 }
 
-# The i386 CMocka, where a -m32 configure looks for it (tests/CMakeLists.txt).
+# The i386 CMocka, where a -m32 configure looks for it (CMakeLists.txt sets PKG_CONFIG_LIBDIR).
 have_cmocka_i386() {
     local pc_dir=/usr/lib/i386-linux-gnu/pkgconfig
     if have_cmd pkg-config && PKG_CONFIG_LIBDIR=$pc_dir pkg-config --exists cmocka 2>/dev/null; then
