@@ -7,6 +7,10 @@
 #   make test        build, then run the test suite once (no sanitizers)
 #   make asan        build build-asan/ with ASan+UBSan and run the test suite there
 #   make tsan        build build-tsan/ with TSan and run the test suite there
+#   make test32      build build-m32/ with -m32 and run the test suite there: the 32-bit device's
+#                    own layouts (installs gcc-multilib and the i386 CMocka when missing, adding
+#                    the i386 architecture to dpkg; not part of `make check`)
+#   make asan32      the same in build-m32-asan/ with ASan+UBSan (TSan has no 32-bit x86 port)
 #   make install     install into PREFIX (default /usr/local; DESTDIR is honoured)
 #   make consumer    install into a staging prefix, then build and run tests/consumer (C, C++
 #                    and compat) against it, with find_package and with pkg-config
@@ -48,12 +52,13 @@ ASAN_ENV = ASAN_OPTIONS=$${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0} \
 TSAN_ENV = TSAN_OPTIONS="$${TSAN_OPTIONS:-halt_on_error=1 second_deadlock_stack=1$(if \
            $(TSAN_SUPP), suppressions=$(TSAN_SUPP))}"
 
-.PHONY: all build test demo check asan tsan valgrind install consumer bench deps deps-cxx clean help
+.PHONY: all build test demo check asan tsan test32 asan32 valgrind install consumer bench deps \
+        deps-cxx clean help
 
 all: build
 
 help:
-	@sed -n '3,20s/^# \{0,1\}//p' Makefile
+	@sed -n '3,/^$$/s/^# \{0,1\}//p' Makefile
 
 deps:
 	@scripts/install-deps.sh
@@ -80,6 +85,19 @@ asan: deps
 tsan: deps
 	@scripts/cmake-build.sh build-tsan $(CONFIGURE) -DLITEIPC_TSAN=ON
 	cd build-tsan && $(TSAN_ENV) $(CTEST)
+
+# 32-bit x86 on this 64-bit host: the structures are exactly the device's (ARM32) ones. The
+# top-level CMakeLists.txt points pkg-config at the i386 .pc files in such a build. The build
+# is C only (the C++ consumer check is not part of it), hence no CMAKE_CXX_FLAGS.
+test32:
+	@scripts/install-deps.sh --m32
+	@scripts/cmake-build.sh build-m32 $(CONFIGURE) -DCMAKE_C_FLAGS=-m32
+	cd build-m32 && $(CTEST)
+
+asan32:
+	@scripts/install-deps.sh --m32
+	@scripts/cmake-build.sh build-m32-asan $(CONFIGURE) -DCMAKE_C_FLAGS=-m32 -DLITEIPC_ASAN=ON
+	cd build-m32-asan && $(ASAN_ENV) $(CTEST)
 
 install: build
 	cmake --install build --prefix '$(PREFIX)'
@@ -111,4 +129,4 @@ bench:
 	bench/run.sh $(BENCH_ARGS)
 
 clean:
-	rm -rf build build-asan build-tsan build-consumer build-bench
+	rm -rf build build-asan build-tsan build-consumer build-bench build-m32 build-m32-asan

@@ -111,6 +111,7 @@ typedef ssize_t (*read_chk_fn)(int, void *, size_t, size_t);
 typedef ssize_t (*write_fn)(int, const void *, size_t);
 typedef int (*ioctl_fn)(int, unsigned long, ...);
 typedef void *(*mmap_fn)(void *, size_t, int, int, int, off_t);
+typedef void *(*mmap64_fn)(void *, size_t, int, int, int, off64_t);
 typedef int (*munmap_fn)(void *, size_t);
 
 /* Without the C library's function (only while dlsym runs in this thread): the system call. */
@@ -166,13 +167,35 @@ static ssize_t real_write(int fd, const void *buf, size_t n)
     return f ? f(fd, buf, n) : syscall(SYS_write, fd, buf, n);
 }
 
-static void *real_mmap(enum real_id id, void *addr, size_t len, int prot, int flags, int fd,
-                       off_t off)
+static void *sys_mmap(void *addr, size_t len, int prot, int flags, int fd, off64_t off)
 {
-    mmap_fn f = (mmap_fn)real(id);
+#ifdef SYS_mmap2
+    /* 32-bit: SYS_mmap is the old call that reads its arguments from memory; mmap2 takes the
+       offset in pages */
+    if (off & 4095) {
+        errno = EINVAL;
+        return MAP_FAILED;
+    }
+    return (void *)syscall(SYS_mmap2, addr, len, prot, flags, fd, (unsigned long)(off >> 12));
+#else
+    return (void *)syscall(SYS_mmap, addr, len, prot, flags, fd, off);
+#endif
+}
 
-    return f ? f(addr, len, prot, flags, fd, off)
-             : (void *)syscall(SYS_mmap, addr, len, prot, flags, fd, off);
+static void *real_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+{
+    mmap_fn f = (mmap_fn)real(R_MMAP);
+
+    return f ? f(addr, len, prot, flags, fd, off) : sys_mmap(addr, len, prot, flags, fd, off);
+}
+
+/* Not real_mmap: on 32-bit, mmap64's offset has 64 bits and mmap's 32, so each is called with
+   its own type (a 64-bit offset passed as off_t reaches mmap64 with garbage in its top half). */
+static void *real_mmap64(void *addr, size_t len, int prot, int flags, int fd, off64_t off)
+{
+    mmap64_fn f = (mmap64_fn)real(R_MMAP64);
+
+    return f ? f(addr, len, prot, flags, fd, off) : sys_mmap(addr, len, prot, flags, fd, off);
 }
 
 static int real_munmap(void *addr, size_t len)
@@ -264,8 +287,11 @@ static liteipc_kernel *kernel_get(int *err)
             *err = r;
             if (!reported) {
                 reported = true;
-                fprintf(stderr, "liteipc: cannot reach the kernel \"%s\" for %s: %s\n", name,
-                        LITEIPC_DRIVER, strerror(-r));
+                fprintf(stderr, "liteipc: cannot reach the kernel \"%s\" for %s: %s%s\n", name,
+                        LITEIPC_DRIVER, strerror(-r),
+                        r == -EPROTO ? " (another build of liteipc-sim serves it: a 32-bit "
+                                       "and a 64-bit build never share a kernel)"
+                                     : "");
             }
         } else {
             /* pairs with the acquire loads: a thread that sees k sees it complete */
@@ -519,14 +545,14 @@ SHIM_EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_
 {
     if (!inside && !(flags & MAP_ANONYMOUS) && is_dev_fd(fd))
         return dev_mmap(addr, len, prot, flags, fd, off);
-    return real_mmap(R_MMAP, addr, len, prot, flags, fd, off);
+    return real_mmap(addr, len, prot, flags, fd, off);
 }
 
 SHIM_EXPORT void *mmap64(void *addr, size_t len, int prot, int flags, int fd, off64_t off)
 {
     if (!inside && !(flags & MAP_ANONYMOUS) && is_dev_fd(fd))
         return dev_mmap(addr, len, prot, flags, fd, (off_t)off);
-    return real_mmap(R_MMAP64, addr, len, prot, flags, fd, (off_t)off);
+    return real_mmap64(addr, len, prot, flags, fd, off);
 }
 
 SHIM_EXPORT int munmap(void *addr, size_t len)

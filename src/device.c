@@ -122,14 +122,22 @@ ssize_t liteipc_write(liteipc_kernel *k, int fd, const void *buf, size_t count)
     return read_write(k, fd, O_RDONLY);
 }
 
-/* The generic mmap layer's checks (§2.3 steps 1-5). Returns the rounded length or -errno. */
-static long mmap_generic_checks(liteipc_kernel *k, lk_cproc *p, size_t length, int prot,
-                                int flags, int fd)
+/* The user address space that the generic mmap layer measures a rounded length against (§2.3
+   step 2): beyond it, EINVAL. 64 TiB for a 64-bit process. A 32-bit process under a 64-bit
+   kernel addresses all of its 4 GiB, so there only a length that wraps to 0 when rounded up
+   fails this check, and any other length is left to the driver's size check. */
+#define LK_USER_ASPACE_SIZE                                                                      \
+    (SIZE_MAX > ((uint64_t)1 << 46) ? (size_t)((uint64_t)1 << 46) : SIZE_MAX)
+
+/* The generic mmap layer's checks (§2.3 steps 1-5). Returns 0 and the rounded length in *lenp,
+   or -errno (not the length itself: on 32-bit a length above 2 GiB does not fit a long). */
+static int mmap_generic_checks(liteipc_kernel *k, lk_cproc *p, size_t length, int prot,
+                               int flags, int fd, size_t *lenp)
 {
     size_t len = lk_round_up(length, LK_PAGE_SIZE);
     int share = flags & (MAP_SHARED | MAP_PRIVATE), mode;
 
-    if (len == 0 || len > ((size_t)1 << 46))
+    if (len == 0 || len > LK_USER_ASPACE_SIZE)
         return -EINVAL;
     if (share != MAP_SHARED && share != MAP_PRIVATE)
         return -EINVAL;
@@ -140,7 +148,8 @@ static long mmap_generic_checks(liteipc_kernel *k, lk_cproc *p, size_t length, i
         return -EACCES;
     if (share == MAP_SHARED && (prot & PROT_WRITE) && mode != O_RDWR)
         return -EACCES;
-    return (long)len;
+    *lenp = len;
+    return 0;
 }
 
 /* Map the pool memory file read-only and tell the broker where (steps 6-10). */
@@ -177,7 +186,7 @@ void *liteipc_mmap(liteipc_kernel *k, void *addr, size_t length, int prot, int f
 {
     int err = -EINVAL;
     lk_cproc *p = k ? lk_current_proc(k, &err) : NULL;
-    long len;
+    size_t len = 0;
     void *u;
 
     (void)offset; /* the driver does not look at it */
@@ -185,13 +194,13 @@ void *liteipc_mmap(liteipc_kernel *k, void *addr, size_t length, int prot, int f
         errno = -err;
         return MAP_FAILED;
     }
-    len = mmap_generic_checks(k, p, length, prot, flags, fd);
-    if (len < 0) {
-        errno = (int)-len;
+    err = mmap_generic_checks(k, p, length, prot, flags, fd, &len);
+    if (err < 0) {
+        errno = -err;
         return MAP_FAILED;
     }
     pthread_mutex_lock(&p->lock);
-    u = mmap_pool_locked(p, (size_t)len, prot, flags, addr);
+    u = mmap_pool_locked(p, len, prot, flags, addr);
     pthread_mutex_unlock(&p->lock);
     if (!u) {
         errno = ENOMEM;

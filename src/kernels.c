@@ -107,6 +107,7 @@ static int fetch_config(const struct sockaddr_un *addr, socklen_t len, liteipc_c
     lk_wire_req rq = {.op = LK_OP_CONFIG};
     lk_wire_config wc;
     int fds[4], err = 0;
+    ssize_t n = 0;
     int s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
 
     if (s < 0)
@@ -116,10 +117,11 @@ static int fetch_config(const struct sockaddr_un *addr, socklen_t len, liteipc_c
     else if (!lk_peer_is_us(s))
         err = -EACCES;
     else if (lk_seq_send(s, &rq, sizeof(rq), NULL, 0) != (ssize_t)sizeof(rq) ||
-             lk_seq_recv(s, &wc, sizeof(wc), fds, 4) != (ssize_t)sizeof(wc))
+             (n = lk_seq_recv(s, &wc, sizeof(wc), fds, 4)) < (ssize_t)offsetof(lk_wire_config, cfg))
         err = -ECONNRESET;
-    else if (wc.magic != LK_WIRE_MAGIC || wc.size != sizeof(wc))
-        err = -EPROTO; /* a kernel from another build of the library */
+    else if (wc.magic != LK_WIRE_MAGIC || wc.size != sizeof(wc) || n != (ssize_t)sizeof(wc))
+        err = -EPROTO; /* another build of the library: a 32-bit program and a 64-bit daemon
+                          (or the reverse) share no layout, so they never share a kernel */
     else
         *cfg = wc.cfg;
     if (err < 0) {

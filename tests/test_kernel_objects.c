@@ -60,7 +60,8 @@ static void objects_offset_past_end_einval(void **state)
     assert_int_equal(t_must_recv_free(f, s), 1);
 }
 
-/* The device count check (16 bytes per object) passes, the host object does not fit. */
+/* An object must fit whole in the data. On LP64 the device count check (16 bytes per object)
+   passes while the host object (24) does not fit; in 32-bit the two sizes are the device's 16. */
 static void objects_object_must_fit_host_size(void **state)
 {
     t_kfix *f = *state;
@@ -70,7 +71,8 @@ static void objects_object_must_fit_host_size(void **state)
     memset(data, 0, sizeof data);
     t_put_svc(data, 0, (uint32_t)c, 0, 0);
     uint32_t off = 0;
-    assert_int_equal(send_objs(f, c, (uint32_t)s, data, T_DEV_OBJ + 4, &off, 1), -EINVAL);
+    if (T_HOST_OBJ > T_DEV_OBJ)
+        assert_int_equal(send_objs(f, c, (uint32_t)s, data, T_DEV_OBJ + 4, &off, 1), -EINVAL);
     assert_int_equal(send_objs(f, c, (uint32_t)s, data, T_HOST_OBJ - 1, &off, 1), -EINVAL);
     assert_int_equal(t_tview(f, s).queued, 0);
     assert_int_equal(send_objs(f, c, (uint32_t)s, data, T_HOST_OBJ, &off, 1), 0);

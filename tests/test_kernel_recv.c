@@ -502,8 +502,10 @@ static void recv_addresses_are_user_addresses(void **state)
     int pid = t_must_proc(f);
     t_must_open(f, pid);
     assert_int_equal(lk_mmap_check(f->k, pid, 8192, PROT_READ, MAP_PRIVATE), 0);
-    /* The process sees its pool at another address than the kernel's mapping. */
-    const uintptr_t uva = (uintptr_t)0x100000000000ull;
+    /* The process sees its pool at another address than the kernel's mapping: above 4 GiB on
+       64-bit (no address is cut to 32 bits on the way), the device's pool address in 32-bit. */
+    const uintptr_t uva =
+        UINTPTR_MAX > UINT32_MAX ? (uintptr_t)0x100000000000ull : LITE_IPC_POOL_UVADDR;
     void *mem = NULL;
     assert_int_equal(t_attach_at(f, pid, 8192, uva, &mem), 0);
     int s = t_must_task(f, pid);

@@ -734,6 +734,28 @@ static void send_larger_than_destination_pool_enomem(void **state)
     assert_int_equal(t_must_recv_free(f, s), 1);
 }
 
+/* §4.6: a fresh 4 KiB pool takes one message of at most 3 136 bytes of node, data and offsets.
+   A node starts with the host IpcMsg and a two-pointer link: 72 bytes in a 32-bit build, as on
+   the device, leaving 3 064 data bytes; 88 on LP64, leaving 3 048 (DEVIATIONS). */
+static void send_largest_message_of_4k_pool(void **state)
+{
+    t_kfix *f = *state;
+    int cms = t_must_cms(f);
+    int s = t_must_ready_task(f, 4096, NULL);
+    t_give_info(f, s);
+    int c = t_must_ready_task(f, 0, NULL);
+    assert_int_equal(t_add_access(f, cms, (uint32_t)c, (uint32_t)s), 0);
+    const uint32_t fit = UINTPTR_MAX > UINT32_MAX ? 3048 : 3064;
+    static char data[3200];
+    IpcMsg m;
+    t_msg(&m, MT_REQUEST, (uint32_t)s, 1, LITEIPC_FLAG_ONEWAY);
+    t_msg_data(&m, data, fit + 1);
+    assert_int_equal(t_send(f, c, &m), -ENOMEM);
+    t_msg_data(&m, data, fit);
+    assert_int_equal(t_send(f, c, &m), 0);
+    assert_int_equal(t_must_recv_free(f, s), 1);
+}
+
 static void send_until_destination_pool_full_enomem(void **state)
 {
     t_kfix *f = *state;
@@ -1122,6 +1144,7 @@ int main(void)
         T(send_to_unmapped_destination_enomem),
         T(send_to_destination_without_ipc_state_einval),
         T(send_larger_than_destination_pool_enomem),
+        T(send_largest_message_of_4k_pool),
         T(send_until_destination_pool_full_enomem),
         T(send_cms_limit_counts_header_and_data),
         T(send_cms_limit_counts_offsets_and_ptr_buffers),

@@ -21,7 +21,9 @@
 
 #define S_TIMEOUT 1000u
 #define S_POOL (16u * 4096u)
-#define S_UV_SHIFT ((uintptr_t)0x100000000ull) /* user address = kernel address + this */
+/* user address = kernel address + this: 4 GiB on 64-bit; 2 GiB in 32-bit, where the sum may
+   wrap, which only matters for a pool lying right below 2 GiB (the heap is far below) */
+#define S_UV_SHIFT (UINTPTR_MAX > UINT32_MAX ? (uintptr_t)0x100000000ull : (uintptr_t)0x80000000u)
 
 typedef struct s_env {
     lk_kernel *k;

@@ -371,14 +371,14 @@ static void child_cms_limit(struct kid *kd)
     memset(&rep, 0, sizeof(rep));
     kid_wait_go(kd);
     t_fill(buf, sizeof(buf), 3);
-    for (uint32_t n = 164; n <= 165; n++, i++) { /* 64 + 24 + 4 = 92 */
+    for (uint32_t n = PTR_FIT1; n <= PTR_FIT1 + 1; n++, i++) { /* LP64: 64 + 24 + 4 = 92 */
         om_init(o, MT_REQUEST, 0, (uint32_t)i + 1, LITEIPC_FLAG_ONEWAY, HOST_OBJ);
         om_put(o, 0, o_ptr(buf, n));
         errno = 0;
         rep.rc[i] = om_send(kd->k, kd->dev, o);
         rep.err[i] = errno;
     }
-    for (uint32_t n = 36; n <= 37; n++, i++) { /* 64 + 48 + 8 = 120, sizes summed */
+    for (uint32_t n = PTR_FIT2; n <= PTR_FIT2 + 1; n++, i++) { /* 64 + 48 + 8, sizes summed */
         om_init(o, MT_REQUEST, 0, (uint32_t)i + 1, LITEIPC_FLAG_ONEWAY, 2 * HOST_OBJ);
         om_put(o, 0, o_ptr(buf, 100));
         om_put(o, HOST_OBJ, o_ptr(buf, n));
@@ -387,7 +387,7 @@ static void child_cms_limit(struct kid *kd)
         rep.err[i] = errno;
     }
     om_init(o, MT_REQUEST, kd->parent, 5, LITEIPC_FLAG_ONEWAY, HOST_OBJ); /* Q19 */
-    om_put(o, 0, o_ptr(buf, 165));
+    om_put(o, 0, o_ptr(buf, PTR_FIT1 + 1));
     errno = 0;
     rep.rc[4] = om_send(kd->k, kd->dev, o);
     rep.err[4] = errno;
@@ -405,10 +405,10 @@ static void real_ptr_cms_limit_counts_buffers(void **state)
     struct world w;
     struct kid kd;
     struct limit_report rep;
-    const uint32_t s164[] = {164}, s136[] = {100, 36}, s165[] = {165};
+    const uint32_t fit1[] = {PTR_FIT1}, fit2[] = {100, PTR_FIT2}, over1[] = {PTR_FIT1 + 1};
     const int want[6] = {0, EINVAL, 0, EINVAL, 0, 0};
 
-    world_init(c, &w, T_POOL, 256);
+    world_init(c, &w, T_POOL, CMS_LIMIT);
     kid_start(&w, &kd, 0, child_cms_limit, NULL);
     grant(&w, kd.tid, w.tid);
     kid_go(&kd);
@@ -418,9 +418,9 @@ static void real_ptr_cms_limit_counts_buffers(void **state)
         if (want[i] ? rep.rc[i] != -1 || rep.err[i] != want[i] : rep.rc[i] != 0)
             fail_msg("send %d: got %d errno %s, expected %s", i, rep.rc[i],
                      t_errname(rep.err[i]), want[i] ? t_errname(want[i]) : "0");
-    expect_ptrs(&w, 1, 1, s164);
-    expect_ptrs(&w, 3, 2, s136);
-    expect_ptrs(&w, 5, 1, s165);
+    expect_ptrs(&w, 1, 1, fit1);
+    expect_ptrs(&w, 3, 2, fit2);
+    expect_ptrs(&w, 5, 1, over1);
     expect_plain(&w, CODE_MARK);
     world_fini(&w);
 }

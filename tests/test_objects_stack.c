@@ -290,8 +290,8 @@ static void cms_limit_body(t_actor *a)
     if (!o)
         return;
     t_fill(buf, sizeof(buf), 3);
-    /* one object: 64 + 24 + 4 = 92, so 164 bytes of buffer fit and 165 do not */
-    for (uint32_t n = 164; n <= 165; n++, i++) {
+    /* one object: 64 + 24 + 4 = 92 on LP64, so 164 bytes of buffer fit and 165 do not */
+    for (uint32_t n = PTR_FIT1; n <= PTR_FIT1 + 1; n++, i++) {
         om_init(o, MT_REQUEST, 0, (uint32_t)i + 1, LITEIPC_FLAG_ONEWAY, HOST_OBJ);
         om_put(o, 0, o_ptr(buf, n));
         errno = 0;
@@ -299,7 +299,7 @@ static void cms_limit_body(t_actor *a)
         j->err[i] = errno;
     }
     /* two objects: 64 + 48 + 8 = 120; the sizes are summed: 100 + 36 fit, 100 + 37 do not */
-    for (uint32_t n = 36; n <= 37; n++, i++) {
+    for (uint32_t n = PTR_FIT2; n <= PTR_FIT2 + 1; n++, i++) {
         om_init(o, MT_REQUEST, 0, (uint32_t)i + 1, LITEIPC_FLAG_ONEWAY, 2 * HOST_OBJ);
         om_put(o, 0, o_ptr(buf, 100));
         om_put(o, HOST_OBJ, o_ptr(buf, n));
@@ -309,7 +309,7 @@ static void cms_limit_body(t_actor *a)
     }
     /* Q19: naming the CMS by its TID skips the limit */
     om_init(o, MT_REQUEST, j->cms_tid, 5, LITEIPC_FLAG_ONEWAY, HOST_OBJ);
-    om_put(o, 0, o_ptr(buf, 165));
+    om_put(o, 0, o_ptr(buf, PTR_FIT1 + 1));
     errno = 0;
     j->rc[4] = om_send(a->k, a->fd, o);
     j->err[4] = errno;
@@ -345,10 +345,10 @@ static void objects_ptr_cms_limit_counts_buffers(void **state)
     struct world w;
     t_actor tx;
     struct cms_limit_job j;
-    const uint32_t s164[] = {164}, s136[] = {100, 36}, s165[] = {165};
+    const uint32_t fit1[] = {PTR_FIT1}, fit2[] = {100, PTR_FIT2}, over1[] = {PTR_FIT1 + 1};
 
     memset(&j, 0, sizeof(j));
-    world_init(c, &w, T_POOL, 256);
+    world_init(c, &w, T_POOL, CMS_LIMIT);
     j.cms_tid = (uint32_t)w.tid;
     actor_up(&w, &tx, cms_limit_body, &j, 0);
     grant(&w, tx.tid, w.tid);
@@ -362,9 +362,9 @@ static void objects_ptr_cms_limit_counts_buffers(void **state)
     assert_int_equal(j.rc[4], 0);
     assert_int_equal(j.rc[5], 0);
     /* what was refused never arrived */
-    expect_ptrs(&w, 1, 1, s164);
-    expect_ptrs(&w, 3, 2, s136);
-    expect_ptrs(&w, 5, 1, s165);
+    expect_ptrs(&w, 1, 1, fit1);
+    expect_ptrs(&w, 3, 2, fit2);
+    expect_ptrs(&w, 5, 1, over1);
     expect_plain(&w, CODE_MARK);
     world_fini(&w);
     t_assert_threads_ok();

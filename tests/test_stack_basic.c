@@ -205,6 +205,14 @@ static void basic_mmap_length_rules(void **state)
     assert_map_fails(mmap_pool(c->k, fd, (size_t)-1), EINVAL); /* rounds up to 0 */
     assert_map_fails(mmap_pool(c->k, fd, LITE_IPC_POOL_MAX_SIZE + 1), ENOMEM);
     assert_map_fails(mmap_pool(c->k, fd, 2 * LITE_IPC_POOL_MAX_SIZE), ENOMEM);
+#if SIZE_MAX > UINT32_MAX
+    /* the user address space of a 64-bit process (64 TiB): the generic layer's EINVAL */
+    assert_map_fails(mmap_pool(c->k, fd, (size_t)1 << 46), ENOMEM);
+    assert_map_fails(mmap_pool(c->k, fd, ((size_t)1 << 46) + 1), EINVAL);
+#else
+    /* a 32-bit process addresses all 4 GiB: a length that does not wrap is the driver's */
+    assert_map_fails(mmap_pool(c->k, fd, SIZE_MAX - 4095), ENOMEM);
+#endif
     assert_ptr_not_equal(mmap_pool(c->k, fd, 1), MAP_FAILED); /* one page */
     assert_ok(liteipc_close(c->k, fd));
 }

@@ -6,8 +6,11 @@
  * include it instead of its own copy of the definitions. The simulator's API is in
  * <liteipc/liteipc.h>, which includes this file (never the other way round).
  *
- * Layouts are those of the host ABI (LP64 on x86-64 and AArch64); the offsets are asserted at
- * the end of this file. Two deliberate choices, both recommended by the behavioural reference:
+ * Layouts are those of the host ABI; the end of this file asserts them for LP64 (x86-64,
+ * AArch64: IpcMsg 80 bytes, SpecialObj 24, IpcContent 32) and for ILP32 (a -m32 build: exactly
+ * the 32-bit device's IpcMsg 64, SpecialObj 16, IpcContent 16, IPC_SEND_RECV_MSG 0xC0106904,
+ * also on i386, where uint64_t is 4-aligned in structs). Two deliberate choices, both
+ * recommended by the behavioural reference:
  *   - the offsets array of a message is an array of uint32_t (the kernel's element type);
  *   - limits that applications can observe (data and object maxima, the smallest CMS message
  *     size, the CMS size sum) are computed from the 32-bit *device* struct sizes, given below
@@ -167,6 +170,24 @@ LITEIPC_STATIC_ASSERT(offsetof(IpcMsg, gid) == 76, "IpcMsg");
 LITEIPC_STATIC_ASSERT(sizeof(IpcContent) == 32 && offsetof(IpcContent, inMsg) == 16, "IpcContent");
 LITEIPC_STATIC_ASSERT(sizeof(CmsCmdContent) == 12 && sizeof(IpcVersion) == 4, "CMS/version");
 LITEIPC_STATIC_ASSERT(IPC_SEND_RECV_MSG == 0xC0206904u, "ioctl number");
+LITEIPC_STATIC_ASSERT(IPC_CMS_CMD == 0xC00C6902u && IPC_GET_VERSION == 0x80046905u, "ioctl numbers");
+LITEIPC_STATIC_ASSERT(IPC_MSG_DATA_SZ_MAX == 6553 && IPC_MSG_OBJECT_NUM_MAX == 409, "device limits");
+#elif UINTPTR_MAX == 0xFFFFFFFFu
+/* ILP32: the device's own layouts (reference §3.3), so device code and the user libraries of
+   OpenHarmony agree with the simulator unmodified. timestamp stays at 24 whether uint64_t is
+   8-aligned (ARM32) or 4-aligned (i386): the struct has no hidden padding. */
+LITEIPC_STATIC_ASSERT(sizeof(SvcIdentity) == 12, "SvcIdentity layout");
+LITEIPC_STATIC_ASSERT(sizeof(SpecialObj) == LITEIPC_DEVICE_SIZEOF_SPECIALOBJ, "SpecialObj");
+LITEIPC_STATIC_ASSERT(offsetof(SpecialObj, content) == 4, "SpecialObj");
+LITEIPC_STATIC_ASSERT(sizeof(BuffPtr) == 8 && offsetof(BuffPtr, buff) == 4, "BuffPtr layout");
+LITEIPC_STATIC_ASSERT(sizeof(IpcMsg) == LITEIPC_DEVICE_SIZEOF_IPCMSG, "IpcMsg layout");
+LITEIPC_STATIC_ASSERT(offsetof(IpcMsg, timestamp) == 24 && offsetof(IpcMsg, data) == 36, "IpcMsg");
+LITEIPC_STATIC_ASSERT(offsetof(IpcMsg, offsets) == 44 && offsetof(IpcMsg, processID) == 48, "IpcMsg");
+LITEIPC_STATIC_ASSERT(offsetof(IpcMsg, gid) == 60, "IpcMsg");
+LITEIPC_STATIC_ASSERT(sizeof(IpcContent) == 16 && offsetof(IpcContent, inMsg) == 8, "IpcContent");
+LITEIPC_STATIC_ASSERT(offsetof(IpcContent, buffToFree) == 12, "IpcContent");
+LITEIPC_STATIC_ASSERT(sizeof(CmsCmdContent) == 12 && sizeof(IpcVersion) == 4, "CMS/version");
+LITEIPC_STATIC_ASSERT(IPC_SEND_RECV_MSG == 0xC0106904u, "ioctl number");
 LITEIPC_STATIC_ASSERT(IPC_CMS_CMD == 0xC00C6902u && IPC_GET_VERSION == 0x80046905u, "ioctl numbers");
 LITEIPC_STATIC_ASSERT(IPC_MSG_DATA_SZ_MAX == 6553 && IPC_MSG_OBJECT_NUM_MAX == 409, "device limits");
 #endif

@@ -98,7 +98,9 @@ int liteipc_kernel_serve(const char *name, const liteipc_config *cfg, liteipc_ke
 /*
  * Attach to the kernel served under name by another process. The returned handle works like
  * one from liteipc_kernel_start (device calls, virtual processes, fork) except that it cannot
- * be stopped, only detached. Returns 0, -ENOENT if no kernel serves that name, or -errno.
+ * be stopped, only detached. Returns 0, -ENOENT if no kernel serves that name, -EPROTO if
+ * another build of the library serves it (a 32-bit program and a 64-bit daemon, or the reverse,
+ * never share a kernel), or -errno.
  */
 int liteipc_kernel_attach(const char *name, liteipc_kernel **out);
 

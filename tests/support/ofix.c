@@ -328,8 +328,10 @@ int mal_build(omsg *o, int kind, unsigned v, uint32_t to, uint32_t self)
             om_off(o, 0);
             om_off(o, DEV_OBJ);
         } else {
+            /* v1 passes the device's count check (16 bytes) with no whole host object: LP64
+               only; in 32-bit, where both sizes are 16, it is v2 again */
             om_put(o, 0, me);
-            o->m.dataSz = v == 1 ? DEV_OBJ : v == 2 ? HOST_OBJ - 1 : HOST_OBJ;
+            o->m.dataSz = v == 3 ? HOST_OBJ : v == 1 && HOST_OBJ > DEV_OBJ ? DEV_OBJ : HOST_OBJ - 1;
         }
         return v < 3 ? MAL_BAD : MAL_GOOD;
     case MAL_NULL: /* NULL offsets with spObjNum > 0, NULL data with dataSz > 0 */

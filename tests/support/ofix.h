@@ -12,8 +12,14 @@
 #include "sfix.h"
 
 #define NO_HANDLE 0xFFFFFFFFu
-#define HOST_OBJ ((uint32_t)sizeof(SpecialObj)) /* 24: object bounds and overlap (DEVIATIONS) */
+#define HOST_OBJ ((uint32_t)sizeof(SpecialObj)) /* 24 (16 in 32-bit): bounds and overlap */
 #define DEV_OBJ LITEIPC_DEVICE_SIZEOF_SPECIALOBJ  /* 16: the dataSz >= 16 * spObjNum check */
+/* The CMS size limit of handle-0 requests (§4.3.5) at maxMsgSize CMS_LIMIT: the device's IpcMsg
+   (64) + dataSz (host objects) + 4 per offset + the OBJ_PTR buffer sizes must not exceed it.
+   The largest buffer that fits beside one object, and beside two objects and a 100-byte one: */
+#define CMS_LIMIT 256u
+#define PTR_FIT1 (CMS_LIMIT - LITEIPC_DEVICE_SIZEOF_IPCMSG - HOST_OBJ - 4) /* 164 (172) */
+#define PTR_FIT2 (CMS_LIMIT - LITEIPC_DEVICE_SIZEOF_IPCMSG - 2 * HOST_OBJ - 8 - 100) /* 36 (52) */
 #define CODE_PROBE 0x7e02u /* pool probes a task sends itself */
 #define SMALL_POOL 4096u /* receivers whose pool is measured */
 #define FLOOD_N 1000u    /* failing messages per flood */
