@@ -34,6 +34,10 @@ extern "C" {
 
 typedef struct liteipc_kernel liteipc_kernel;
 
+/* Defaults of the host limits of liteipc_config (not the device's: it has no such limits). */
+#define LITEIPC_FD_PENDING_MAX 128
+#define LITEIPC_CONN_USER_MAX 256
+
 /* Kernel limits. Every field defaults to the device's value (liteipc_config_init). */
 typedef struct liteipc_config {
     unsigned task_limit;       /* TIDs 0..task_limit-1; at most 128 (MAX_SERVICE_NUM) */
@@ -44,6 +48,11 @@ typedef struct liteipc_config {
     unsigned object_max;       /* 409: IPC_MSG_OBJECT_NUM_MAX */
     unsigned reply_timeout_ms; /* 5000: each synchronous wait, and the reply deadline */
     int32_t driver_version;    /* 2: what IPC_GET_VERSION reports */
+    /* Host limits, not the device's: what one process may make the broker hold. */
+    unsigned fd_pending_max;   /* 128: OBJ_FD files a process has sent that are not yet
+                                  received; past it its send fails with ENOMEM */
+    unsigned conn_user_max;    /* 256: connections of one host user (programs of the host
+                                  itself excepted); past it the device's open fails EUSERS */
 } liteipc_config;
 
 /* Fill *cfg with the device's values. */
