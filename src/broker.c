@@ -317,6 +317,15 @@ static uint32_t prepare_fd_delivery(liteipc_kernel *k, lk_bconn *c, int tid, uin
 
 _Static_assert((int)LITEIPC_EV_EXEC == (int)LK_EV_EXEC, "public and kernel event types align");
 
+/* The host process behind simulated process pid, as identified when it connected. */
+static void host_of(const liteipc_kernel *k, int pid, int32_t *host_pid, char prog[16])
+{
+    const lk_bconn *c = pid >= 0 && pid < LK_MAX_PROCS ? k->b.by_pid[pid] : NULL;
+
+    *host_pid = c ? c->peer_pid : 0;
+    memcpy(prog, c ? c->prog : "", c ? 16 : 1);
+}
+
 static void broker_event(void *ctx, const lk_event *ev)
 {
     liteipc_kernel *k = ctx;
@@ -330,6 +339,9 @@ static void broker_event(void *ctx, const lk_event *ev)
         .dst_pid = ev->dst_pid,
         .msg = ev->msg,
     };
+
+    host_of(k, ev->src_pid, &e.src_host_pid, e.src_prog);
+    host_of(k, ev->dst_pid, &e.dst_host_pid, e.dst_prog);
 
     for (int i = 0; i < k->b.nactive; i++)
         k->b.active[i].fn(&e, k->b.active[i].ctx);
@@ -347,7 +359,11 @@ static void apply_subscriptions(liteipc_kernel *k)
         if (b->subs[i].fn)
             b->active[b->nactive++] = b->subs[i];
     if (b->dump_to) {
-        lk_dump(k->kern, b->dump_to);
+        lk_dump_host hosts[LK_MAX_PROCS];
+
+        for (int p = 0; p < LK_MAX_PROCS; p++)
+            host_of(k, p, &hosts[p].pid, hosts[p].prog);
+        lk_dump(k->kern, b->dump_to, hosts);
         b->dump_to = NULL;
     }
     b->sub_applied = b->sub_gen;

@@ -229,40 +229,52 @@ static struct timespec event_wall_time(const liteipc_event *ev)
                              .tv_nsec = (long)(ns % 1000000000LL)};
 }
 
+/* " (host PID program)": the host process behind a simulated one, or nothing if unknown. */
+static const char *host_note(char *buf, size_t size, int32_t host_pid, const char *prog)
+{
+    if (host_pid <= 0)
+        return "";
+    snprintf(buf, size, " (host %d %.16s)", (int)host_pid, prog);
+    return buf;
+}
+
 static void log_event(const struct event_log *log, const liteipc_event *ev)
 {
     struct timespec when = event_wall_time(ev);
+    char sb[48], db[48];
+    const char *src = host_note(sb, sizeof sb, ev->src_host_pid, ev->src_prog);
+    const char *dst = host_note(db, sizeof db, ev->dst_host_pid, ev->dst_prog);
 
     switch (ev->type) {
     case LITEIPC_EV_TASK_DEATH:
-        log_at(&when, "task %d of process %d ended (processes with access to it get a death "
-                      "notice)", ev->src_tid, ev->src_pid);
+        log_at(&when, "task %d of process %d%s ended (processes with access to it get a death "
+                      "notice)", ev->src_tid, ev->src_pid, src);
         return;
     case LITEIPC_EV_EXEC:
-        log_at(&when, "task %d of process %d exec'd (the process has no IPC state until it "
-                      "opens the device again)", ev->src_tid, ev->src_pid);
+        log_at(&when, "task %d of process %d%s exec'd (the process has no IPC state until it "
+                      "opens the device again)", ev->src_tid, ev->src_pid, src);
         return;
     case LITEIPC_EV_RECV_TIMEOUT:
-        log_at(&when, "task %d of process %d: synchronous wait ended with ETIME (no reply "
+        log_at(&when, "task %d of process %d%s: synchronous wait ended with ETIME (no reply "
                       "within %u ms)",
-               ev->dst_tid, ev->dst_pid, log->timeout_ms);
+               ev->dst_tid, ev->dst_pid, dst, log->timeout_ms);
         return;
     case LITEIPC_EV_RECV_KILLED:
-        log_at(&when, "task %d of process %d was waiting when its process ended (ERFKILL)",
-               ev->dst_tid, ev->dst_pid);
+        log_at(&when, "task %d of process %d%s was waiting when its process ended (ERFKILL)",
+               ev->dst_tid, ev->dst_pid, dst);
         return;
     case LITEIPC_EV_MSG_WRITTEN:
     case LITEIPC_EV_MSG_READ:
     case LITEIPC_EV_DROP_ON_WRITE:
     case LITEIPC_EV_DROP_ON_READ:
-        log_at(&when, "%-13s pid/tid %d/%d -> %d/%d %s code %u%s%s",
-               liteipc_event_name(ev->type), ev->src_pid, ev->src_tid, ev->dst_pid, ev->dst_tid,
-               msg_type_name((uint32_t)ev->msg.type), ev->msg.code, ev->err ? " err " : "",
-               ev->err ? errno_name(ev->err) : "");
+        log_at(&when, "%-13s pid/tid %d/%d%s -> %d/%d%s %s code %u%s%s",
+               liteipc_event_name(ev->type), ev->src_pid, ev->src_tid, src, ev->dst_pid,
+               ev->dst_tid, dst, msg_type_name((uint32_t)ev->msg.type), ev->msg.code,
+               ev->err ? " err " : "", ev->err ? errno_name(ev->err) : "");
         return;
     default:
-        log_at(&when, "%-13s task %d of process %d", liteipc_event_name(ev->type), ev->dst_tid,
-               ev->dst_pid);
+        log_at(&when, "%-13s task %d of process %d%s", liteipc_event_name(ev->type), ev->dst_tid,
+               ev->dst_pid, dst);
         return;
     }
 }

@@ -222,6 +222,10 @@ typedef struct liteipc_event {
     int32_t src_tid, src_pid; /* sender (or the dead task for TASK_DEATH); -1 if none */
     int32_t dst_tid, dst_pid; /* receiver; -1 if none */
     IpcMsg msg;        /* the message header (pointers are not meaningful); zero if none */
+    /* The host process behind src_pid / dst_pid and its program name (comm), as identified
+       when it connected; 0 and "" if none. */
+    int32_t src_host_pid, dst_host_pid;
+    char src_prog[16], dst_prog[16];
 } liteipc_event;
 
 typedef void (*liteipc_event_fn)(const liteipc_event *ev, void *ctx);
