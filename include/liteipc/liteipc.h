@@ -256,7 +256,8 @@ int liteipc_trace_stop(liteipc_trace *trace);
 
 /*
  * Write a snapshot of k's tables to out, as text for a human: the ServiceManager, every process
- * (pool and its use, IPC thread, the services it was granted) and every task (messages queued,
+ * (the host process behind it, "process 3 (host 12345 samgr)", its pool and its use, IPC
+ * thread, the services it was granted) and every task (messages queued,
  * what it waits for, the processes granted access to it). Written by the broker thread between
  * two commands, so it is consistent (and the kernel waits while out blocks). Host side only,
  * like liteipc_subscribe; for a kernel served by liteipcd, send the daemon SIGUSR2. Returns 0,
