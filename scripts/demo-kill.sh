@@ -185,7 +185,8 @@ expect sm.log "DEATH_NOTIFY: task [0-9]+ has died: service 'echo'" \
     "the ServiceManager received the echo service's MT_DEATH_NOTIFY and removed it"
 expect client.log "IPC thread <- DEATH_NOTIFY: task [0-9]+ has died: it was 'echo'" \
     "the client's IPC thread received the echo service's MT_DEATH_NOTIFY"
-expect liteipcd.log "task [0-9]+ of process [0-9]+ ended" "liteipcd logged the task's end"
+expect liteipcd.log "task [0-9]+ of process [0-9]+ \(host [0-9]+ liteipc-echo\) ended" \
+    "liteipcd logged the task's end, with its host PID and program"
 
 # Did the service hold a request when it died (a request line after its last reply)?
 held=$(awk '/<- UPPER/ { h = 1 } /-> REPLY/ { h = 0 } END { print h + 0 }' "$logs/echo.log")

@@ -13,14 +13,18 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/timerfd.h>
 #include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
@@ -36,6 +40,13 @@
 #define BROKER_POLL_EVERY 64  /* busy iterations between two looks at the sockets */
 #define EV_DOORBELL ((void *)1)
 #define EV_LISTEN ((void *)2)
+#define EV_RELISTEN ((void *)3)  /* the accept back-off timer */
+#define EV_PIDFD_TAG 1u          /* low bit of a connection's address: its pidfd is readable */
+#define ACCEPT_RETRY_NS 50000000 /* accept ran out of descriptors: listen again after 50 ms */
+
+#ifndef SO_PEERPIDFD
+#define SO_PEERPIDFD 77 /* Linux 6.5; older C libraries do not name it */
+#endif
 
 static uint32_t prepare_fd_delivery(liteipc_kernel *k, lk_bconn *c, int tid, uintptr_t in_msg);
 
@@ -114,6 +125,19 @@ static void deliver_completions(liteipc_kernel *k)
 
 /* ---- hooks the pure kernel needs ------------------------------------------------------------ */
 
+/*
+ * Is the process that connected c still alive, so that its PID still names it? A PID is reused
+ * only once its owner has exited and been reaped, and the pidfd is readable from the exit on.
+ */
+static bool peer_alive(const lk_bconn *c)
+{
+    struct pollfd p = {.fd = c->pidfd, .events = POLLIN};
+
+    if (c->in_host)
+        return true;
+    return poll(&p, 1, 0) == 0;
+}
+
 static int copy_from_host(void *ctx, void *dst, uintptr_t src, size_t n)
 {
     const lk_bconn *c = ctx;
@@ -122,8 +146,11 @@ static int copy_from_host(void *ctx, void *dst, uintptr_t src, size_t n)
 
     /* The kernel's copy_from_user: read the sender's memory, in this host or in another
        process of the same user. A bad pointer (or a process that refuses to be read, e.g.
-       under a strict Yama ptrace policy) is EFAULT, never a crash of the broker. */
-    if (process_vm_readv(c->peer_pid, &local, 1, &remote, 1, 0) != (ssize_t)n)
+       under a strict Yama ptrace policy) is EFAULT, never a crash of the broker. The PID is
+       used only while the pidfd says its process lives, checked before and after the read:
+       alive after, it was alive (and its PID not reused) throughout. */
+    if (!peer_alive(c) || process_vm_readv(c->peer_pid, &local, 1, &remote, 1, 0) != (ssize_t)n ||
+        !peer_alive(c))
         return -EFAULT;
     return 0;
 }
@@ -139,8 +166,12 @@ static int grab_fd(const lk_bconn *c, int fd)
         bfd = (int)syscall(SYS_pidfd_getfd, c->pidfd, fd, 0);
     if (bfd >= 0)
         return bfd;
+    if (errno == EMFILE || errno == ENFILE)
+        return -ENOMEM; /* the broker is out of descriptors: the device would be out of memory */
     return errno == EBADF || errno == EPERM || errno == ESRCH ? -errno : -EBADF;
 }
+
+static int pend_add(liteipc_kernel *k, lk_bconn *s, lk_bconn *d, int bfd);
 
 static int fd_dup_hook(void *ctx, int src_pid, int fd, int dst_pid)
 {
@@ -168,6 +199,20 @@ static int fd_dup_hook(void *ctx, int src_pid, int fd, int dst_pid)
         close(bfd);
         return nfd < 0 ? -EPERM : nfd;
     }
+    return pend_add(k, s, d, bfd);
+}
+
+/*
+ * Hold bfd, sent by s, until d's task fetches it. Each sender may have cfg.fd_pending_max files
+ * held, and all together half the broker's descriptor limit: past either, the sender's send
+ * fails with ENOMEM (as where the device runs out of memory) and nobody else notices.
+ */
+static int pend_add(liteipc_kernel *k, lk_bconn *s, lk_bconn *d, int bfd)
+{
+    if (s->fds_held >= (int)k->cfg.fd_pending_max || k->b.fds_held >= k->b.fds_budget) {
+        close(bfd);
+        return -ENOMEM;
+    }
     if (d->npend == d->cap_pend) {
         int cap = d->cap_pend ? 2 * d->cap_pend : 8;
         lk_fdpend *p = realloc(d->pend, (size_t)cap * sizeof(*p));
@@ -179,7 +224,10 @@ static int fd_dup_hook(void *ctx, int src_pid, int fd, int dst_pid)
         d->pend = p;
         d->cap_pend = cap;
     }
-    d->pend[d->npend++] = (lk_fdpend){.bfd = bfd, .tid = -1};
+    d->pend[d->npend++] =
+        (lk_fdpend){.bfd = bfd, .tid = -1, .src_pid = s->pid, .src_serial = s->serial};
+    s->fds_held++;
+    k->b.fds_held++;
     return bfd; /* a placeholder until the receiver has the file (prepare_fd_delivery) */
 }
 
@@ -191,8 +239,16 @@ static int pend_find(const lk_bconn *c, int bfd, int tid)
     return -1;
 }
 
-static void pend_remove(lk_bconn *c, int i)
+/* Close the i-th file held for c and discharge its sender (if it is still the same process). */
+static void pend_release(liteipc_kernel *k, lk_bconn *c, int i)
 {
+    int src = c->pend[i].src_pid;
+    lk_bconn *s = src >= 0 && src < LK_MAX_PROCS ? k->b.by_pid[src] : NULL;
+
+    close(c->pend[i].bfd);
+    if (s && s->serial == c->pend[i].src_serial)
+        s->fds_held--;
+    k->b.fds_held--;
     c->pend[i] = c->pend[--c->npend];
 }
 
@@ -209,16 +265,14 @@ static void fd_close_hook(void *ctx, int pid, int fd)
         return;
     }
     i = pend_find(c, fd, -1); /* rollback of a message never delivered */
-    if (i >= 0) {
-        close(c->pend[i].bfd);
-        pend_remove(c, i);
-    }
+    if (i >= 0)
+        pend_release(k, c, i);
 }
 
-static void pend_close_all(lk_bconn *c)
+static void pend_close_all(liteipc_kernel *k, lk_bconn *c)
 {
-    for (int i = 0; i < c->npend; i++)
-        close(c->pend[i].bfd);
+    while (c->npend > 0)
+        pend_release(k, c, c->npend - 1);
     free(c->pend);
     c->pend = NULL;
     c->npend = c->cap_pend = 0;
@@ -263,6 +317,15 @@ static uint32_t prepare_fd_delivery(liteipc_kernel *k, lk_bconn *c, int tid, uin
 
 _Static_assert((int)LITEIPC_EV_EXEC == (int)LK_EV_EXEC, "public and kernel event types align");
 
+/* The host process behind simulated process pid, as identified when it connected. */
+static void host_of(const liteipc_kernel *k, int pid, int32_t *host_pid, char prog[16])
+{
+    const lk_bconn *c = pid >= 0 && pid < LK_MAX_PROCS ? k->b.by_pid[pid] : NULL;
+
+    *host_pid = c ? c->peer_pid : 0;
+    memcpy(prog, c ? c->prog : "", c ? 16 : 1);
+}
+
 static void broker_event(void *ctx, const lk_event *ev)
 {
     liteipc_kernel *k = ctx;
@@ -276,6 +339,9 @@ static void broker_event(void *ctx, const lk_event *ev)
         .dst_pid = ev->dst_pid,
         .msg = ev->msg,
     };
+
+    host_of(k, ev->src_pid, &e.src_host_pid, e.src_prog);
+    host_of(k, ev->dst_pid, &e.dst_host_pid, e.dst_prog);
 
     for (int i = 0; i < k->b.nactive; i++)
         k->b.active[i].fn(&e, k->b.active[i].ctx);
@@ -293,7 +359,11 @@ static void apply_subscriptions(liteipc_kernel *k)
         if (b->subs[i].fn)
             b->active[b->nactive++] = b->subs[i];
     if (b->dump_to) {
-        lk_dump(k->kern, b->dump_to);
+        lk_dump_host hosts[LK_MAX_PROCS];
+
+        for (int p = 0; p < LK_MAX_PROCS; p++)
+            host_of(k, p, &hosts[p].pid, hosts[p].prog);
+        lk_dump(k->kern, b->dump_to, hosts);
         b->dump_to = NULL;
     }
     b->sub_applied = b->sub_gen;
@@ -441,9 +511,12 @@ static void conn_close(liteipc_kernel *k, lk_bconn *c, bool run_exit)
     if (c->presence)
         users_add(k, -1);
     unmap_pool(c);
-    pend_close_all(c);
-    if (c->pidfd >= 0)
+    pend_close_all(k, c);
+    if (c->pidfd >= 0) {
+        /* Explicitly: a fork child of this host may share the file, keeping it in the set. */
+        epoll_ctl(k->b.epfd, EPOLL_CTL_DEL, c->pidfd, NULL);
         close(c->pidfd);
+    }
     if (c->region)
         munmap(c->region, c->region_size);
     epoll_ctl(k->b.epfd, EPOLL_CTL_DEL, c->sock, NULL);
@@ -454,35 +527,23 @@ static void conn_close(liteipc_kernel *k, lk_bconn *c, bool run_exit)
             break;
         }
     }
-    free(c);
+    /* Events of this batch may still name c (its socket and its pidfd): free it after. */
+    c->closed = true;
+    c->next = k->b.graveyard;
+    k->b.graveyard = c;
 }
 
-static void accept_conn(liteipc_kernel *k)
+static void free_graveyard(liteipc_kernel *k)
 {
-    int s = accept4(k->b.lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
-    struct epoll_event ev = {.events = EPOLLIN};
-    lk_bconn *c;
+    while (k->b.graveyard) {
+        lk_bconn *c = k->b.graveyard;
 
-    if (s < 0)
-        return;
-    c = calloc(1, sizeof(*c));
-    if (!c) {
-        close(s);
-        return;
-    }
-    c->sock = s;
-    c->pid = -1;
-    c->pidfd = -1;
-    c->next = k->b.conns;
-    k->b.conns = c;
-    for (int i = 0; i < LK_MAX_TASKS; i++)
-        c->slot_tid[i] = -1;
-    ev.data.ptr = c;
-    if (epoll_ctl(k->b.epfd, EPOLL_CTL_ADD, s, &ev) < 0) {
-        close(s);
+        k->b.graveyard = c->next;
         free(c);
     }
 }
+
+/* ---- identity: who connected, read once ------------------------------------------------------ */
 
 /*
  * The real uid and gid of host process pid (the device reports real ids; SO_PEERCRED gives
@@ -507,28 +568,232 @@ static void real_ids(pid_t pid, uint32_t *uid, uint32_t *gid)
     fclose(f);
 }
 
-static int op_hello(liteipc_kernel *k, lk_bconn *c, const lk_wire_req *rq, lk_wire_resp *rs,
-                    int *fds, int *nfds)
+/* The program name (comm) of host process pid ("self" for this one), or "?" */
+static void prog_name(const char *pid, char name[16])
+{
+    char path[64];
+    size_t n = 0;
+    FILE *f;
+
+    snprintf(path, sizeof(path), "/proc/%s/comm", pid);
+    f = fopen(path, "re");
+    if (f) {
+        n = fread(name, 1, 15, f);
+        fclose(f);
+    }
+    while (n > 0 && name[n - 1] == '\n')
+        n--;
+    if (n == 0)
+        name[n++] = '?';
+    name[n] = '\0';
+}
+
+/* When host process pid started, in clock ticks since boot (/proc/pid/stat field 22), or 0. */
+static uint64_t start_ticks(pid_t pid)
+{
+    char path[64], buf[1024], *p;
+    unsigned long long t = 0;
+    size_t n;
+    FILE *f;
+
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    f = fopen(path, "re");
+    if (!f)
+        return 0;
+    n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    p = strrchr(buf, ')'); /* the name may hold spaces and parentheses */
+    if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d "
+                            "%*d %*d %*d %llu", &t) != 1)
+        return 0;
+    return t;
+}
+
+/*
+ * Without SO_PEERPIDFD (Linux before 6.5): a pidfd opened by the PID SO_PEERCRED gives, kept only
+ * if the process it names started before the connection was accepted. A PID reused after the
+ * accept is refused; one reused between connect and accept (at a tick's resolution) is not
+ * caught: the reason to prefer SO_PEERPIDFD.
+ */
+static int pidfd_by_pid(lk_bconn *c, pid_t pid, uint64_t accepted_ns)
+{
+    long hz = sysconf(_SC_CLK_TCK);
+    uint64_t started;
+
+    c->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+    if (c->pidfd < 0)
+        return -errno;
+    started = start_ticks(pid);
+    if (started == 0 || hz <= 0 || started > accepted_ns / (1000000000u / (uint64_t)hz))
+        return -ESRCH;
+    return 0;
+}
+
+/*
+ * Identify the process that connected c, once: a pidfd for it, its real ids and program name.
+ * What /proc says under its PID is about that process only if the pidfd shows it still alive
+ * after the reads. The connection never looks the PID up again without the pidfd's word.
+ */
+static int conn_identify(lk_bconn *c)
 {
     struct ucred cred;
     socklen_t len = sizeof(cred);
+    struct timespec now;
+    char pid[16];
+
+    clock_gettime(CLOCK_BOOTTIME, &now);
+    if (getsockopt(c->sock, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
+        return -errno;
+    if (cred.pid <= 0)
+        return -ESRCH; /* gone already */
+    c->peer_pid = cred.pid;
+    c->euid = cred.uid;
+    c->uid = cred.uid;
+    c->gid = cred.gid;
+    if (cred.pid == getpid()) {
+        c->in_host = true;
+        c->uid = getuid();
+        c->gid = getgid();
+        prog_name("self", c->prog);
+        return 0;
+    }
+    len = sizeof(c->pidfd);
+    if (getsockopt(c->sock, SOL_SOCKET, SO_PEERPIDFD, &c->pidfd, &len) < 0) {
+        int err = errno == ENOPROTOOPT
+                      ? pidfd_by_pid(c, cred.pid,
+                                     (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec)
+                      : -errno;
+
+        if (err < 0)
+            return err;
+    }
+    real_ids(cred.pid, &c->uid, &c->gid);
+    snprintf(pid, sizeof(pid), "%d", (int)cred.pid);
+    prog_name(pid, c->prog);
+    return peer_alive(c) ? 0 : -ESRCH;
+}
+
+/* Has the user behind c as many connections as it may have? (the host's own do not count) */
+static bool user_at_cap(const liteipc_kernel *k, const lk_bconn *c)
+{
+    unsigned n = 0;
+
+    if (c->in_host)
+        return false;
+    for (const lk_bconn *o = k->b.conns; o; o = o->next)
+        n += !o->in_host && o->uid == c->uid;
+    return n >= k->cfg.conn_user_max;
+}
+
+/* ---- connections: accept, with a back-off when descriptors run out ---------------------------- */
+
+static int epoll_add(int epfd, int fd, void *tag);
+
+/* accept failed for want of descriptors: the listener stays readable, so retrying at once would
+   spin. Take it out of epoll and let the timer put it back. */
+static void listen_pause(liteipc_kernel *k)
+{
+    struct itimerspec it = {.it_value = {.tv_nsec = ACCEPT_RETRY_NS}};
+
+    if (k->b.listen_paused)
+        return;
+    epoll_ctl(k->b.epfd, EPOLL_CTL_DEL, k->b.lfd, NULL);
+    timerfd_settime(k->b.tfd, 0, &it, NULL);
+    k->b.listen_paused = true;
+}
+
+static void listen_resume(liteipc_kernel *k)
+{
+    uint64_t n;
+
+    if (read(k->b.tfd, &n, sizeof(n)) < 0 && errno != EAGAIN)
+        return;
+    if (k->b.listen_paused && epoll_add(k->b.epfd, k->b.lfd, EV_LISTEN) == 0)
+        k->b.listen_paused = false;
+}
+
+/*
+ * Turn a connection away: its first request reads err (the connect itself succeeded). A socket
+ * closed with unread data would make the peer's next read fail with ECONNRESET instead of
+ * reading err: so no more may come in (the peer's sends fail with EPIPE) and what came is read.
+ */
+static void conn_refuse(lk_bconn *c, int err)
+{
+    lk_wire_resp rs = {.result = err};
+    char buf[sizeof(lk_wire_req)];
+
+    lk_seq_send(c->sock, &rs, sizeof(rs), NULL, 0);
+    shutdown(c->sock, SHUT_RD);
+    while (recv(c->sock, buf, sizeof(buf), MSG_DONTWAIT) > 0)
+        ;
+    if (c->pidfd >= 0)
+        close(c->pidfd);
+    close(c->sock);
+    free(c);
+}
+
+static int conn_watch(liteipc_kernel *k, lk_bconn *c)
+{
+    int err = epoll_add(k->b.epfd, c->sock, c);
+
+    /* The connected process's exit ends the connection, whoever holds the socket then. */
+    if (err == 0 && !c->in_host)
+        err = epoll_add(k->b.epfd, c->pidfd, (void *)((uintptr_t)c | EV_PIDFD_TAG));
+    if (err < 0)
+        epoll_ctl(k->b.epfd, EPOLL_CTL_DEL, c->sock, NULL);
+    return err;
+}
+
+static void accept_conn(liteipc_kernel *k)
+{
+    int s = accept4(k->b.lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK), err;
+    lk_bconn *c;
+
+    if (s < 0) {
+        if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+            listen_pause(k);
+        return;
+    }
+    c = calloc(1, sizeof(*c));
+    if (!c) {
+        close(s);
+        return;
+    }
+    c->sock = s;
+    c->pid = -1;
+    c->pidfd = -1;
+    c->serial = ++k->b.next_serial;
+    for (int i = 0; i < LK_MAX_TASKS; i++)
+        c->slot_tid[i] = -1;
+    err = conn_identify(c);
+    if (err == 0 && user_at_cap(k, c))
+        err = -EUSERS;
+    if (err == 0)
+        err = conn_watch(k, c);
+    if (err < 0) {
+        if (err == -EMFILE || err == -ENFILE)
+            listen_pause(k);
+        conn_refuse(c, err == -EMFILE || err == -ENFILE ? -ENOMEM : err);
+        return;
+    }
+    c->next = k->b.conns;
+    k->b.conns = c;
+}
+
+static int op_hello(liteipc_kernel *k, lk_bconn *c, const lk_wire_req *rq, lk_wire_resp *rs,
+                    int *fds, int *nfds)
+{
     int pid, rfd;
 
     if (c->pid >= 0)
         return -EINVAL;
-    if (getsockopt(c->sock, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
-        return -errno;
-    if (cred.uid != getuid() && getuid() != 0)
+    if (c->euid != getuid() && getuid() != 0)
         return -EACCES; /* abstract names have no permissions: a kernel is its user's (or,
                            served by root, everyone's, like the device node) */
-    c->in_host = cred.pid == getpid();
-    c->peer_pid = cred.pid;
-    if (!c->in_host)
-        c->pidfd = (int)syscall(SYS_pidfd_open, cred.pid, 0);
-    real_ids(cred.pid, &cred.uid, &cred.gid);
-    pid = rq->a >= 0 ? lk_proc_fork(k->kern, rq->a, cred.uid, cred.gid) : -ESRCH;
+    pid = rq->a >= 0 ? lk_proc_fork(k->kern, rq->a, c->uid, c->gid) : -ESRCH;
     if (pid == -ESRCH) {
-        pid = lk_proc_create(k->kern, cred.uid, cred.gid);
+        pid = lk_proc_create(k->kern, c->uid, c->gid);
         /* A fork child whose parent has gone since: it inherited the parent's IPC state. */
         if (pid >= 0 && rq->a >= 0)
             lk_proc_open(k->kern, pid);
@@ -538,12 +803,10 @@ static int op_hello(liteipc_kernel *k, lk_bconn *c, const lk_wire_req *rq, lk_wi
     c->region_size = LK_REGION_HEADER + (size_t)k->cfg.task_limit * k->b.chan_size;
     rfd = lk_memfd_create("liteipc-channels", c->region_size);
     if (rfd < 0 || !(c->region = lk_map_shared(rfd, c->region_size, PROT_READ | PROT_WRITE))) {
-        int err = rfd < 0 ? rfd : -errno;
-
         if (rfd >= 0)
             close(rfd);
         lk_proc_exit(k->kern, pid, lk_now_ns());
-        return err;
+        return -ENOMEM; /* out of memory or of descriptors: the device's word is ENOMEM */
     }
     c->pid = pid;
     k->b.by_pid[pid] = c;
@@ -654,7 +917,7 @@ static int op_exec(liteipc_kernel *k, lk_bconn *c, int tid)
         return err;
     deliver_completions(k);
     unmap_pool(c);
-    pend_close_all(c);
+    pend_close_all(k, c);
     return 0;
 }
 
@@ -672,15 +935,14 @@ static int op_fd_fetch(lk_bconn *c, int tid, int *fds, int *nfds)
 }
 
 /* The receiver got the file as descriptor number fd: write it into the object, forget it. */
-static int op_fd_put(lk_bconn *c, int tid, int fd)
+static int op_fd_put(liteipc_kernel *k, lk_bconn *c, int tid, int fd)
 {
     for (int i = 0; i < c->npend; i++) {
         if (c->pend[i].tid == tid) {
             uint32_t v = (uint32_t)fd;
 
             memcpy((char *)c->pool + c->pend[i].obj_pos, &v, sizeof(v));
-            close(c->pend[i].bfd);
-            pend_remove(c, i);
+            pend_release(k, c, i);
             return 0;
         }
     }
@@ -711,7 +973,7 @@ static int dispatch_op(liteipc_kernel *k, lk_bconn *c, const lk_wire_req *rq, lk
     case LK_OP_FD_FETCH:
         return op_fd_fetch(c, rq->a, fds, nfds);
     case LK_OP_FD_PUT:
-        return op_fd_put(c, rq->a, (int)rq->b);
+        return op_fd_put(k, c, rq->a, (int)rq->b);
     case LK_OP_EXEC:
         return op_exec(k, c, rq->a);
     default:
@@ -731,8 +993,10 @@ static void handle_conn(liteipc_kernel *k, lk_bconn *c)
             close(fds[i]); /* processes send us no descriptors */
     if (n == -EAGAIN)
         return;
-    if (n != (ssize_t)sizeof(rq)) {
-        conn_close(k, c, true); /* EOF or garbage: the process is gone */
+    if (n != (ssize_t)sizeof(rq) || !peer_alive(c)) {
+        /* EOF or garbage: the process is gone. Or the process that connected has exited and
+           whoever holds its socket now speaks for nobody. */
+        conn_close(k, c, true);
         return;
     }
     if (rq.op == LK_OP_CONFIG) {
@@ -808,17 +1072,27 @@ static void handle_events(liteipc_kernel *k, uint64_t deadline)
     }
     n = broker_epoll(k, evs, 16, tp);
     for (int i = 0; i < n; i++) {
-        if (evs[i].data.ptr == EV_DOORBELL) {
+        void *tag = evs[i].data.ptr;
+        lk_bconn *c = (lk_bconn *)((uintptr_t)tag & ~(uintptr_t)EV_PIDFD_TAG);
+
+        if (tag == EV_DOORBELL) {
             uint64_t v;
 
             if (read(k->b.efd, &v, sizeof(v)) < 0 && errno != EAGAIN)
                 continue;
-        } else if (evs[i].data.ptr == EV_LISTEN) {
+        } else if (tag == EV_LISTEN) {
             accept_conn(k);
+        } else if (tag == EV_RELISTEN) {
+            listen_resume(k);
+        } else if (c->closed) {
+            continue;
+        } else if ((uintptr_t)tag & EV_PIDFD_TAG) {
+            conn_close(k, c, true); /* the process that connected has exited */
         } else {
-            handle_conn(k, evs[i].data.ptr);
+            handle_conn(k, c);
         }
     }
+    free_graveyard(k);
 }
 
 static bool run_deadlines(liteipc_kernel *k)
@@ -882,6 +1156,7 @@ static void broker_shutdown(liteipc_kernel *k)
     }
     while (b->conns)
         conn_close(k, b->conns, false);
+    free_graveyard(k);
 }
 
 static void *broker_main(void *arg)
@@ -986,12 +1261,26 @@ static void broker_release(lk_broker *b)
         close(b->lfd);
     if (b->efd >= 0)
         close(b->efd);
+    if (b->tfd >= 0)
+        close(b->tfd);
     if (b->epfd >= 0)
         close(b->epfd);
     pthread_mutex_destroy(&b->sub_lock);
     pthread_cond_destroy(&b->sub_cond);
     pthread_mutex_destroy(&b->idle_lock);
     pthread_cond_destroy(&b->idle_cond);
+}
+
+/* How many OBJ_FD files the broker may hold for all processes: half its descriptor limit, so
+   that connections, pools and channels always find descriptors. */
+static int fd_budget(void)
+{
+    struct rlimit rl;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY ||
+        rl.rlim_cur / 2 > INT_MAX)
+        return INT_MAX;
+    return (int)(rl.rlim_cur / 2);
 }
 
 static void to_lk_config(const liteipc_config *in, lk_config *out)
@@ -1012,7 +1301,8 @@ int lk_broker_start(liteipc_kernel *k, const char *name)
     lk_ops ops = {.fd_dup = fd_dup_hook, .fd_close = fd_close_hook, .ctx = k};
     int err;
 
-    b->epfd = b->efd = b->lfd = b->bell_fd = -1;
+    b->epfd = b->efd = b->lfd = b->bell_fd = b->tfd = -1;
+    b->fds_budget = fd_budget();
     for (int i = 0; i < LK_MAX_TASKS; i++)
         b->by_tid[i].pid = b->by_tid[i].slot = -1;
     pthread_mutex_init(&b->sub_lock, NULL);
@@ -1029,10 +1319,13 @@ int lk_broker_start(liteipc_kernel *k, const char *name)
         goto fail;
     b->bell = lk_map_shared(b->bell_fd, sizeof(lk_bell), PROT_READ | PROT_WRITE);
     b->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    b->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
     b->epfd = epoll_create1(EPOLL_CLOEXEC);
-    err = (!b->bell || b->efd < 0 || b->epfd < 0) ? -errno : make_listener(k, name);
+    err = (!b->bell || b->efd < 0 || b->tfd < 0 || b->epfd < 0) ? -errno : make_listener(k, name);
     if (!err)
         err = epoll_add(b->epfd, b->efd, EV_DOORBELL);
+    if (!err)
+        err = epoll_add(b->epfd, b->tfd, EV_RELISTEN);
     if (!err)
         err = epoll_add(b->epfd, b->lfd, EV_LISTEN);
     if (!err)
@@ -1068,8 +1361,9 @@ void lk_broker_forget_in_child(liteipc_kernel *k)
     close(k->b.lfd);
     close(k->b.epfd);
     close(k->b.efd);
+    close(k->b.tfd);
     close(k->b.bell_fd);
-    k->b.lfd = k->b.epfd = k->b.efd = k->b.bell_fd = -1;
+    k->b.lfd = k->b.epfd = k->b.efd = k->b.tfd = k->b.bell_fd = -1;
 }
 
 /* ---- subscriptions -------------------------------------------------------------------------- */

@@ -174,7 +174,8 @@ int lk_cproc_request(lk_cproc *p, const lk_wire_req *req, lk_wire_resp *resp, in
     ssize_t n = lk_seq_send(p->sock, req, sizeof(*req), NULL, 0);
     int tmp[4];
 
-    if (n < 0)
+    /* A broker that turned the connection away closed it after writing why: read that. */
+    if (n < 0 && n != -EPIPE && n != -ECONNRESET)
         return -ESHUTDOWN;
     n = lk_seq_recv(p->sock, resp, sizeof(*resp), fds ? fds : tmp, fds ? nfds : 4);
     if (!fds)

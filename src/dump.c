@@ -43,12 +43,16 @@ static void put_duration(FILE *out, uint64_t ns)
         fprintf(out, "%" PRIu64 " ns", ns);
 }
 
-static void dump_process(const lk_kernel *kern, int pid, const lk_proc_view *v, FILE *out)
+static void dump_process(const lk_kernel *kern, int pid, const lk_proc_view *v,
+                         const lk_dump_host *host, FILE *out)
 {
     const void *base;
     lk_pool_stats st;
 
-    fprintf(out, "  process %d: ", pid);
+    fprintf(out, "  process %d", pid);
+    if (host && host->pid > 0)
+        fprintf(out, " (host %d %s)", (int)host->pid, host->prog);
+    fputs(": ", out);
     if (!v->has_ipc) {
         fputs("no IPC state (it has not opened the device, or it exec'd)\n", out);
         return;
@@ -90,7 +94,7 @@ static void dump_task(int tid, const lk_task_view *v, FILE *out)
     fputc('\n', out);
 }
 
-void lk_dump(const lk_kernel *kern, FILE *out)
+void lk_dump(const lk_kernel *kern, FILE *out, const lk_dump_host *hosts)
 {
     const lk_config *cfg = lk_kernel_cfg(kern);
     lk_proc_view pv;
@@ -116,7 +120,7 @@ void lk_dump(const lk_kernel *kern, FILE *out)
         fputs("processes:\n", out);
     for (int pid = 0; pid < LK_MAX_PROCS; pid++)
         if (lk_proc_view_get(kern, pid, &pv) == 0 && pv.in_use)
-            dump_process(kern, pid, &pv, out);
+            dump_process(kern, pid, &pv, hosts ? &hosts[pid] : NULL, out);
     if (ntasks)
         fputs("tasks:\n", out);
     for (int tid = 0; tid < LK_MAX_TASKS; tid++)

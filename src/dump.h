@@ -6,7 +6,14 @@
 
 #include "kernel.h"
 
-/* Write kern's tables to out. Call it where kern cannot change meanwhile (the broker). */
-void lk_dump(const lk_kernel *kern, FILE *out);
+/* The host process behind a simulated process: its PID (0: unknown) and program name. */
+typedef struct lk_dump_host {
+    int32_t pid;
+    char prog[16];
+} lk_dump_host;
+
+/* Write kern's tables to out. Call it where kern cannot change meanwhile (the broker). hosts:
+   NULL, or one entry per simulated PID (LK_MAX_PROCS). */
+void lk_dump(const lk_kernel *kern, FILE *out, const lk_dump_host *hosts);
 
 #endif /* LITEIPC_DUMP_H */

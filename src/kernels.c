@@ -31,6 +31,8 @@ void liteipc_config_init(liteipc_config *cfg)
     cfg->object_max = IPC_MSG_OBJECT_NUM_MAX;
     cfg->reply_timeout_ms = LITEIPC_TIMEOUT_MS;
     cfg->driver_version = DRIVER_VERSION;
+    cfg->fd_pending_max = LITEIPC_FD_PENDING_MAX;
+    cfg->conn_user_max = LITEIPC_CONN_USER_MAX;
 }
 
 static int config_valid(const liteipc_config *c)
@@ -40,7 +42,7 @@ static int config_valid(const liteipc_config *c)
            c->pool_max_size >= LK_PAGE_SIZE && c->pool_max_size % LK_PAGE_SIZE == 0 &&
            c->pool_max_size < (1u << 30) && c->pool_default_size <= c->pool_max_size &&
            c->data_max > 0 && c->data_max <= (1u << 20) && c->object_max <= 65536 &&
-           c->reply_timeout_ms > 0;
+           c->reply_timeout_ms > 0 && c->fd_pending_max > 0 && c->conn_user_max > 0;
 }
 
 static liteipc_kernel *kernel_alloc(const liteipc_config *cfg, int *err)
@@ -97,6 +99,39 @@ int liteipc_kernel_serve(const char *name, const liteipc_config *cfg, liteipc_ke
     return name ? kernel_host(name, cfg, out) : -EINVAL;
 }
 
+/* Send rq, read the configuration into wc. True, with *err set, if that failed: -ECONNRESET,
+   the error the kernel turned the connection away with (an lk_wire_resp in its place), or
+   -EPROTO for a configuration of another build of the library. */
+static bool refused(int s, const lk_wire_req *rq, lk_wire_config *wc, int *fds, int *err)
+{
+    ssize_t n = lk_seq_send(s, rq, sizeof(*rq), NULL, 0);
+
+    if (n < 0 && n != -EPIPE && n != -ECONNRESET) {
+        *err = -ECONNRESET;
+        return true;
+    }
+    n = lk_seq_recv(s, wc, sizeof(*wc), fds, 4);
+    if (n == (ssize_t)sizeof(lk_wire_resp)) {
+        lk_wire_resp rs;
+
+        memcpy(&rs, wc, sizeof(rs));
+        if (rs.result < 0) { /* a refusal: a config starts with its (positive) magic */
+            *err = rs.result;
+            return true;
+        }
+    }
+    if (n < (ssize_t)offsetof(lk_wire_config, cfg)) {
+        *err = -ECONNRESET;
+        return true;
+    }
+    if (wc->magic != LK_WIRE_MAGIC || wc->size != sizeof(*wc) || n != (ssize_t)sizeof(*wc)) {
+        *err = -EPROTO; /* another build of the library: a 32-bit program and a 64-bit daemon
+                           (or the reverse) share no layout, so they never share a kernel */
+        return true;
+    }
+    return false;
+}
+
 /*
  * Connect to the kernel at addr and ask for its configuration. The connection stays open as
  * this program's presence (the daemon of an embedded default exits when none is left).
@@ -107,7 +142,6 @@ static int fetch_config(const struct sockaddr_un *addr, socklen_t len, liteipc_c
     lk_wire_req rq = {.op = LK_OP_CONFIG};
     lk_wire_config wc;
     int fds[4], err = 0;
-    ssize_t n = 0;
     int s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
 
     if (s < 0)
@@ -116,12 +150,8 @@ static int fetch_config(const struct sockaddr_un *addr, socklen_t len, liteipc_c
         err = (errno == ECONNREFUSED || errno == ENOENT) ? -ENOENT : -errno;
     else if (!lk_peer_is_us(s))
         err = -EACCES;
-    else if (lk_seq_send(s, &rq, sizeof(rq), NULL, 0) != (ssize_t)sizeof(rq) ||
-             (n = lk_seq_recv(s, &wc, sizeof(wc), fds, 4)) < (ssize_t)offsetof(lk_wire_config, cfg))
-        err = -ECONNRESET;
-    else if (wc.magic != LK_WIRE_MAGIC || wc.size != sizeof(wc) || n != (ssize_t)sizeof(wc))
-        err = -EPROTO; /* another build of the library: a 32-bit program and a 64-bit daemon
-                          (or the reverse) share no layout, so they never share a kernel */
+    else if (refused(s, &rq, &wc, fds, &err))
+        ; /* err says why */
     else
         *cfg = wc.cfg;
     if (err < 0) {

@@ -78,18 +78,31 @@ typedef struct lk_wire_resp {
  */
 typedef struct lk_fdpend {
     int bfd;
+    int src_pid;      /* the sender, charged for it while the broker holds it */
+    uint64_t src_serial;
     int tid;          /* -1 while the message is queued; the receiving task once delivered */
     uint32_t obj_pos; /* pool offset of the object's fd field, once delivered */
 } lk_fdpend;
 
+/*
+ * A connection. Its peer is identified once, when it is accepted: the process that called
+ * connect(), held by a pidfd from then on (SO_PEERPIDFD). Every later look-up goes through that
+ * pidfd, and the connection ends when that process exits, whoever holds the socket then.
+ */
 typedef struct lk_bconn {
     int sock;
-    int pidfd;           /* of the peer host process, for pidfd_getfd (-1 in this host) */
-    lk_fdpend *pend;
+    int pidfd;           /* of the peer host process (-1 in this host) */
+    lk_fdpend *pend;     /* OBJ_FD files on their way to this process */
     int npend, cap_pend;
+    int fds_held;        /* OBJ_FD files this process sent that the broker holds */
     int pid;             /* -1 until HELLO */
     bool in_host;        /* the peer is this very host process (virtual or default process) */
-    pid_t peer_pid;      /* the host process behind the connection (SO_PEERCRED) */
+    bool closed;         /* ended, freed after the current batch of events */
+    pid_t peer_pid;      /* the host process behind the connection, while pidfd is alive */
+    uint32_t euid;       /* its effective uid when it connected (SO_PEERCRED) */
+    uint32_t uid, gid;   /* its real ids, read when it connected */
+    char prog[16];       /* its program name (comm), read when it connected */
+    uint64_t serial;     /* unique to this connection (simulated PIDs are reused) */
     bool presence;       /* an attached program's first connection (counted as a user) */
     void *region;        /* the process's channels, broker mapping */
     size_t region_size;
@@ -108,6 +121,12 @@ typedef struct lk_subscriber {
 typedef struct lk_broker {
     pthread_t thread;
     int epfd, efd, lfd;          /* epoll, doorbell eventfd, listening socket */
+    int tfd;                     /* timer re-arming the listener after accept ran out of fds */
+    bool listen_paused;          /* the listener is out of epoll until tfd fires */
+    uint64_t next_serial;
+    int fds_held;                /* OBJ_FD files held for every process */
+    int fds_budget;              /* at most this many (half of RLIMIT_NOFILE) */
+    lk_bconn *graveyard;         /* closed connections, freed after the batch of events */
     bool no_pwait2;              /* the system lacks epoll_pwait2: fall back to epoll_wait */
     struct sockaddr_un addr;
     socklen_t addrlen;

@@ -20,7 +20,7 @@ static char *dump_text(t_kfix *f)
     FILE *out = open_memstream(&text, &len);
 
     assert_non_null(out);
-    lk_dump(f->k, out);
+    lk_dump(f->k, out, NULL);
     assert_int_equal(fclose(out), 0);
     return text;
 }
@@ -130,12 +130,34 @@ static void dump_shows_a_caller_waiting_for_its_reply(void **state)
     t_must_free(f, c, t_must_complete(f, c, 0));
 }
 
+/* The broker names the host process behind each simulated one; without it, nothing is shown. */
+static void dump_shows_the_host_process_of_each_process(void **state)
+{
+    t_kfix *f = *state;
+    int known = t_must_proc(f), unknown = t_must_proc(f);
+    lk_dump_host hosts[LK_MAX_PROCS] = {0};
+    char *text = NULL, want[64];
+    size_t len = 0;
+    FILE *out = open_memstream(&text, &len);
+
+    hosts[known] = (lk_dump_host){.pid = 4242, .prog = "samgr"};
+    assert_non_null(out);
+    lk_dump(f->k, out, hosts);
+    assert_int_equal(fclose(out), 0);
+    snprintf(want, sizeof want, "process %d (host 4242 samgr):", known);
+    assert_line(text, want, "no IPC state");
+    snprintf(want, sizeof want, "process %d:", unknown);
+    assert_line(text, want, "no IPC state");
+    free(text);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         T(dump_empty_kernel),
         T(dump_describes_every_process_and_task),
         T(dump_shows_a_caller_waiting_for_its_reply),
+        T(dump_shows_the_host_process_of_each_process),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

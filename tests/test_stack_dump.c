@@ -6,6 +6,7 @@
  */
 #include "sfix.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -26,7 +27,7 @@ static void dump_shows_the_callers_process_and_task(void **state)
 {
     t_ctx *c = *state;
     int fd = t_dev_setup(c->k, T_POOL, NULL), rc;
-    char want[64];
+    char want[128];
     char *text;
 
     assert_true(fd >= 0);
@@ -37,7 +38,8 @@ static void dump_shows_the_callers_process_and_task(void **state)
     snprintf(want, sizeof want, "ServiceManager: task %d (IPC_SET_CMS 256)",
              liteipc_self_tid(c->k));
     assert_non_null(strstr(text, want));
-    snprintf(want, sizeof want, "process %d: pool of 64 KiB at 0x", liteipc_self_pid(c->k));
+    snprintf(want, sizeof want, "process %d (host %d %s): pool of 64 KiB at 0x",
+             liteipc_self_pid(c->k), (int)getpid(), program_invocation_short_name);
     assert_non_null(strstr(text, want));
     snprintf(want, sizeof want, "task %d (process %d): 1 queued", liteipc_self_tid(c->k),
              liteipc_self_pid(c->k));

@@ -7,7 +7,8 @@
  * SYNOPSIS
  *     liteipcd [--name NAME] [--tasks N] [--processes N] [--pool-default BYTES]
  *              [--pool-max BYTES] [--data-max BYTES] [--objects-max N] [--timeout-ms MS]
- *              [--driver-version V] [--exit-when-unused] [--ready-fd FD] [--trace]
+ *              [--driver-version V] [--fd-pending-max N] [--connections-per-user N]
+ *              [--exit-when-unused] [--ready-fd FD] [--trace]
  *              [--mermaid FILE] [--quiet]
  *     liteipcd --help | --version
  *
@@ -229,40 +230,52 @@ static struct timespec event_wall_time(const liteipc_event *ev)
                              .tv_nsec = (long)(ns % 1000000000LL)};
 }
 
+/* " (host PID program)": the host process behind a simulated one, or nothing if unknown. */
+static const char *host_note(char *buf, size_t size, int32_t host_pid, const char *prog)
+{
+    if (host_pid <= 0)
+        return "";
+    snprintf(buf, size, " (host %d %.16s)", (int)host_pid, prog);
+    return buf;
+}
+
 static void log_event(const struct event_log *log, const liteipc_event *ev)
 {
     struct timespec when = event_wall_time(ev);
+    char sb[48], db[48];
+    const char *src = host_note(sb, sizeof sb, ev->src_host_pid, ev->src_prog);
+    const char *dst = host_note(db, sizeof db, ev->dst_host_pid, ev->dst_prog);
 
     switch (ev->type) {
     case LITEIPC_EV_TASK_DEATH:
-        log_at(&when, "task %d of process %d ended (processes with access to it get a death "
-                      "notice)", ev->src_tid, ev->src_pid);
+        log_at(&when, "task %d of process %d%s ended (processes with access to it get a death "
+                      "notice)", ev->src_tid, ev->src_pid, src);
         return;
     case LITEIPC_EV_EXEC:
-        log_at(&when, "task %d of process %d exec'd (the process has no IPC state until it "
-                      "opens the device again)", ev->src_tid, ev->src_pid);
+        log_at(&when, "task %d of process %d%s exec'd (the process has no IPC state until it "
+                      "opens the device again)", ev->src_tid, ev->src_pid, src);
         return;
     case LITEIPC_EV_RECV_TIMEOUT:
-        log_at(&when, "task %d of process %d: synchronous wait ended with ETIME (no reply "
+        log_at(&when, "task %d of process %d%s: synchronous wait ended with ETIME (no reply "
                       "within %u ms)",
-               ev->dst_tid, ev->dst_pid, log->timeout_ms);
+               ev->dst_tid, ev->dst_pid, dst, log->timeout_ms);
         return;
     case LITEIPC_EV_RECV_KILLED:
-        log_at(&when, "task %d of process %d was waiting when its process ended (ERFKILL)",
-               ev->dst_tid, ev->dst_pid);
+        log_at(&when, "task %d of process %d%s was waiting when its process ended (ERFKILL)",
+               ev->dst_tid, ev->dst_pid, dst);
         return;
     case LITEIPC_EV_MSG_WRITTEN:
     case LITEIPC_EV_MSG_READ:
     case LITEIPC_EV_DROP_ON_WRITE:
     case LITEIPC_EV_DROP_ON_READ:
-        log_at(&when, "%-13s pid/tid %d/%d -> %d/%d %s code %u%s%s",
-               liteipc_event_name(ev->type), ev->src_pid, ev->src_tid, ev->dst_pid, ev->dst_tid,
-               msg_type_name((uint32_t)ev->msg.type), ev->msg.code, ev->err ? " err " : "",
-               ev->err ? errno_name(ev->err) : "");
+        log_at(&when, "%-13s pid/tid %d/%d%s -> %d/%d%s %s code %u%s%s",
+               liteipc_event_name(ev->type), ev->src_pid, ev->src_tid, src, ev->dst_pid,
+               ev->dst_tid, dst, msg_type_name((uint32_t)ev->msg.type), ev->msg.code,
+               ev->err ? " err " : "", ev->err ? errno_name(ev->err) : "");
         return;
     default:
-        log_at(&when, "%-13s task %d of process %d", liteipc_event_name(ev->type), ev->dst_tid,
-               ev->dst_pid);
+        log_at(&when, "%-13s task %d of process %d%s", liteipc_event_name(ev->type), ev->dst_tid,
+               ev->dst_pid, dst);
         return;
     }
 }
@@ -389,6 +402,8 @@ enum {
     OPT_OBJECTS_MAX,
     OPT_TIMEOUT_MS,
     OPT_DRIVER_VERSION,
+    OPT_FD_PENDING_MAX,
+    OPT_CONN_USER_MAX,
     OPT_EXIT_WHEN_UNUSED,
     OPT_FIRST_USE_TIMEOUT,
     OPT_READY_FD,
@@ -406,6 +421,8 @@ static const struct option long_options[] = {
     {"objects-max", required_argument, NULL, OPT_OBJECTS_MAX},
     {"timeout-ms", required_argument, NULL, OPT_TIMEOUT_MS},
     {"driver-version", required_argument, NULL, OPT_DRIVER_VERSION},
+    {"fd-pending-max", required_argument, NULL, OPT_FD_PENDING_MAX},
+    {"connections-per-user", required_argument, NULL, OPT_CONN_USER_MAX},
     {"exit-when-unused", no_argument, NULL, OPT_EXIT_WHEN_UNUSED},
     {"first-use-timeout-ms", required_argument, NULL, OPT_FIRST_USE_TIMEOUT},
     {"ready-fd", required_argument, NULL, OPT_READY_FD},
@@ -441,6 +458,10 @@ static void usage(FILE *f)
             "      --objects-max N     most special objects in a message (default %u)\n"
             "      --timeout-ms MS     synchronous wait and reply deadline (default %u)\n"
             "      --driver-version V  what IPC_GET_VERSION reports (default %d)\n"
+            "      --fd-pending-max N  OBJ_FD files one process may have sent and not yet\n"
+            "                          delivered; past it its send fails with ENOMEM (default %u)\n"
+            "      --connections-per-user N  connections of one user; past it open fails\n"
+            "                          with EUSERS (default %u)\n"
             "      --exit-when-unused  stop when the last process using the kernel has gone\n"
             "                          (or when none has come within --first-use-timeout-ms)\n"
             "      --first-use-timeout-ms MS  with --exit-when-unused (default 30000)\n"
@@ -462,7 +483,8 @@ static void usage(FILE *f)
             "the name is already served); 2 for a usage error.\n",
             LITEIPC_DEVICE_ENV, LITEIPC_DEFAULT_DEVICE, d.task_limit, MAX_SERVICE_NUM,
             d.process_limit, LITEIPC_PROCESS_LIMIT, d.pool_default_size, d.pool_max_size,
-            d.data_max, d.object_max, d.reply_timeout_ms, (int)d.driver_version);
+            d.data_max, d.object_max, d.reply_timeout_ms, (int)d.driver_version,
+            d.fd_pending_max, d.conn_user_max);
 }
 
 /* A decimal number in [min, max]; a K or M suffix multiplies by 1024 or 1024*1024 if allowed. */
@@ -551,6 +573,16 @@ static bool set_config_option(struct options *o, int opt, const char *arg)
         if (!parse_number(opt_name, arg, INT32_MIN, INT32_MAX, false, &v))
             return false;
         o->cfg.driver_version = (int32_t)v;
+        return true;
+    case OPT_FD_PENDING_MAX:
+        if (!parse_number(opt_name, arg, 1, INT_MAX, false, &v))
+            return false;
+        o->cfg.fd_pending_max = (unsigned)v;
+        return true;
+    case OPT_CONN_USER_MAX:
+        if (!parse_number(opt_name, arg, 1, INT_MAX, false, &v))
+            return false;
+        o->cfg.conn_user_max = (unsigned)v;
         return true;
     default:
         return false;

@@ -34,6 +34,10 @@ extern "C" {
 
 typedef struct liteipc_kernel liteipc_kernel;
 
+/* Defaults of the host limits of liteipc_config (not the device's: it has no such limits). */
+#define LITEIPC_FD_PENDING_MAX 128
+#define LITEIPC_CONN_USER_MAX 256
+
 /* Kernel limits. Every field defaults to the device's value (liteipc_config_init). */
 typedef struct liteipc_config {
     unsigned task_limit;       /* TIDs 0..task_limit-1; at most 128 (MAX_SERVICE_NUM) */
@@ -44,6 +48,11 @@ typedef struct liteipc_config {
     unsigned object_max;       /* 409: IPC_MSG_OBJECT_NUM_MAX */
     unsigned reply_timeout_ms; /* 5000: each synchronous wait, and the reply deadline */
     int32_t driver_version;    /* 2: what IPC_GET_VERSION reports */
+    /* Host limits, not the device's: what one process may make the broker hold. */
+    unsigned fd_pending_max;   /* 128: OBJ_FD files a process has sent that are not yet
+                                  received; past it its send fails with ENOMEM */
+    unsigned conn_user_max;    /* 256: connections of one host user (programs of the host
+                                  itself excepted); past it the device's open fails EUSERS */
 } liteipc_config;
 
 /* Fill *cfg with the device's values. */
@@ -215,6 +224,10 @@ typedef struct liteipc_event {
     int32_t src_tid, src_pid; /* sender (or the dead task for TASK_DEATH); -1 if none */
     int32_t dst_tid, dst_pid; /* receiver; -1 if none */
     IpcMsg msg;        /* the message header (pointers are not meaningful); zero if none */
+    /* The host process behind src_pid / dst_pid and its program name (comm), as identified
+       when it connected; 0 and "" if none. */
+    int32_t src_host_pid, dst_host_pid;
+    char src_prog[16], dst_prog[16];
 } liteipc_event;
 
 typedef void (*liteipc_event_fn)(const liteipc_event *ev, void *ctx);
@@ -245,7 +258,8 @@ int liteipc_trace_stop(liteipc_trace *trace);
 
 /*
  * Write a snapshot of k's tables to out, as text for a human: the ServiceManager, every process
- * (pool and its use, IPC thread, the services it was granted) and every task (messages queued,
+ * (the host process behind it, "process 3 (host 12345 samgr)", its pool and its use, IPC
+ * thread, the services it was granted) and every task (messages queued,
  * what it waits for, the processes granted access to it). Written by the broker thread between
  * two commands, so it is consistent (and the kernel waits while out blocks). Host side only,
  * like liteipc_subscribe; for a kernel served by liteipcd, send the daemon SIGUSR2. Returns 0,
