@@ -21,6 +21,7 @@ typedef struct {
     uint64_t pool_default_size, pool_max_size;
     uint32_t data_max, object_max, reply_timeout_ms;
     int32_t driver_version;
+    uint32_t fd_pending_max, conn_user_max;
 } wire_lp64;
 
 typedef struct {
@@ -29,9 +30,10 @@ typedef struct {
     uint32_t pool_default_size, pool_max_size;
     uint32_t data_max, object_max, reply_timeout_ms;
     int32_t driver_version;
+    uint32_t fd_pending_max, conn_user_max;
 } wire_ilp32;
 
-_Static_assert(sizeof(wire_lp64) == 48 && sizeof(wire_ilp32) == 40, "the two layouts");
+_Static_assert(sizeof(wire_lp64) == 56 && sizeof(wire_ilp32) == 48, "the two layouts");
 #define OWN_IS_LP64 (UINTPTR_MAX > UINT32_MAX)
 _Static_assert(sizeof(lk_wire_config) == (OWN_IS_LP64 ? sizeof(wire_lp64) : sizeof(wire_ilp32)),
                "this build's wire configuration is one of the two");
@@ -54,13 +56,14 @@ static size_t wire_of(bool lp64, unsigned char *out)
     if (lp64) {
         wire_lp64 w = {LK_WIRE_MAGIC, sizeof(w), c.task_limit, c.process_limit,
                        c.pool_default_size, c.pool_max_size, c.data_max, c.object_max,
-                       c.reply_timeout_ms, c.driver_version};
+                       c.reply_timeout_ms, c.driver_version, c.fd_pending_max, c.conn_user_max};
         memcpy(out, &w, sizeof(w));
         return sizeof(w);
     }
     wire_ilp32 w = {LK_WIRE_MAGIC, sizeof(w), c.task_limit, c.process_limit,
                     (uint32_t)c.pool_default_size, (uint32_t)c.pool_max_size, c.data_max,
-                    c.object_max, c.reply_timeout_ms, c.driver_version};
+                    c.object_max, c.reply_timeout_ms, c.driver_version, c.fd_pending_max,
+                    c.conn_user_max};
     memcpy(out, &w, sizeof(w));
     return sizeof(w);
 }
