@@ -49,6 +49,8 @@
 
 #include <liteipc/lite_ipc.h>
 
+#include "abi.h"
+
 enum lk_chan_state {
     LK_CHAN_IDLE = 0,
     LK_CHAN_POSTED = 1,
@@ -87,7 +89,8 @@ typedef struct lk_chan {
     CmsCmdContent cms;
     uint32_t pad1;
     IpcContent content;
-    IpcMsg out;
+    IpcMsg out;          /* the sender's header, decoded from its ABI profile (abi.h) */
+    lk_msg_hi out_hi;    /* the high halves of a 64-bit target token/cookie */
     uint32_t data_len;   /* bytes staged for out.data */
     uint32_t off_count;  /* u32 entries staged for out.offsets, after the data */
     /* result, written by the broker */

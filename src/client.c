@@ -204,7 +204,7 @@ static void cproc_free(lk_cproc *p)
 
 static int cproc_hello(lk_cproc *p, int parent_pid)
 {
-    lk_wire_req rq = {.op = LK_OP_HELLO, .a = parent_pid};
+    lk_wire_req rq = {.op = LK_OP_HELLO, .a = parent_pid, .b = (uint64_t)p->abi};
     lk_wire_resp rs;
     int fds[3], err;
 
@@ -227,7 +227,7 @@ static int cproc_hello(lk_cproc *p, int parent_pid)
     return err;
 }
 
-lk_cproc *lk_cproc_connect(liteipc_kernel *k, int parent_pid, int *err)
+lk_cproc *lk_cproc_connect(liteipc_kernel *k, int parent_pid, int abi, int *err)
 {
     lk_cproc *p = calloc(1, sizeof(*p));
 
@@ -236,6 +236,7 @@ lk_cproc *lk_cproc_connect(liteipc_kernel *k, int parent_pid, int *err)
         return NULL;
     }
     p->k = k;
+    p->abi = abi;
     p->efd = -1;
     pthread_mutex_init(&p->lock, NULL);
     p->sock = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
@@ -293,10 +294,26 @@ void lk_cproc_exit(lk_cproc *p)
     cproc_free(p);
 }
 
+int lk_env_abi(void)
+{
+    static atomic_flag told = ATOMIC_FLAG_INIT;
+    const char *v = getenv(LITEIPC_ABI_ENV);
+    int abi = lk_abi_parse(v);
+
+    if (abi >= 0 || atomic_flag_test_and_set(&told))
+        return abi;
+    fprintf(stderr,
+            "liteipc: %s=\"%s\" is not an ABI profile (default, ipc_lite, communication_ipc): "
+            "every device call fails with EINVAL\n",
+            LITEIPC_ABI_ENV, v);
+    return abi;
+}
+
 /* The caller's simulated process: its virtual process, or this host's default process. */
 lk_cproc *lk_current_proc(liteipc_kernel *k, int *err)
 {
     lk_cproc *p = lk_vproc_current(k);
+    int abi;
 
     if (p)
         return p;
@@ -305,7 +322,12 @@ lk_cproc *lk_current_proc(liteipc_kernel *k, int *err)
     pthread_mutex_unlock(&k->c.lock);
     if (p)
         return p;
-    p = lk_cproc_connect(k, k->c.fork_parent_pid, err);
+    abi = lk_env_abi(); /* read when the process comes into being: first call, fork child */
+    if (abi < 0) {
+        *err = abi;
+        return NULL;
+    }
+    p = lk_cproc_connect(k, k->c.fork_parent_pid, abi, err);
     if (!p)
         return NULL;
     pthread_mutex_lock(&k->c.lock);
@@ -480,8 +502,41 @@ static void task_destructor(void *arg)
 
 /* ---- the command path ---------------------------------------------------------------------- */
 
+/*
+ * The message of a SEND, read in the sender's profile L: its header decoded into ch->out, its
+ * data, and its offsets converted to the u32 entries the kernel reads.
+ */
+static void stage_message(const liteipc_kernel *k, lk_chan *ch, const lk_abi_layout *L)
+{
+    unsigned char hdr[128];
+    unsigned char *offs = ch->staging + lk_chan_off_pos(k->cfg.data_max);
+    uint32_t n;
+
+    memcpy(hdr, ch->content.outMsg, L->sender_bytes); /* never the kernel-filled tail (Q20) */
+    lk_abi_decode_sender(L, hdr, &ch->out, &ch->out_hi);
+    if (ch->out.dataSz > 0 && ch->out.data && ch->out.dataSz <= k->cfg.data_max) {
+        memcpy(ch->staging, ch->out.data, ch->out.dataSz);
+        ch->data_len = ch->out.dataSz;
+    }
+    n = ch->out.spObjNum;
+    if (n == 0 || !ch->out.offsets || n > k->cfg.object_max)
+        return;
+    if (L->entry_size == sizeof(uint32_t)) {
+        memcpy(offs, ch->out.offsets, (size_t)n * sizeof(uint32_t));
+    } else {
+        /* size_t entries, narrowed: one past UINT32_MAX fails every object check. */
+        for (uint32_t i = 0; i < n; i++) {
+            uint32_t v = lk_abi_offset_get(L, ch->out.offsets, i);
+
+            memcpy(offs + 4u * i, &v, sizeof(v));
+        }
+    }
+    ch->off_count = n;
+}
+
 /* copy_from_user of what the kernel will read, into the channel (channel.h). */
-static void stage_command(const liteipc_kernel *k, lk_chan *ch, unsigned long cmd, uintptr_t arg)
+static void stage_command(const liteipc_kernel *k, lk_chan *ch, int abi, unsigned long cmd,
+                          uintptr_t arg)
 {
     ch->cmd = cmd;
     ch->arg = arg;
@@ -492,23 +547,9 @@ static void stage_command(const liteipc_kernel *k, lk_chan *ch, unsigned long cm
     if (cmd == IPC_CMS_CMD) {
         memcpy(&ch->cms, (const void *)arg, sizeof(ch->cms));
     } else if (cmd == IPC_SEND_RECV_MSG) {
-        const IpcMsg *m;
-
         memcpy(&ch->content, (const void *)arg, sizeof(ch->content));
-        m = ch->content.outMsg;
-        if (!(ch->content.flag & SEND) || !m)
-            return;
-        memset(&ch->out, 0, sizeof(ch->out));
-        memcpy(&ch->out, m, LK_MSG_SENDER_BYTES); /* never the kernel-filled tail (Q20) */
-        if (ch->out.dataSz > 0 && ch->out.data && ch->out.dataSz <= k->cfg.data_max) {
-            memcpy(ch->staging, ch->out.data, ch->out.dataSz);
-            ch->data_len = ch->out.dataSz;
-        }
-        if (ch->out.spObjNum > 0 && ch->out.offsets && ch->out.spObjNum <= k->cfg.object_max) {
-            memcpy(ch->staging + lk_chan_off_pos(k->cfg.data_max), ch->out.offsets,
-                   (size_t)ch->out.spObjNum * sizeof(uint32_t));
-            ch->off_count = ch->out.spObjNum;
-        }
+        if ((ch->content.flag & SEND) && ch->content.outMsg)
+            stage_message(k, ch, lk_abi_layout_of(abi));
     }
 }
 
@@ -678,7 +719,7 @@ int lk_do_call(liteipc_kernel *k, lk_ctask *t, unsigned long cmd, uintptr_t arg)
     if (atomic_load(&t->proc->bell->dead) || atomic_load(&t->proc->dead))
         return -ESHUTDOWN;
     atomic_store_explicit(&t->in_call, 1, memory_order_relaxed);
-    stage_command(k, t->ch, cmd, arg);
+    stage_command(k, t->ch, t->proc->abi, cmd, arg);
     ring_broker(t);
     ret = wait_done(t);
     if (ret == 0) {

@@ -205,11 +205,33 @@ int lk_proc_fork(lk_kernel *k, int parent_pid, uint32_t uid, uint32_t gid)
     if (parent == NULL)
         return -ESRCH;
     pid = lk_proc_create(k, uid, gid);
-    if (pid < 0 || !parent->has_ipc)
+    if (pid < 0)
+        return pid;
+    k->procs[pid].abi = parent->abi; /* the same program: until it says otherwise */
+    if (!parent->has_ipc)
         return pid;
     proc_ipc_init(&k->procs[pid]);
     k->procs[pid].uvaddr = parent->uvaddr;
     return pid;
+}
+
+int lk_proc_set_abi(lk_kernel *k, int pid, int abi)
+{
+    lk_proc *p = lk__proc(k, pid);
+
+    if (p == NULL)
+        return -ESRCH;
+    if (abi < 0 || abi >= LK_ABI_COUNT)
+        return -EINVAL;
+    p->abi = (uint8_t)abi;
+    return 0;
+}
+
+int lk_proc_abi(const lk_kernel *k, int pid)
+{
+    if (pid < 0 || pid >= LK_MAX_PROCS || !k->procs[pid].in_use)
+        return -ESRCH;
+    return k->procs[pid].abi;
 }
 
 /* §2.2: the first open gives the process its ProcIpcInfo; later opens find it unchanged. */

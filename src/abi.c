@@ -1,0 +1,226 @@
+/*
+ * abi.c - the 64-bit ABI profiles (abi.h): their layouts, and field-by-field conversion
+ * between a profile's bytes and the kernel's canonical header. Every access is a memcpy: user
+ * headers and objects may sit at any alignment.
+ */
+#include "abi.h"
+
+#include <errno.h>
+#include <stddef.h>
+#include <string.h>
+
+/* The layouts, checked against the host compiler where the host has the struct. */
+static const lk_abi_layout layouts[LK_ABI_COUNT] = {
+    [LK_ABI_DEFAULT] = {.name = "default", .msg_size = 80, .sender_bytes = 64, .id_size = 4,
+                        .target = 4, .code = 16, .flag = 20, .timestamp = 24, .data_sz = 32,
+                        .data = 40, .sp_obj_num = 48, .offsets = 56, .process_id = 64,
+                        .task_id = 68, .user_id = 72, .gid = 76, .entry_size = 4,
+                        .obj_size = 24, .obj_content = 8},
+    [LK_ABI_IPC_LITE] = {.name = "ipc_lite", .msg_size = 80, .sender_bytes = 64, .id_size = 4,
+                         .target = 4, .code = 16, .flag = 20, .timestamp = 24, .data_sz = 32,
+                         .data = 40, .sp_obj_num = 48, .offsets = 56, .process_id = 64,
+                         .task_id = 68, .user_id = 72, .gid = 76, .entry_size = 8,
+                         .obj_size = 24, .obj_content = 8},
+    [LK_ABI_COMM_IPC] = {.name = "communication_ipc", .msg_size = 96, .sender_bytes = 80,
+                         .id_size = 8, .target = 8, .code = 32, .flag = 36, .timestamp = 40,
+                         .data_sz = 48, .data = 56, .sp_obj_num = 64, .offsets = 72,
+                         .process_id = 80, .task_id = 84, .user_id = 88, .gid = 92,
+                         .entry_size = 8, .obj_size = 32, .obj_content = 8},
+};
+
+#if defined(__LP64__)
+_Static_assert(sizeof(IpcMsg) == 80 && offsetof(IpcMsg, gid) == 76, "default IpcMsg");
+_Static_assert(offsetof(IpcMsg, offsets) == 56 && offsetof(IpcMsg, processID) == 64, "IpcMsg");
+_Static_assert(sizeof(SpecialObj) == 24 && offsetof(SpecialObj, content) == 8, "SpecialObj");
+#endif
+
+const lk_abi_layout *lk_abi_layout_of(int abi)
+{
+    return (abi >= 0 && abi < LK_ABI_COUNT) ? &layouts[abi] : &layouts[LK_ABI_DEFAULT];
+}
+
+int lk_abi_parse(const char *s)
+{
+    if (!s || !*s)
+        return LK_ABI_DEFAULT;
+    for (int i = 0; i < LK_ABI_COUNT; i++)
+        if (strcmp(s, layouts[i].name) == 0)
+            return i;
+    return -EINVAL;
+}
+
+static inline uint32_t get32(const unsigned char *p)
+{
+    uint32_t v;
+
+    memcpy(&v, p, sizeof(v));
+    return v;
+}
+
+static inline uint64_t get64(const unsigned char *p)
+{
+    uint64_t v;
+
+    memcpy(&v, p, sizeof(v));
+    return v;
+}
+
+static inline void put32(unsigned char *p, uint32_t v)
+{
+    memcpy(p, &v, sizeof(v));
+}
+
+static inline void put64(unsigned char *p, uint64_t v)
+{
+    memcpy(p, &v, sizeof(v));
+}
+
+/* A token or cookie: 4 or 8 bytes; the high half goes to *hi. */
+static inline uint32_t get_id(const lk_abi_layout *L, const unsigned char *p, uint32_t *hi)
+{
+    uint64_t v = L->id_size == 8 ? get64(p) : get32(p);
+
+    *hi = (uint32_t)(v >> 32);
+    return (uint32_t)v;
+}
+
+static inline void put_id(const lk_abi_layout *L, unsigned char *p, uint32_t lo, uint32_t hi)
+{
+    if (L->id_size == 8)
+        put64(p, (uint64_t)hi << 32 | lo);
+    else
+        put32(p, lo);
+}
+
+void lk_abi_decode_sender(const lk_abi_layout *L, const void *src, IpcMsg *m, lk_msg_hi *hi)
+{
+    const unsigned char *s = src;
+    const unsigned char *t = s + L->target;
+
+    memset(m, 0, sizeof(*m));
+    *hi = (lk_msg_hi){0, 0};
+    if (L == &layouts[LK_ABI_DEFAULT] || L == &layouts[LK_ABI_IPC_LITE]) {
+        memcpy(m, s, L->sender_bytes); /* the host struct itself */
+        return;
+    }
+    m->type = (MsgType)get32(s);
+    m->target.handle = get32(t);
+    m->target.token = get_id(L, t + L->id_size, &hi->token_hi);
+    m->target.cookie = get_id(L, t + 2 * L->id_size, &hi->cookie_hi);
+    m->code = get32(s + L->code);
+    m->flag = get32(s + L->flag);
+    m->timestamp = get64(s + L->timestamp);
+    m->dataSz = get32(s + L->data_sz);
+    m->data = (void *)(uintptr_t)get64(s + L->data);
+    m->spObjNum = get32(s + L->sp_obj_num);
+    m->offsets = (void *)(uintptr_t)get64(s + L->offsets);
+}
+
+void lk_abi_decode_msg(const lk_abi_layout *L, const void *src, IpcMsg *m)
+{
+    const unsigned char *s = src;
+    lk_msg_hi hi;
+
+    if (L->msg_size == sizeof(IpcMsg) && L->target == offsetof(IpcMsg, target)) {
+        memcpy(m, s, sizeof(*m));
+        return;
+    }
+    lk_abi_decode_sender(L, src, m, &hi);
+    m->processID = get32(s + L->process_id);
+    m->taskID = get32(s + L->task_id);
+    m->userID = get32(s + L->user_id);
+    m->gid = get32(s + L->gid);
+}
+
+void lk_abi_encode_msg(const lk_abi_layout *L, const IpcMsg *m, const lk_msg_hi *hi, void *dst)
+{
+    unsigned char *d = dst;
+    unsigned char *t = d + L->target;
+    uint32_t th = hi ? hi->token_hi : 0, ch = hi ? hi->cookie_hi : 0;
+
+    if (L->msg_size == sizeof(IpcMsg) && L->target == offsetof(IpcMsg, target)) {
+        memcpy(d, m, sizeof(*m));
+        return;
+    }
+    memset(d, 0, L->msg_size); /* no stale bytes in the padding */
+    put32(d, (uint32_t)m->type);
+    put32(t, m->target.handle);
+    put_id(L, t + L->id_size, m->target.token, th);
+    put_id(L, t + 2 * L->id_size, m->target.cookie, ch);
+    put32(d + L->code, m->code);
+    put32(d + L->flag, m->flag);
+    put64(d + L->timestamp, m->timestamp);
+    put32(d + L->data_sz, m->dataSz);
+    put64(d + L->data, (uint64_t)(uintptr_t)m->data);
+    put32(d + L->sp_obj_num, m->spObjNum);
+    put64(d + L->offsets, (uint64_t)(uintptr_t)m->offsets);
+    put32(d + L->process_id, m->processID);
+    put32(d + L->task_id, m->taskID);
+    put32(d + L->user_id, m->userID);
+    put32(d + L->gid, m->gid);
+}
+
+uint32_t lk_abi_offset_get(const lk_abi_layout *L, const void *offsets, uint32_t i)
+{
+    const unsigned char *p = (const unsigned char *)offsets + (size_t)i * L->entry_size;
+    uint64_t v;
+
+    if (L->entry_size == 4)
+        return get32(p);
+    v = get64(p);
+    return v > UINT32_MAX ? UINT32_MAX : (uint32_t)v;
+}
+
+void lk_abi_offset_put(const lk_abi_layout *L, void *offsets, uint32_t i, uint32_t value)
+{
+    unsigned char *p = (unsigned char *)offsets + (size_t)i * L->entry_size;
+
+    if (L->entry_size == 4)
+        put32(p, value);
+    else
+        put64(p, value);
+}
+
+void lk_obj_read(const lk_abi_layout *L, const unsigned char *p, lk_obj *o)
+{
+    const unsigned char *c = p + L->obj_content;
+    uint32_t hi;
+
+    memset(o, 0, sizeof(*o));
+    o->type = get32(p);
+    switch (o->type) {
+    case OBJ_FD:
+        o->fd = get32(c);
+        break;
+    case OBJ_PTR: /* BuffPtr {u32 buffSz; void *buff}: the pointer is 8-aligned at +8 */
+        o->buff_sz = get32(c);
+        o->buff = get64(c + 8);
+        break;
+    case OBJ_SVC:
+        o->handle = get32(c);
+        o->token = get_id(L, c + L->id_size, &hi);
+        o->token |= (uint64_t)hi << 32;
+        break;
+    default:
+        break;
+    }
+}
+
+void lk_obj_patch(const lk_abi_layout *L, unsigned char *p, const lk_obj *o)
+{
+    unsigned char *c = p + L->obj_content;
+
+    switch (o->type) {
+    case OBJ_FD:
+        put32(c, o->fd);
+        break;
+    case OBJ_PTR:
+        put64(c + 8, o->buff);
+        break;
+    case OBJ_SVC:
+        put32(c, o->handle);
+        break;
+    default:
+        break;
+    }
+}
