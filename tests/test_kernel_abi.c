@@ -4,11 +4,10 @@
  * notices, the object bounds of each profile, the pool cost of each node layout, and the CMS
  * size sum in device sizes whatever the profile.
  *
- * The receiver's view is read through this file's own copies of the upstream structures
- * (communication_ipc's lite_ipc.h and serializer.h; ipc_lite's liteipc.h uses the host
- * IpcMsg/SpecialObj with size_t offsets), never through src/abi.c, so a translation that
- * breaks fails here.
+ * The receiver's view is read through the tests' own copies of the upstream structures
+ * (support/abiview.h), never through src/abi.c, so a translation that breaks fails here.
  */
+#include "abiview.h"
 #include "kfix.h"
 
 #include <errno.h>
@@ -20,137 +19,6 @@
 
 static const int profiles[] = {LK_ABI_DEFAULT, LK_ABI_IPC_LITE, LK_ABI_COMM_IPC};
 #define NPROF 3
-
-/* communication_ipc on LP64 (ipc/native/c/ipc/src/liteos_a/include/lite_ipc.h,
-   interfaces/innerkits/c/ipc/include/serializer.h). */
-typedef struct {
-    int32_t handle;
-    uintptr_t token;
-    uintptr_t cookie;
-} CiSvcIdentity;
-
-typedef struct {
-    MsgType type;
-    CiSvcIdentity target;
-    uint32_t code;
-    uint32_t flag;
-    uint64_t timestamp;
-    uint32_t dataSz;
-    void *data;
-    uint32_t spObjNum;
-    void *offsets;
-    uint32_t processID;
-    uint32_t taskID;
-    uint32_t userID;
-    uint32_t gid;
-} CiIpcMsg;
-
-typedef struct {
-    ObjType type;
-    union {
-        uint32_t fd;
-        BuffPtr ptr; /* not in its header (it has no OBJ_PTR writer): the kernel's BuffPtr */
-        CiSvcIdentity svc;
-    } content;
-} CiSpecialObj;
-
-_Static_assert(sizeof(CiIpcMsg) == 96 && offsetof(CiIpcMsg, code) == 32, "communication_ipc");
-_Static_assert(offsetof(CiIpcMsg, dataSz) == 48 && offsetof(CiIpcMsg, offsets) == 72, "ci");
-_Static_assert(offsetof(CiIpcMsg, processID) == 80 && sizeof(CiSpecialObj) == 32, "ci");
-
-/* A received header, whatever its layout. */
-typedef struct view {
-    uint32_t type, handle, code, flag, dsz, n, pid, tid, uid, gid;
-    uint64_t token, cookie, ts;
-    uintptr_t data, offs;
-} view;
-
-static view view_of(int abi, const void *raw)
-{
-    view v;
-
-    if (abi == LK_ABI_COMM_IPC) {
-        CiIpcMsg m;
-        memcpy(&m, raw, sizeof m);
-        v = (view){m.type, (uint32_t)m.target.handle, m.code, m.flag, m.dataSz, m.spObjNum,
-                   m.processID, m.taskID, m.userID, m.gid, m.target.token, m.target.cookie,
-                   m.timestamp, (uintptr_t)m.data, (uintptr_t)m.offsets};
-    } else {
-        IpcMsg m;
-        memcpy(&m, raw, sizeof m);
-        v = (view){m.type, m.target.handle, m.code, m.flag, m.dataSz, m.spObjNum, m.processID,
-                   m.taskID, m.userID, m.gid, m.target.token, m.target.cookie, m.timestamp,
-                   (uintptr_t)m.data, (uintptr_t)m.offsets};
-    }
-    return v;
-}
-
-static size_t hdr_size(int abi)
-{
-    return abi == LK_ABI_COMM_IPC ? sizeof(CiIpcMsg) : sizeof(IpcMsg);
-}
-
-static uint32_t obj_size(int abi)
-{
-    return abi == LK_ABI_COMM_IPC ? (uint32_t)sizeof(CiSpecialObj) : (uint32_t)sizeof(SpecialObj);
-}
-
-/* Offsets entry i as the receiver's library reads it: u32 (default) or size_t. */
-static uint64_t entry_of(int abi, const view *v, uint32_t i)
-{
-    if (abi == LK_ABI_DEFAULT) {
-        uint32_t e;
-        memcpy(&e, (const char *)v->offs + 4u * i, sizeof e);
-        return e;
-    }
-    size_t e;
-    memcpy(&e, (const char *)v->offs + sizeof(size_t) * i, sizeof e);
-    return e;
-}
-
-static void put_obj(int abi, void *data, uint32_t off, ObjType type, uint32_t a, uint64_t b)
-{
-    if (abi == LK_ABI_COMM_IPC) {
-        CiSpecialObj o;
-        memset(&o, 0, sizeof o);
-        o.type = type;
-        if (type == OBJ_FD)
-            o.content.fd = a;
-        else if (type == OBJ_PTR)
-            o.content.ptr = (BuffPtr){a, (void *)(uintptr_t)b};
-        else
-            o.content.svc = (CiSvcIdentity){(int32_t)a, (uintptr_t)b, (uintptr_t)0xC00C1E5ull};
-        memcpy((char *)data + off, &o, sizeof o);
-        return;
-    }
-    if (type == OBJ_FD)
-        t_put_fd(data, off, (int)a);
-    else if (type == OBJ_PTR)
-        t_put_ptr(data, off, (void *)(uintptr_t)b, a);
-    else
-        t_put_svc(data, off, a, (uint32_t)b, 0xC00C1E5u);
-}
-
-/* The object at data + off in layout abi: fd, handle, or (buff, *size) by type. */
-static uint64_t obj_field(int abi, uintptr_t data, uint32_t off, uint32_t *type, uint64_t *token)
-{
-    if (abi == LK_ABI_COMM_IPC) {
-        CiSpecialObj o;
-        memcpy(&o, (const char *)data + off, sizeof o);
-        *type = o.type;
-        *token = o.content.svc.token;
-        return o.type == OBJ_FD    ? o.content.fd
-               : o.type == OBJ_PTR ? (uintptr_t)o.content.ptr.buff
-                                   : (uint32_t)o.content.svc.handle;
-    }
-    SpecialObj o;
-    memcpy(&o, (const char *)data + off, sizeof o);
-    *type = o.type;
-    *token = o.content.svc.token;
-    return o.type == OBJ_FD    ? o.content.fd
-           : o.type == OBJ_PTR ? (uintptr_t)o.content.ptr.buff
-                               : o.content.svc.handle;
-}
 
 /* IPC_SEND_RECV_MSG with a canonical header, as the device layer stages it (with hi). */
 static int send_as(t_kfix *f, int tid, uint32_t flag, const IpcMsg *m, lk_msg_hi hi,
@@ -217,7 +85,7 @@ static void abi_request_reply_every_pair(void **state)
             assert_int_equal(send_as(f, sc.c, SEND | RECV, &m, hi, NULL, NULL), LK_PARKED);
 
             uintptr_t in = must_recv_raw(f, sc.s);
-            view v = view_of(sa, (const void *)in);
+            t_abiview v = t_abi_view(sa, (const void *)in);
             uint64_t th = sa == LK_ABI_COMM_IPC ? (uint64_t)hi.token_hi << 32 : 0;
             uint64_t kh = sa == LK_ABI_COMM_IPC ? (uint64_t)hi.cookie_hi << 32 : 0;
             assert_int_equal(v.type, MT_REQUEST);
@@ -228,7 +96,7 @@ static void abi_request_reply_every_pair(void **state)
             assert_int_equal(v.flag, 0);
             assert_true(v.ts != 0);
             assert_int_equal(v.dsz, 7);
-            assert_true(v.data == in + hdr_size(sa) + 8);
+            assert_true(v.data == in + t_abi_hdr_size(sa) + 8);
             assert_memory_equal((const void *)v.data, "abcdefg", 7);
             assert_int_equal(v.n, 0);
             assert_true(v.offs == 0);
@@ -245,13 +113,13 @@ static void abi_request_reply_every_pair(void **state)
                                      (void *)in, NULL),
                              0);
             uintptr_t rep = (uintptr_t)t_must_complete(f, sc.c, 0);
-            view w = view_of(ca, (const void *)rep);
+            t_abiview w = t_abi_view(ca, (const void *)rep);
             assert_int_equal(w.type, MT_REPLY);
             assert_int_equal(w.handle, sc.c);
             assert_int_equal(w.code, 0x200u);
             assert_true(w.ts == v.ts);
             assert_int_equal(w.dsz, 3);
-            assert_true(w.data == rep + hdr_size(ca) + 8);
+            assert_true(w.data == rep + t_abi_hdr_size(ca) + 8);
             assert_memory_equal((const void *)w.data, "xyz", 3);
             assert_int_equal(w.pid, sc.s_pid);
             assert_int_equal(w.tid, sc.s);
@@ -274,7 +142,7 @@ static void abi_death_notice_layout(void **state)
         assert_int_equal(t_add_access(f, cms, (uint32_t)r, (uint32_t)s), 0);
         assert_int_equal(lk_task_exit(f->k, s, f->now), 0);
         uintptr_t in = must_recv_raw(f, r);
-        view v = view_of(profiles[i], (const void *)in);
+        t_abiview v = t_abi_view(profiles[i], (const void *)in);
         assert_int_equal(v.type, MT_DEATH_NOTIFY);
         assert_int_equal(v.handle, r);
         assert_true(v.token == (uint64_t)s);
@@ -298,15 +166,15 @@ static void abi_objects_every_pair(void **state)
     for (int i = 0; i < NPROF; i++) {
         for (int j = 0; j < NPROF; j++) {
             int ca = profiles[i], sa = profiles[j];
-            uint32_t os = obj_size(ca);
+            uint32_t os = t_abi_obj_size(ca);
             uint32_t offs[3] = {0, os, 2 * os + 4}; /* the last one misaligned for 8 bytes */
             uint32_t dsz = 3 * os + 4 + 3;
             char data[3 * 32 + 8], buf[] = "hello-ptr";
             set_abis(f, &sc, ca, sa);
             memset(data, 0x5a, sizeof data);
-            put_obj(ca, data, offs[0], OBJ_FD, (uint32_t)pfd[0], 0);
-            put_obj(ca, data, offs[1], OBJ_PTR, sizeof buf, (uintptr_t)buf);
-            put_obj(ca, data, offs[2], OBJ_SVC, (uint32_t)sc.c, 7);
+            t_abi_put_obj(ca, data, offs[0], OBJ_FD, (uint32_t)pfd[0], 0);
+            t_abi_put_obj(ca, data, offs[1], OBJ_PTR, sizeof buf, (uintptr_t)buf);
+            t_abi_put_obj(ca, data, offs[2], OBJ_SVC, (uint32_t)sc.c, 7);
             IpcMsg m;
             t_msg(&m, MT_REQUEST, (uint32_t)sc.s, 5, LITEIPC_FLAG_ONEWAY);
             t_msg_data(&m, data, dsz);
@@ -314,22 +182,22 @@ static void abi_objects_every_pair(void **state)
             assert_int_equal(send_as(f, sc.c, SEND, &m, (lk_msg_hi){0, 0}, NULL, NULL), 0);
 
             uintptr_t in = must_recv_raw(f, sc.s);
-            view v = view_of(sa, (const void *)in);
+            t_abiview v = t_abi_view(sa, (const void *)in);
             assert_int_equal(v.n, 3);
             assert_int_equal(v.dsz, dsz);
             assert_true(v.offs == v.data + dsz); /* not realigned */
             for (uint32_t k = 0; k < 3; k++)
-                assert_true(entry_of(sa, &v, k) == offs[k]);
+                assert_true(t_abi_entry(sa, v.offs, k) == offs[k]);
             uint32_t type;
             uint64_t token;
-            uint64_t fd = obj_field(ca, v.data, offs[0], &type, &token);
+            uint64_t fd = t_abi_obj(ca, v.data, offs[0], &type, &token);
             assert_int_equal(type, OBJ_FD);
             assert_true(fd != (uint64_t)pfd[0] && t_fd_is_open((int)fd));
-            uint64_t buff = obj_field(ca, v.data, offs[1], &type, &token);
+            uint64_t buff = t_abi_obj(ca, v.data, offs[1], &type, &token);
             assert_int_equal(type, OBJ_PTR);
             assert_true(t_in_pool(f, sc.s_pid, (const void *)(uintptr_t)buff, sizeof buf));
             assert_memory_equal((const void *)(uintptr_t)buff, buf, sizeof buf);
-            uint64_t h = obj_field(ca, v.data, offs[2], &type, &token);
+            uint64_t h = t_abi_obj(ca, v.data, offs[2], &type, &token);
             assert_int_equal(type, OBJ_SVC);
             assert_true(h == (uint64_t)sc.c && token == 7);
             /* the payload bytes between objects are untouched */
@@ -352,11 +220,11 @@ static void abi_object_bounds_per_profile(void **state)
 
     for (int i = 0; i < NPROF; i++) {
         int ca = profiles[i];
-        uint32_t os = obj_size(ca);
+        uint32_t os = t_abi_obj_size(ca);
         set_abis(f, &sc, ca, LK_ABI_DEFAULT);
         memset(data, 0, sizeof data);
-        put_obj(ca, data, 0, OBJ_SVC, (uint32_t)sc.c, 0);
-        put_obj(ca, data, 24, OBJ_SVC, (uint32_t)sc.c, 0);
+        t_abi_put_obj(ca, data, 0, OBJ_SVC, (uint32_t)sc.c, 0);
+        t_abi_put_obj(ca, data, 24, OBJ_SVC, (uint32_t)sc.c, 0);
         uint32_t offs[2] = {0, 24};
         IpcMsg m;
         t_msg(&m, MT_REQUEST, (uint32_t)sc.s, 1, LITEIPC_FLAG_ONEWAY);
@@ -419,7 +287,7 @@ static void abi_node_pool_cost(void **state)
     size_t used[NPROF];
     char data[64];
     memset(data, 0, sizeof data);
-    put_obj(LK_ABI_DEFAULT, data, 0, OBJ_SVC, (uint32_t)sc.c, 0);
+    t_abi_put_obj(LK_ABI_DEFAULT, data, 0, OBJ_SVC, (uint32_t)sc.c, 0);
     uint32_t off = 0;
 
     for (int i = 0; i < NPROF; i++) {
