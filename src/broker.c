@@ -312,6 +312,7 @@ static void read_command(const liteipc_kernel *k, const lk_bconn *c, const lk_ch
     memset(in, 0, sizeof(*in));
     in->cmd = (unsigned long)ch->cmd;
     in->arg = (uintptr_t)ch->arg;
+    in->faults = ch->faults & (LK_FAULT_ARG | LK_FAULT_OUTMSG);
     in->cms = ch->cms;
     in->content = ch->content;
     memcpy(&in->out, &ch->out, LK_MSG_SENDER_BYTES);

@@ -23,6 +23,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -237,6 +238,7 @@ lk_cproc *lk_cproc_connect(liteipc_kernel *k, int parent_pid, int abi, int *err)
     }
     p->k = k;
     p->abi = abi;
+    p->host_pid = getpid();
     p->efd = -1;
     pthread_mutex_init(&p->lock, NULL);
     p->sock = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
@@ -356,6 +358,23 @@ lk_cproc *lk_default_proc(liteipc_kernel *k)
 
 /* ---- tasks ---------------------------------------------------------------------------------- */
 
+/* The calling thread's stack [lo, hi), or an empty range if it cannot be known. */
+static void thread_stack(uintptr_t *lo, uintptr_t *hi)
+{
+    pthread_attr_t a;
+    void *addr;
+    size_t size;
+
+    *lo = *hi = 0;
+    if (pthread_getattr_np(pthread_self(), &a) != 0)
+        return;
+    if (pthread_attr_getstack(&a, &addr, &size) == 0) {
+        *lo = (uintptr_t)addr;
+        *hi = (uintptr_t)addr + size;
+    }
+    pthread_attr_destroy(&a);
+}
+
 lk_ctask *lk_task_lookup(liteipc_kernel *k)
 {
     lk_ctask *t = pthread_getspecific(k->c.key);
@@ -388,6 +407,7 @@ lk_ctask *lk_current_task(liteipc_kernel *k, lk_cproc *p, int *err)
     t->k = k;
     t->proc = p;
     t->tid = tid;
+    thread_stack(&t->stack_lo, &t->stack_hi);
     t->slot = rs.a;
     t->ch = (lk_chan *)((char *)p->region + LK_REGION_HEADER +
                         (size_t)t->slot * lk_chan_size(k->cfg.data_max, k->cfg.object_max));
@@ -500,56 +520,161 @@ static void task_destructor(void *arg)
     task_detach(arg);
 }
 
+/* ---- user memory: the device path's copy_from_user and copy_to_user ------------------------- */
+
+/*
+ * A bad user pointer must give the driver's error, never a crash of the caller (DESIGN note 10),
+ * so user memory is read and written with process_vm_readv/writev on our own process, which
+ * fail with EFAULT instead of faulting. They cost about a microsecond each, so memory that is
+ * surely there is copied directly: the calling thread's live stack (from its current frame up
+ * to the top of its stack: the frames of its callers) and, for reads, its own pool.
+ */
+
+static bool on_live_stack(const lk_ctask *t, uintptr_t a, size_t n)
+{
+    uintptr_t sp = (uintptr_t)__builtin_frame_address(0);
+
+    if (sp < t->stack_lo || sp >= t->stack_hi) /* on another stack (sigaltstack, coroutine) */
+        return false;
+    return a >= sp && a < t->stack_hi && n <= t->stack_hi - a;
+}
+
+static bool in_own_pool(const lk_ctask *t, uintptr_t a, size_t n)
+{
+    uintptr_t base = (uintptr_t)t->proc->pool;
+    size_t size = t->proc->pool_size;
+
+    return base != 0 && a >= base && a - base < size && n <= size - (a - base);
+}
+
+static bool surely_readable(const lk_ctask *t, const void *src, size_t n)
+{
+    return on_live_stack(t, (uintptr_t)src, n) || in_own_pool(t, (uintptr_t)src, n);
+}
+
+/* Read cnt ranges (remote[i] into local[i]) in one system call. 0 or -EFAULT. */
+static int user_readv(const lk_ctask *t, struct iovec *local, struct iovec *remote, int cnt)
+{
+    size_t total = 0;
+    ssize_t n;
+
+    for (int i = 0; i < cnt; i++)
+        total += remote[i].iov_len;
+    n = process_vm_readv(t->proc->host_pid, local, (unsigned long)cnt, remote,
+                         (unsigned long)cnt, 0);
+    if (n == (ssize_t)total)
+        return 0;
+    if (n < 0 && (errno == ENOSYS || errno == EPERM)) { /* forbidden here: copy as before */
+        for (int i = 0; i < cnt; i++)
+            memcpy(local[i].iov_base, remote[i].iov_base, remote[i].iov_len);
+        return 0;
+    }
+    return -EFAULT;
+}
+
+/* copy_from_user of two ranges (either may be empty), with one system call at most. */
+static int user_read2(const lk_ctask *t, void *d1, const void *s1, size_t n1, void *d2,
+                      const void *s2, size_t n2)
+{
+    struct iovec local[2], remote[2];
+    int cnt = 0;
+
+    if (n1 > 0 && surely_readable(t, s1, n1))
+        memcpy(d1, s1, n1);
+    else if (n1 > 0)
+        local[cnt] = (struct iovec){d1, n1}, remote[cnt++] = (struct iovec){(void *)s1, n1};
+    if (n2 > 0 && surely_readable(t, s2, n2))
+        memcpy(d2, s2, n2);
+    else if (n2 > 0)
+        local[cnt] = (struct iovec){d2, n2}, remote[cnt++] = (struct iovec){(void *)s2, n2};
+    return cnt == 0 ? 0 : user_readv(t, local, remote, cnt);
+}
+
+static int user_read(const lk_ctask *t, void *dst, const void *src, size_t n)
+{
+    return user_read2(t, dst, src, n, NULL, NULL, 0);
+}
+
+/* copy_to_user. 0 or -EFAULT (the pool is never written: it is read-only to its owner). */
+static int user_write(const lk_ctask *t, void *dst, const void *src, size_t n)
+{
+    struct iovec local = {(void *)src, n}, remote = {dst, n};
+    ssize_t r;
+
+    if (on_live_stack(t, (uintptr_t)dst, n)) {
+        memcpy(dst, src, n);
+        return 0;
+    }
+    r = process_vm_writev(t->proc->host_pid, &local, 1, &remote, 1, 0);
+    if (r == (ssize_t)n)
+        return 0;
+    if (r < 0 && (errno == ENOSYS || errno == EPERM)) {
+        memcpy(dst, src, n);
+        return 0;
+    }
+    return -EFAULT;
+}
+
 /* ---- the command path ---------------------------------------------------------------------- */
 
 /*
  * The message of a SEND, read in the sender's profile L: its header decoded into ch->out, its
- * data, and its offsets converted to the u32 entries the kernel reads.
+ * data, and its offsets converted to the u32 entries the kernel reads. An unreadable header is
+ * LK_FAULT_OUTMSG; unreadable data or offsets are simply not staged, which the kernel answers
+ * with EFAULT where the driver's copy would fault (Q12).
  */
-static void stage_message(const liteipc_kernel *k, lk_chan *ch, const lk_abi_layout *L)
+static void stage_message(const liteipc_kernel *k, lk_ctask *t, const lk_abi_layout *L)
 {
+    lk_chan *ch = t->ch;
     unsigned char hdr[128];
     unsigned char *offs = ch->staging + lk_chan_off_pos(k->cfg.data_max);
-    uint32_t n;
+    uint32_t dsz, n;
 
-    memcpy(hdr, ch->content.outMsg, L->sender_bytes); /* never the kernel-filled tail (Q20) */
-    lk_abi_decode_sender(L, hdr, &ch->out, &ch->out_hi);
-    if (ch->out.dataSz > 0 && ch->out.data && ch->out.dataSz <= k->cfg.data_max) {
-        memcpy(ch->staging, ch->out.data, ch->out.dataSz);
-        ch->data_len = ch->out.dataSz;
-    }
-    n = ch->out.spObjNum;
-    if (n == 0 || !ch->out.offsets || n > k->cfg.object_max)
+    if (user_read(t, hdr, ch->content.outMsg, L->sender_bytes) < 0) { /* not the tail (Q20) */
+        ch->faults |= LK_FAULT_OUTMSG;
         return;
-    if (L->entry_size == sizeof(uint32_t)) {
-        memcpy(offs, ch->out.offsets, (size_t)n * sizeof(uint32_t));
-    } else {
-        /* size_t entries, narrowed: one past UINT32_MAX fails every object check. */
-        for (uint32_t i = 0; i < n; i++) {
-            uint32_t v = lk_abi_offset_get(L, ch->out.offsets, i);
-
-            memcpy(offs + 4u * i, &v, sizeof(v));
-        }
     }
+    lk_abi_decode_sender(L, hdr, &ch->out, &ch->out_hi);
+    dsz = ch->out.dataSz <= k->cfg.data_max && ch->out.data ? ch->out.dataSz : 0;
+    n = ch->out.spObjNum <= k->cfg.object_max && ch->out.offsets ? ch->out.spObjNum : 0;
+    if (user_read2(t, ch->staging, ch->out.data, dsz, offs, ch->out.offsets,
+                   (size_t)n * L->entry_size) < 0)
+        return;
+    /* size_t entries, narrowed in place front to back (entry i is read before it can be
+       overwritten); one past UINT32_MAX fails every object check. */
+    for (uint32_t i = 0; L->entry_size != sizeof(uint32_t) && i < n; i++) {
+        uint32_t v = lk_abi_offset_get(L, offs, i);
+
+        memcpy(offs + 4u * i, &v, sizeof(v));
+    }
+    ch->data_len = dsz;
     ch->off_count = n;
 }
 
 /* copy_from_user of what the kernel will read, into the channel (channel.h). */
-static void stage_command(const liteipc_kernel *k, lk_chan *ch, int abi, unsigned long cmd,
-                          uintptr_t arg)
+static void stage_command(const liteipc_kernel *k, lk_ctask *t, unsigned long cmd, uintptr_t arg)
 {
+    lk_chan *ch = t->ch;
+
     ch->cmd = cmd;
     ch->arg = arg;
     ch->data_len = 0;
     ch->off_count = 0;
-    if (arg == 0)
-        return;
+    ch->faults = 0;
+    if (arg == 0 || (uint64_t)arg > LK_USER_TOP - _IOC_SIZE(cmd))
+        return; /* the kernel's syscall layer refuses it before anything is read */
     if (cmd == IPC_CMS_CMD) {
-        memcpy(&ch->cms, (const void *)arg, sizeof(ch->cms));
+        if (user_read(t, &ch->cms, (const void *)arg, sizeof(ch->cms)) < 0) {
+            memset(&ch->cms, 0, sizeof(ch->cms));
+            ch->faults |= LK_FAULT_ARG;
+        }
     } else if (cmd == IPC_SEND_RECV_MSG) {
-        memcpy(&ch->content, (const void *)arg, sizeof(ch->content));
-        if ((ch->content.flag & SEND) && ch->content.outMsg)
-            stage_message(k, ch, lk_abi_layout_of(abi));
+        if (user_read(t, &ch->content, (const void *)arg, sizeof(ch->content)) < 0) {
+            memset(&ch->content, 0, sizeof(ch->content));
+            ch->faults |= LK_FAULT_ARG;
+        } else if ((ch->content.flag & SEND) && ch->content.outMsg) {
+            stage_message(k, t, lk_abi_layout_of(t->proc->abi));
+        }
     }
 }
 
@@ -654,21 +779,29 @@ static int wait_done(lk_ctask *t)
     }
 }
 
-static void copy_out(lk_chan *ch, uintptr_t arg)
+/*
+ * copy_to_user of the result. A fault writing inMsg is the driver's -EINVAL (§4.1 step 6; the
+ * message stays in the used list, lost); one writing a CmsCmdContent or IpcVersion returns a
+ * positive count on the device (Q12), -EFAULT here.
+ */
+static int copy_out(const lk_ctask *t, uintptr_t arg)
 {
+    const lk_chan *ch = t->ch;
+    IpcMsg *in_msg = (IpcMsg *)(uintptr_t)ch->in_msg;
+    CmsCmdContent cms = ch->cms_out;
+    IpcVersion v = {.driverVersion = ch->version_out};
+
     switch (ch->copyout) {
     case LK_CHAN_COPYOUT_CMS:
-        memcpy((void *)arg, &ch->cms_out, sizeof(ch->cms_out));
-        break;
+        return user_write(t, (void *)arg, &cms, sizeof(cms));
     case LK_CHAN_COPYOUT_VERSION:
-        ((IpcVersion *)arg)->driverVersion = ch->version_out;
-        break;
-    case LK_CHAN_COPYOUT_INMSG:
-        /* §4.1 step 6: only the inMsg field is written. */
-        ((IpcContent *)arg)->inMsg = (IpcMsg *)(uintptr_t)ch->in_msg;
-        break;
+        return user_write(t, (void *)arg, &v, sizeof(v));
+    case LK_CHAN_COPYOUT_INMSG: /* §4.1 step 6: only the inMsg field is written */
+        if (user_write(t, (char *)arg + offsetof(IpcContent, inMsg), &in_msg, sizeof(in_msg)) < 0)
+            return -EINVAL;
+        return 0;
     default:
-        break;
+        return 0;
     }
 }
 
@@ -719,15 +852,18 @@ int lk_do_call(liteipc_kernel *k, lk_ctask *t, unsigned long cmd, uintptr_t arg)
     if (atomic_load(&t->proc->bell->dead) || atomic_load(&t->proc->dead))
         return -ESHUTDOWN;
     atomic_store_explicit(&t->in_call, 1, memory_order_relaxed);
-    stage_command(k, t->ch, t->proc->abi, cmd, arg);
+    stage_command(k, t, cmd, arg);
     ring_broker(t);
     ret = wait_done(t);
     if (ret == 0) {
         ret = t->ch->result;
         if (ret >= 0 && t->ch->fds_pending)
             fetch_fds(t, t->ch->fds_pending);
-        if (ret >= 0)
-            copy_out(t->ch, arg);
+        if (ret >= 0) {
+            int err = copy_out(t, arg);
+
+            ret = err < 0 ? err : ret;
+        }
     }
     atomic_store_explicit(&t->ch->state, LK_CHAN_IDLE, memory_order_relaxed);
     atomic_store_explicit(&t->in_call, 0, memory_order_release);

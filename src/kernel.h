@@ -192,10 +192,27 @@ int lk_pool_attach(lk_kernel *k, int pid, void *kbase, uintptr_t uvaddr, size_t 
 
 /* ---- ioctl ------------------------------------------------------------------------------------- */
 
+/*
+ * The end of the user address range (§2.5 A): an argument range reaching past it is -EFAULT
+ * before anything else is looked at.
+ */
+#if defined(__x86_64__)
+#define LK_USER_TOP ((uint64_t)1 << 47)
+#elif defined(__aarch64__)
+#define LK_USER_TOP ((uint64_t)1 << 48)
+#else
+#define LK_USER_TOP ((uint64_t)UINTPTR_MAX)
+#endif
+
+/* lk_ioctl_in.faults: user memory the device layer could not read (a copy_from_user fault). */
+#define LK_FAULT_ARG 1u    /* the CmsCmdContent or IpcContent at arg: -EINVAL where it is read */
+#define LK_FAULT_OUTMSG 2u /* the header at outMsg: -EINVAL where it is read (§4.1 step 3.2) */
+
 /* What the device layer copied in from the caller's memory before posting the command. */
 typedef struct lk_ioctl_in {
     unsigned long cmd;
     uintptr_t arg;     /* the raw argument: a user pointer, or the number for IPC_SET_CMS */
+    uint32_t faults;   /* LK_FAULT_*: what could not be read (its fields are then zero) */
     CmsCmdContent cms; /* IPC_CMS_CMD with arg != 0: the 12 bytes at arg */
     IpcContent content; /* IPC_SEND_RECV_MSG with arg != 0: the struct at arg */
     /*

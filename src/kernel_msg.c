@@ -729,6 +729,8 @@ static int send_phase(lk_kernel *k, int tid, const lk_ioctl_in *in, bool freeing
 
     if (in->content.outMsg == NULL)
         return -EINVAL;
+    if (in->faults & LK_FAULT_OUTMSG)
+        return -EINVAL; /* copying the header in failed */
     if ((uint32_t)in->out.type > MT_FAILED_REPLY)
         return -EINVAL; /* MT_DEATH_NOTIFY cannot be sent from user space */
     wr_init(k, &w, tid, in);
@@ -759,6 +761,8 @@ int lk__cmd_send_recv(lk_kernel *k, int tid, const lk_ioctl_in *in, uint64_t now
 
     if (k->cms_status != HANDLE_REGISTED)
         return -EINVAL; /* no message moves before a CMS exists */
+    if (in->faults & LK_FAULT_ARG)
+        return -EINVAL; /* §4.1 step 1: copying the IpcContent in failed */
     if (freeing) {
         ret = free_check(p, (uintptr_t)c->buffToFree, &free_off);
         if (ret != 0)

@@ -151,6 +151,7 @@ typedef struct lk_cproc {
     size_t region_size;
     _Atomic int dead;        /* the kernel's host is gone */
     int abi;                 /* lk_abi: the layout its user stack speaks (abi.h) */
+    pid_t host_pid;          /* the host process it lives in (for process_vm_readv) */
     void *pool;
     size_t pool_size;
     struct lk_cproc *next;
@@ -171,6 +172,7 @@ typedef struct lk_ctask {
     int tid;
     int slot;
     lk_chan *ch;
+    uintptr_t stack_lo, stack_hi; /* its thread's stack, for the fast user copies (client.c) */
     _Atomic int in_call;
     struct lk_ctask *next;
 } lk_ctask;
