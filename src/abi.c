@@ -9,29 +9,68 @@
 #include <stddef.h>
 #include <string.h>
 
-/* The layouts, checked against the host compiler where the host has the struct. */
+/*
+ * communication_ipc's structures, as its headers declare them: only SvcIdentity differs from
+ * the driver's, and with it every offset after `target` (on LP64; on ILP32 they coincide).
+ */
+typedef struct {
+    int32_t handle;
+    uintptr_t token;
+    uintptr_t cookie;
+} ci_svc;
+
+typedef struct {
+    MsgType type;
+    ci_svc target;
+    uint32_t code;
+    uint32_t flag;
+    uint64_t timestamp;
+    uint32_t dataSz;
+    void *data;
+    uint32_t spObjNum;
+    void *offsets;
+    uint32_t processID;
+    uint32_t taskID;
+    uint32_t userID;
+    uint32_t gid;
+} ci_msg;
+
+typedef struct {
+    ObjType type;
+    union {
+        uint32_t fd;
+        BuffPtr ptr;
+        ci_svc svc;
+    } content;
+} ci_obj;
+
+/* A layout from a struct type M (message), S (SvcIdentity), O (SpecialObj), entry size E. */
+#define LAYOUT(nm, M, S, O, E)                                                                  \
+    {                                                                                          \
+        .name = nm, .msg_size = sizeof(M), .sender_bytes = offsetof(M, processID),            \
+        .id_size = sizeof(((S *)0)->token), .target = offsetof(M, target),                     \
+        .code = offsetof(M, code), .flag = offsetof(M, flag),                                   \
+        .timestamp = offsetof(M, timestamp), .data_sz = offsetof(M, dataSz),                    \
+        .data = offsetof(M, data), .sp_obj_num = offsetof(M, spObjNum),                         \
+        .offsets = offsetof(M, offsets), .process_id = offsetof(M, processID),                  \
+        .task_id = offsetof(M, taskID), .user_id = offsetof(M, userID), .gid = offsetof(M, gid), \
+        .entry_size = E, .obj_size = sizeof(O), .obj_content = offsetof(O, content),            \
+    }
+
+/* The host compiler lays each one out; LP64 figures are asserted below (docs/ABI.md). */
 static const lk_abi_layout layouts[LK_ABI_COUNT] = {
-    [LK_ABI_DEFAULT] = {.name = "default", .msg_size = 80, .sender_bytes = 64, .id_size = 4,
-                        .target = 4, .code = 16, .flag = 20, .timestamp = 24, .data_sz = 32,
-                        .data = 40, .sp_obj_num = 48, .offsets = 56, .process_id = 64,
-                        .task_id = 68, .user_id = 72, .gid = 76, .entry_size = 4,
-                        .obj_size = 24, .obj_content = 8},
-    [LK_ABI_IPC_LITE] = {.name = "ipc_lite", .msg_size = 80, .sender_bytes = 64, .id_size = 4,
-                         .target = 4, .code = 16, .flag = 20, .timestamp = 24, .data_sz = 32,
-                         .data = 40, .sp_obj_num = 48, .offsets = 56, .process_id = 64,
-                         .task_id = 68, .user_id = 72, .gid = 76, .entry_size = 8,
-                         .obj_size = 24, .obj_content = 8},
-    [LK_ABI_COMM_IPC] = {.name = "communication_ipc", .msg_size = 96, .sender_bytes = 80,
-                         .id_size = 8, .target = 8, .code = 32, .flag = 36, .timestamp = 40,
-                         .data_sz = 48, .data = 56, .sp_obj_num = 64, .offsets = 72,
-                         .process_id = 80, .task_id = 84, .user_id = 88, .gid = 92,
-                         .entry_size = 8, .obj_size = 32, .obj_content = 8},
+    [LK_ABI_DEFAULT] = LAYOUT("default", IpcMsg, SvcIdentity, SpecialObj, sizeof(uint32_t)),
+    [LK_ABI_IPC_LITE] = LAYOUT("ipc_lite", IpcMsg, SvcIdentity, SpecialObj, sizeof(size_t)),
+    [LK_ABI_COMM_IPC] = LAYOUT("communication_ipc", ci_msg, ci_svc, ci_obj, sizeof(size_t)),
 };
 
 #if defined(__LP64__)
 _Static_assert(sizeof(IpcMsg) == 80 && offsetof(IpcMsg, gid) == 76, "default IpcMsg");
 _Static_assert(offsetof(IpcMsg, offsets) == 56 && offsetof(IpcMsg, processID) == 64, "IpcMsg");
 _Static_assert(sizeof(SpecialObj) == 24 && offsetof(SpecialObj, content) == 8, "SpecialObj");
+_Static_assert(sizeof(ci_msg) == 96 && offsetof(ci_msg, code) == 32, "communication_ipc");
+_Static_assert(offsetof(ci_msg, dataSz) == 48 && offsetof(ci_msg, offsets) == 72, "ci_msg");
+_Static_assert(offsetof(ci_msg, processID) == 80 && sizeof(ci_obj) == 32, "ci_obj");
 #endif
 
 const lk_abi_layout *lk_abi_layout_of(int abi)
@@ -111,9 +150,9 @@ void lk_abi_decode_sender(const lk_abi_layout *L, const void *src, IpcMsg *m, lk
     m->flag = get32(s + L->flag);
     m->timestamp = get64(s + L->timestamp);
     m->dataSz = get32(s + L->data_sz);
-    m->data = (void *)(uintptr_t)get64(s + L->data);
+    memcpy(&m->data, s + L->data, sizeof(m->data));
     m->spObjNum = get32(s + L->sp_obj_num);
-    m->offsets = (void *)(uintptr_t)get64(s + L->offsets);
+    memcpy(&m->offsets, s + L->offsets, sizeof(m->offsets));
 }
 
 void lk_abi_decode_msg(const lk_abi_layout *L, const void *src, IpcMsg *m)
@@ -151,9 +190,9 @@ void lk_abi_encode_msg(const lk_abi_layout *L, const IpcMsg *m, const lk_msg_hi 
     put32(d + L->flag, m->flag);
     put64(d + L->timestamp, m->timestamp);
     put32(d + L->data_sz, m->dataSz);
-    put64(d + L->data, (uint64_t)(uintptr_t)m->data);
+    memcpy(d + L->data, &m->data, sizeof(m->data));
     put32(d + L->sp_obj_num, m->spObjNum);
-    put64(d + L->offsets, (uint64_t)(uintptr_t)m->offsets);
+    memcpy(d + L->offsets, &m->offsets, sizeof(m->offsets));
     put32(d + L->process_id, m->processID);
     put32(d + L->task_id, m->taskID);
     put32(d + L->user_id, m->userID);
@@ -192,10 +231,14 @@ void lk_obj_read(const lk_abi_layout *L, const unsigned char *p, lk_obj *o)
     case OBJ_FD:
         o->fd = get32(c);
         break;
-    case OBJ_PTR: /* BuffPtr {u32 buffSz; void *buff}: the pointer is 8-aligned at +8 */
-        o->buff_sz = get32(c);
-        o->buff = get64(c + 8);
+    case OBJ_PTR: { /* the driver's BuffPtr {u32 buffSz; void *buff} at content */
+        void *b;
+
+        o->buff_sz = get32(c + offsetof(BuffPtr, buffSz));
+        memcpy(&b, c + offsetof(BuffPtr, buff), sizeof(b));
+        o->buff = (uintptr_t)b;
         break;
+    }
     case OBJ_SVC:
         o->handle = get32(c);
         o->token = get_id(L, c + L->id_size, &hi);
@@ -214,9 +257,12 @@ void lk_obj_patch(const lk_abi_layout *L, unsigned char *p, const lk_obj *o)
     case OBJ_FD:
         put32(c, o->fd);
         break;
-    case OBJ_PTR:
-        put64(c + 8, o->buff);
+    case OBJ_PTR: {
+        void *b = (void *)(uintptr_t)o->buff;
+
+        memcpy(c + offsetof(BuffPtr, buff), &b, sizeof(b));
         break;
+    }
     case OBJ_SVC:
         put32(c, o->handle);
         break;
