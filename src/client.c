@@ -635,8 +635,12 @@ static void stage_message(const liteipc_kernel *k, lk_ctask *t, const lk_abi_lay
         return;
     }
     lk_abi_decode_sender(L, hdr, &ch->out, &ch->out_hi);
-    dsz = ch->out.dataSz <= k->cfg.data_max && ch->out.data ? ch->out.dataSz : 0;
-    n = ch->out.spObjNum <= k->cfg.object_max && ch->out.offsets ? ch->out.spObjNum : 0;
+    dsz = ch->out.dataSz;
+    n = ch->out.spObjNum;
+    /* Sizes the kernel refuses before its copy (§4.3.1): read nothing, as the driver does. */
+    if ((dsz > 0 && !ch->out.data) || (n > 0 && !ch->out.offsets) || dsz > k->cfg.data_max ||
+        n > k->cfg.object_max || (uint64_t)dsz < (uint64_t)n * LITEIPC_DEVICE_SIZEOF_SPECIALOBJ)
+        return;
     if (user_read2(t, ch->staging, ch->out.data, dsz, offs, ch->out.offsets,
                    (size_t)n * L->entry_size) < 0)
         return;

@@ -11,6 +11,7 @@
 #include "sfix.h"
 
 #include <pthread.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -26,6 +27,28 @@ struct bad {
     void *kernel; /* past the user address range */
 };
 
+/* An address far from anything mapped (sanitizers map their own memory: ask, don't guess). */
+static void *nowhere(void)
+{
+    static const uintptr_t candidates[] = {0x3f0000000123ull, 0x2f0000000123ull,
+                                           0x4f0000000123ull, 0x5f0000000123ull};
+
+    for (size_t i = 0; i < sizeof(candidates) / sizeof(candidates[0]); i++) {
+        FILE *f = fopen("/proc/self/maps", "r");
+        unsigned long lo, hi;
+        bool mapped = false;
+
+        assert_non_null(f);
+        while (fscanf(f, "%lx-%lx%*[^\n]", &lo, &hi) == 2)
+            mapped = mapped || (candidates[i] >= lo && candidates[i] < hi);
+        fclose(f);
+        if (!mapped)
+            return (void *)candidates[i];
+    }
+    fail_msg("no unmapped candidate address");
+    return NULL;
+}
+
 static void bad_init(struct bad *b)
 {
     long pg = sysconf(_SC_PAGESIZE);
@@ -37,7 +60,7 @@ static void bad_init(struct bad *b)
     b->none = b->area;
     b->hole = b->area + pg;
     b->ro = b->area + 2 * pg;
-    b->nowhere = (void *)(uintptr_t)0x100000000123ull; /* 16 TiB: nothing is mapped there */
+    b->nowhere = nowhere();
     b->kernel = (void *)(uintptr_t)0xffff800000000000ull;
 }
 
