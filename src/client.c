@@ -15,6 +15,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <link.h>
 #include <poll.h>
 #include <sched.h>
 #include <stdarg.h>
@@ -527,7 +528,8 @@ static void task_destructor(void *arg)
  * so user memory is read and written with process_vm_readv/writev on our own process, which
  * fail with EFAULT instead of faulting. They cost about a microsecond each, so memory that is
  * surely there is copied directly: the calling thread's live stack (from its current frame up
- * to the top of its stack: the frames of its callers) and, for reads, its own pool.
+ * to the top of its stack: the frames of its callers) and, for reads, its own pool and the
+ * main program's loaded segments.
  */
 
 static bool on_live_stack(const lk_ctask *t, uintptr_t a, size_t n)
@@ -547,9 +549,53 @@ static bool in_own_pool(const lk_ctask *t, uintptr_t a, size_t n)
     return base != 0 && a >= base && a - base < size && n <= size - (a - base);
 }
 
+/*
+ * The loaded segments of the main program (its code, constants, static data and bss): mapped
+ * for the whole life of the process, so a string literal or a static buffer is copied
+ * directly. Found once, on first need; never a library (dlclose may unmap those).
+ */
+#define PROGRAM_SEGMENTS 8
+
+static struct {
+    pthread_once_t once;
+    int n;
+    uintptr_t lo[PROGRAM_SEGMENTS], hi[PROGRAM_SEGMENTS];
+} program = {.once = PTHREAD_ONCE_INIT};
+
+static int note_program(struct dl_phdr_info *info, size_t size, void *arg)
+{
+    (void)size;
+    (void)arg;
+    for (int i = 0; i < info->dlpi_phnum && program.n < PROGRAM_SEGMENTS; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+
+        if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_R))
+            continue;
+        program.lo[program.n] = info->dlpi_addr + ph->p_vaddr;
+        program.hi[program.n++] = info->dlpi_addr + ph->p_vaddr + ph->p_memsz;
+    }
+    return 1; /* the first object is the main program */
+}
+
+static void find_program(void)
+{
+    dl_iterate_phdr(note_program, NULL);
+}
+
+static bool in_program(uintptr_t a, size_t n)
+{
+    pthread_once(&program.once, find_program);
+    for (int i = 0; i < program.n; i++)
+        if (a >= program.lo[i] && a < program.hi[i] && n <= program.hi[i] - a)
+            return true;
+    return false;
+}
+
 static bool surely_readable(const lk_ctask *t, const void *src, size_t n)
 {
-    return on_live_stack(t, (uintptr_t)src, n) || in_own_pool(t, (uintptr_t)src, n);
+    uintptr_t a = (uintptr_t)src;
+
+    return on_live_stack(t, a, n) || in_own_pool(t, a, n) || in_program(a, n);
 }
 
 /* Read cnt ranges (remote[i] into local[i]) in one system call. 0 or -EFAULT. */
