@@ -212,7 +212,13 @@ int liteipc_close(liteipc_kernel *k, int fd);
 void *liteipc_mmap(liteipc_kernel *k, void *addr, size_t length, int prot, int flags, int fd,
                    off_t offset);
 int liteipc_munmap(liteipc_kernel *k, void *addr, size_t length);
-/* ioctl(fd, request, arg): arg is a pointer, or an integer for IPC_SET_CMS. */
+/*
+ * ioctl(fd, request, arg): arg is a pointer, or an integer for IPC_SET_CMS. User memory is read
+ * and written as the driver's copy_from_user/copy_to_user do: a bad pointer gives the driver's
+ * error in the driver's order (EINVAL for an unreadable IpcContent, CmsCmdContent or outMsg, or
+ * an inMsg that cannot be written; EFAULT past the user address range, and where the driver's
+ * copy of data, offsets or a result would fault, docs/DEVIATIONS.md Q12), never a crash.
+ */
 int liteipc_ioctl(liteipc_kernel *k, int fd, unsigned long request, ...);
 ssize_t liteipc_read(liteipc_kernel *k, int fd, void *buf, size_t count);
 ssize_t liteipc_write(liteipc_kernel *k, int fd, const void *buf, size_t count);
