@@ -113,7 +113,8 @@ VALGRIND_PROGRAMS = examples/echo_demo tests/test_pool_alloc tests/test_kernel_d
                     tests/test_kernel_send tests/test_kernel_recv tests/test_kernel_objects \
                     tests/test_kernel_lifecycle tests/test_stack_basic tests/test_stack_ipc \
                     tests/test_stack_death tests/test_stack_exec tests/test_kernel_dump \
-                    tests/test_stack_dump tests/test_stack_trace
+                    tests/test_stack_dump tests/test_stack_trace \
+                    tests/test_kernel_abi tests/test_stack_abi tests/test_stack_fault
 VALGRIND = valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
            --show-leak-kinds=definite
 valgrind: build

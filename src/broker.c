@@ -278,39 +278,38 @@ static void pend_close_all(liteipc_kernel *k, lk_bconn *c)
     c->npend = c->cap_pend = 0;
 }
 
+typedef struct fd_bind {
+    lk_bconn *c;
+    int tid;
+    uint32_t n;
+} fd_bind;
+
+static void bind_fd_object(void *ctx, uint32_t fd, uint32_t pos)
+{
+    fd_bind *b = ctx;
+    int p = pend_find(b->c, (int)fd, -1);
+
+    if (p < 0)
+        return;
+    b->c->pend[p].tid = b->tid;
+    b->c->pend[p].obj_pos = pos;
+    b->n++;
+}
+
 /*
  * A message is being handed to task tid of the real process c: bind the OBJ_FD files it carries
  * to that task, which fetches them before its ioctl returns. Returns how many.
  */
 static uint32_t prepare_fd_delivery(liteipc_kernel *k, lk_bconn *c, int tid, uintptr_t in_msg)
 {
-    lk_proc_view v;
-    IpcMsg m;
-    uint32_t n = 0;
-    uintptr_t node, data, offs;
+    fd_bind b = {.c = c, .tid = tid};
 
-    if (c->in_host || c->npend == 0 || lk_proc_view_get(k->kern, c->pid, &v) < 0)
+    if (c->in_host || c->npend == 0)
         return 0;
-    node = in_msg - v.uvaddr;
-    memcpy(&m, (char *)c->pool + node, sizeof(m));
-    if (m.spObjNum == 0)
+    /* The objects are read in the layout they were sent in (abi.h). */
+    if (lk_msg_fd_objects(k->kern, c->pid, in_msg, bind_fd_object, &b) < 0)
         return 0;
-    data = (uintptr_t)m.data - v.uvaddr;
-    offs = (uintptr_t)m.offsets - v.uvaddr;
-    for (uint32_t i = 0; i < m.spObjNum; i++) {
-        SpecialObj obj;
-        uint32_t off;
-        int p;
-
-        memcpy(&off, (char *)c->pool + offs + 4u * i, sizeof(off));
-        memcpy(&obj, (char *)c->pool + data + off, sizeof(obj));
-        if (obj.type != OBJ_FD || (p = pend_find(c, (int)obj.content.fd, -1)) < 0)
-            continue;
-        c->pend[p].tid = tid;
-        c->pend[p].obj_pos = (uint32_t)(data + off + offsetof(SpecialObj, content.fd));
-        n++;
-    }
-    return n;
+    return b.n;
 }
 
 /* ---- events --------------------------------------------------------------------------------- */
@@ -383,9 +382,11 @@ static void read_command(const liteipc_kernel *k, const lk_bconn *c, const lk_ch
     memset(in, 0, sizeof(*in));
     in->cmd = (unsigned long)ch->cmd;
     in->arg = (uintptr_t)ch->arg;
+    in->faults = ch->faults & (LK_FAULT_ARG | LK_FAULT_OUTMSG);
     in->cms = ch->cms;
     in->content = ch->content;
     memcpy(&in->out, &ch->out, LK_MSG_SENDER_BYTES);
+    in->out_hi = ch->out_hi;
     /* Staged bytes are used only where they match the sizes of our own copy of the header. */
     if (in->out.dataSz > 0 && data_len == in->out.dataSz && data_len <= k->cfg.data_max)
         in->data = ch->staging;
@@ -800,6 +801,10 @@ static int op_hello(liteipc_kernel *k, lk_bconn *c, const lk_wire_req *rq, lk_wi
     }
     if (pid < 0)
         return pid;
+    if (lk_proc_set_abi(k->kern, pid, rq->b > INT32_MAX ? -1 : (int)rq->b) < 0) {
+        lk_proc_exit(k->kern, pid, lk_now_ns());
+        return -EINVAL; /* not a profile this library knows */
+    }
     c->region_size = LK_REGION_HEADER + (size_t)k->cfg.task_limit * k->b.chan_size;
     rfd = lk_memfd_create("liteipc-channels", c->region_size);
     if (rfd < 0 || !(c->region = lk_map_shared(rfd, c->region_size, PROT_READ | PROT_WRITE))) {
@@ -903,12 +908,14 @@ static int op_mmap_commit(liteipc_kernel *k, lk_bconn *c, uintptr_t uvaddr)
  * The drains have already given back every OBJ_FD file on its way into it; should one remain,
  * it is closed here, so that no FD_PUT can ever write into the unmapped pool.
  */
-static int op_exec(liteipc_kernel *k, lk_bconn *c, int tid)
+static int op_exec(liteipc_kernel *k, lk_bconn *c, int tid, uint64_t abi)
 {
     int err;
 
     if (tid < 0 || tid >= LK_MAX_TASKS || k->b.by_tid[tid].pid != c->pid)
         return -ESRCH;
+    if (abi >= LK_ABI_COUNT)
+        return -EINVAL;
     for (int s = 0; s < (int)k->cfg.task_limit; s++)
         if (c->slot_tid[s] >= 0 && c->slot_tid[s] != tid)
             return -EBUSY;
@@ -918,7 +925,7 @@ static int op_exec(liteipc_kernel *k, lk_bconn *c, int tid)
     deliver_completions(k);
     unmap_pool(c);
     pend_close_all(k, c);
-    return 0;
+    return lk_proc_set_abi(k->kern, c->pid, (int)abi); /* the new program's profile */
 }
 
 /* Hand the receiver the next file delivered to its task tid (it stays ours until FD_PUT). */
@@ -975,7 +982,7 @@ static int dispatch_op(liteipc_kernel *k, lk_bconn *c, const lk_wire_req *rq, lk
     case LK_OP_FD_PUT:
         return op_fd_put(k, c, rq->a, (int)rq->b);
     case LK_OP_EXEC:
-        return op_exec(k, c, rq->a);
+        return op_exec(k, c, rq->a, rq->b);
     default:
         return -EINVAL;
     }

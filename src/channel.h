@@ -49,6 +49,8 @@
 
 #include <liteipc/lite_ipc.h>
 
+#include "abi.h"
+
 enum lk_chan_state {
     LK_CHAN_IDLE = 0,
     LK_CHAN_POSTED = 1,
@@ -87,9 +89,12 @@ typedef struct lk_chan {
     CmsCmdContent cms;
     uint32_t pad1;
     IpcContent content;
-    IpcMsg out;
+    IpcMsg out;          /* the sender's header, decoded from its ABI profile (abi.h) */
+    lk_msg_hi out_hi;    /* the high halves of a 64-bit target token/cookie */
     uint32_t data_len;   /* bytes staged for out.data */
     uint32_t off_count;  /* u32 entries staged for out.offsets, after the data */
+    uint32_t faults;     /* LK_FAULT_* (kernel.h): user memory that could not be read */
+    uint32_t pad2;
     /* result, written by the broker */
     int32_t result;
     uint32_t copyout;    /* enum lk_chan_copyout */
@@ -98,7 +103,8 @@ typedef struct lk_chan {
     int32_t version_out;
     uint32_t fds_pending; /* OBJ_FD descriptors the task must fetch before returning (client.c) */
     _Atomic int32_t wake_tid; /* a task the broker asks this one to wake; 0: none (see above) */
-    /* staging[0..data_len) data, then off_count u32 offsets (at an aligned position) */
+    /* staging[0..data_len) data, then off_count u32 offsets (at an aligned position, with
+       room for as many size_t entries: they are read there and narrowed in place) */
     _Alignas(16) unsigned char staging[];
 } lk_chan;
 
@@ -122,7 +128,7 @@ static inline uint32_t lk_chan_off_pos(uint32_t data_max)
 /* Size of one channel for the given maxima (page multiple, so channels never share pages). */
 static inline size_t lk_chan_size(uint32_t data_max, uint32_t object_max)
 {
-    size_t n = sizeof(lk_chan) + lk_chan_off_pos(data_max) + 4u * (size_t)object_max;
+    size_t n = sizeof(lk_chan) + lk_chan_off_pos(data_max) + 8u * (size_t)object_max;
 
     return (n + 4095u) & ~(size_t)4095u;
 }

@@ -15,6 +15,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <link.h>
 #include <poll.h>
 #include <sched.h>
 #include <stdarg.h>
@@ -23,6 +24,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -205,7 +207,7 @@ static void cproc_free(lk_cproc *p)
 
 static int cproc_hello(lk_cproc *p, int parent_pid)
 {
-    lk_wire_req rq = {.op = LK_OP_HELLO, .a = parent_pid};
+    lk_wire_req rq = {.op = LK_OP_HELLO, .a = parent_pid, .b = (uint64_t)p->abi};
     lk_wire_resp rs;
     int fds[3], err;
 
@@ -228,7 +230,7 @@ static int cproc_hello(lk_cproc *p, int parent_pid)
     return err;
 }
 
-lk_cproc *lk_cproc_connect(liteipc_kernel *k, int parent_pid, int *err)
+lk_cproc *lk_cproc_connect(liteipc_kernel *k, int parent_pid, int abi, int *err)
 {
     lk_cproc *p = calloc(1, sizeof(*p));
 
@@ -237,6 +239,8 @@ lk_cproc *lk_cproc_connect(liteipc_kernel *k, int parent_pid, int *err)
         return NULL;
     }
     p->k = k;
+    p->abi = abi;
+    p->host_pid = getpid();
     p->efd = -1;
     pthread_mutex_init(&p->lock, NULL);
     p->sock = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
@@ -294,10 +298,26 @@ void lk_cproc_exit(lk_cproc *p)
     cproc_free(p);
 }
 
+int lk_env_abi(void)
+{
+    static atomic_flag told = ATOMIC_FLAG_INIT;
+    const char *v = getenv(LITEIPC_ABI_ENV);
+    int abi = lk_abi_parse(v);
+
+    if (abi >= 0 || atomic_flag_test_and_set(&told))
+        return abi;
+    fprintf(stderr,
+            "liteipc: %s=\"%s\" is not an ABI profile (default, ipc_lite, communication_ipc): "
+            "every device call fails with EINVAL\n",
+            LITEIPC_ABI_ENV, v);
+    return abi;
+}
+
 /* The caller's simulated process: its virtual process, or this host's default process. */
 lk_cproc *lk_current_proc(liteipc_kernel *k, int *err)
 {
     lk_cproc *p = lk_vproc_current(k);
+    int abi;
 
     if (p)
         return p;
@@ -306,7 +326,12 @@ lk_cproc *lk_current_proc(liteipc_kernel *k, int *err)
     pthread_mutex_unlock(&k->c.lock);
     if (p)
         return p;
-    p = lk_cproc_connect(k, k->c.fork_parent_pid, err);
+    abi = lk_env_abi(); /* read when the process comes into being: first call, fork child */
+    if (abi < 0) {
+        *err = abi;
+        return NULL;
+    }
+    p = lk_cproc_connect(k, k->c.fork_parent_pid, abi, err);
     if (!p)
         return NULL;
     pthread_mutex_lock(&k->c.lock);
@@ -334,6 +359,23 @@ lk_cproc *lk_default_proc(liteipc_kernel *k)
 }
 
 /* ---- tasks ---------------------------------------------------------------------------------- */
+
+/* The calling thread's stack [lo, hi), or an empty range if it cannot be known. */
+static void thread_stack(uintptr_t *lo, uintptr_t *hi)
+{
+    pthread_attr_t a;
+    void *addr;
+    size_t size;
+
+    *lo = *hi = 0;
+    if (pthread_getattr_np(pthread_self(), &a) != 0)
+        return;
+    if (pthread_attr_getstack(&a, &addr, &size) == 0) {
+        *lo = (uintptr_t)addr;
+        *hi = (uintptr_t)addr + size;
+    }
+    pthread_attr_destroy(&a);
+}
 
 lk_ctask *lk_task_lookup(liteipc_kernel *k)
 {
@@ -367,6 +409,7 @@ lk_ctask *lk_current_task(liteipc_kernel *k, lk_cproc *p, int *err)
     t->k = k;
     t->proc = p;
     t->tid = tid;
+    thread_stack(&t->stack_lo, &t->stack_hi);
     t->slot = rs.a;
     t->ch = (lk_chan *)((char *)p->region + LK_REGION_HEADER +
                         (size_t)t->slot * lk_chan_size(k->cfg.data_max, k->cfg.object_max));
@@ -479,36 +522,209 @@ static void task_destructor(void *arg)
     task_detach(arg);
 }
 
+/* ---- user memory: the device path's copy_from_user and copy_to_user ------------------------- */
+
+/*
+ * A bad user pointer must give the driver's error, never a crash of the caller (DESIGN note 10),
+ * so user memory is read and written with process_vm_readv/writev on our own process, which
+ * fail with EFAULT instead of faulting. They cost about a microsecond each, so memory that is
+ * surely there is copied directly: the calling thread's live stack (from its current frame up
+ * to the top of its stack: the frames of its callers) and, for reads, its own pool and the
+ * main program's loaded segments.
+ */
+
+static bool on_live_stack(const lk_ctask *t, uintptr_t a, size_t n)
+{
+    uintptr_t sp = (uintptr_t)__builtin_frame_address(0);
+
+    if (sp < t->stack_lo || sp >= t->stack_hi) /* on another stack (sigaltstack, coroutine) */
+        return false;
+    return a >= sp && a < t->stack_hi && n <= t->stack_hi - a;
+}
+
+static bool in_own_pool(const lk_ctask *t, uintptr_t a, size_t n)
+{
+    uintptr_t base = (uintptr_t)t->proc->pool;
+    size_t size = t->proc->pool_size;
+
+    return base != 0 && a >= base && a - base < size && n <= size - (a - base);
+}
+
+/*
+ * The loaded segments of the main program (its code, constants, static data and bss): mapped
+ * for the whole life of the process, so a string literal or a static buffer is copied
+ * directly. Found once, on first need; never a library (dlclose may unmap those).
+ */
+#define PROGRAM_SEGMENTS 8
+
+static struct {
+    pthread_once_t once;
+    int n;
+    uintptr_t lo[PROGRAM_SEGMENTS], hi[PROGRAM_SEGMENTS];
+} program = {.once = PTHREAD_ONCE_INIT};
+
+static int note_program(struct dl_phdr_info *info, size_t size, void *arg)
+{
+    (void)size;
+    (void)arg;
+    for (int i = 0; i < info->dlpi_phnum && program.n < PROGRAM_SEGMENTS; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+
+        if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_R))
+            continue;
+        program.lo[program.n] = info->dlpi_addr + ph->p_vaddr;
+        program.hi[program.n++] = info->dlpi_addr + ph->p_vaddr + ph->p_memsz;
+    }
+    return 1; /* the first object is the main program */
+}
+
+static void find_program(void)
+{
+    dl_iterate_phdr(note_program, NULL);
+}
+
+static bool in_program(uintptr_t a, size_t n)
+{
+    pthread_once(&program.once, find_program);
+    for (int i = 0; i < program.n; i++)
+        if (a >= program.lo[i] && a < program.hi[i] && n <= program.hi[i] - a)
+            return true;
+    return false;
+}
+
+static bool surely_readable(const lk_ctask *t, const void *src, size_t n)
+{
+    uintptr_t a = (uintptr_t)src;
+
+    return on_live_stack(t, a, n) || in_own_pool(t, a, n) || in_program(a, n);
+}
+
+/* Read cnt ranges (remote[i] into local[i]) in one system call. 0 or -EFAULT. */
+static int user_readv(const lk_ctask *t, struct iovec *local, struct iovec *remote, int cnt)
+{
+    size_t total = 0;
+    ssize_t n;
+
+    for (int i = 0; i < cnt; i++)
+        total += remote[i].iov_len;
+    n = process_vm_readv(t->proc->host_pid, local, (unsigned long)cnt, remote,
+                         (unsigned long)cnt, 0);
+    if (n == (ssize_t)total)
+        return 0;
+    if (n < 0 && (errno == ENOSYS || errno == EPERM)) { /* forbidden here: copy as before */
+        for (int i = 0; i < cnt; i++)
+            memcpy(local[i].iov_base, remote[i].iov_base, remote[i].iov_len);
+        return 0;
+    }
+    return -EFAULT;
+}
+
+/* copy_from_user of two ranges (either may be empty), with one system call at most. */
+static int user_read2(const lk_ctask *t, void *d1, const void *s1, size_t n1, void *d2,
+                      const void *s2, size_t n2)
+{
+    struct iovec local[2], remote[2];
+    int cnt = 0;
+
+    if (n1 > 0 && surely_readable(t, s1, n1))
+        memcpy(d1, s1, n1);
+    else if (n1 > 0)
+        local[cnt] = (struct iovec){d1, n1}, remote[cnt++] = (struct iovec){(void *)s1, n1};
+    if (n2 > 0 && surely_readable(t, s2, n2))
+        memcpy(d2, s2, n2);
+    else if (n2 > 0)
+        local[cnt] = (struct iovec){d2, n2}, remote[cnt++] = (struct iovec){(void *)s2, n2};
+    return cnt == 0 ? 0 : user_readv(t, local, remote, cnt);
+}
+
+static int user_read(const lk_ctask *t, void *dst, const void *src, size_t n)
+{
+    return user_read2(t, dst, src, n, NULL, NULL, 0);
+}
+
+/* copy_to_user. 0 or -EFAULT (the pool is never written: it is read-only to its owner). */
+static int user_write(const lk_ctask *t, void *dst, const void *src, size_t n)
+{
+    struct iovec local = {(void *)src, n}, remote = {dst, n};
+    ssize_t r;
+
+    if (on_live_stack(t, (uintptr_t)dst, n)) {
+        memcpy(dst, src, n);
+        return 0;
+    }
+    r = process_vm_writev(t->proc->host_pid, &local, 1, &remote, 1, 0);
+    if (r == (ssize_t)n)
+        return 0;
+    if (r < 0 && (errno == ENOSYS || errno == EPERM)) {
+        memcpy(dst, src, n);
+        return 0;
+    }
+    return -EFAULT;
+}
+
 /* ---- the command path ---------------------------------------------------------------------- */
 
-/* copy_from_user of what the kernel will read, into the channel (channel.h). */
-static void stage_command(const liteipc_kernel *k, lk_chan *ch, unsigned long cmd, uintptr_t arg)
+/*
+ * The message of a SEND, read in the sender's profile L: its header decoded into ch->out, its
+ * data, and its offsets converted to the u32 entries the kernel reads. An unreadable header is
+ * LK_FAULT_OUTMSG; unreadable data or offsets are simply not staged, which the kernel answers
+ * with EFAULT where the driver's copy would fault (Q12).
+ */
+static void stage_message(const liteipc_kernel *k, lk_ctask *t, const lk_abi_layout *L)
 {
+    lk_chan *ch = t->ch;
+    unsigned char hdr[128];
+    unsigned char *offs = ch->staging + lk_chan_off_pos(k->cfg.data_max);
+    uint32_t dsz, n;
+
+    if (user_read(t, hdr, ch->content.outMsg, L->sender_bytes) < 0) { /* not the tail (Q20) */
+        ch->faults |= LK_FAULT_OUTMSG;
+        return;
+    }
+    lk_abi_decode_sender(L, hdr, &ch->out, &ch->out_hi);
+    dsz = ch->out.dataSz;
+    n = ch->out.spObjNum;
+    /* Sizes the kernel refuses before its copy (§4.3.1): read nothing, as the driver does. */
+    if ((dsz > 0 && !ch->out.data) || (n > 0 && !ch->out.offsets) || dsz > k->cfg.data_max ||
+        n > k->cfg.object_max || (uint64_t)dsz < (uint64_t)n * LITEIPC_DEVICE_SIZEOF_SPECIALOBJ)
+        return;
+    if (user_read2(t, ch->staging, ch->out.data, dsz, offs, ch->out.offsets,
+                   (size_t)n * L->entry_size) < 0)
+        return;
+    /* size_t entries, narrowed in place front to back (entry i is read before it can be
+       overwritten); one past UINT32_MAX fails every object check. */
+    for (uint32_t i = 0; L->entry_size != sizeof(uint32_t) && i < n; i++) {
+        uint32_t v = lk_abi_offset_get(L, offs, i);
+
+        memcpy(offs + 4u * i, &v, sizeof(v));
+    }
+    ch->data_len = dsz;
+    ch->off_count = n;
+}
+
+/* copy_from_user of what the kernel will read, into the channel (channel.h). */
+static void stage_command(const liteipc_kernel *k, lk_ctask *t, unsigned long cmd, uintptr_t arg)
+{
+    lk_chan *ch = t->ch;
+
     ch->cmd = cmd;
     ch->arg = arg;
     ch->data_len = 0;
     ch->off_count = 0;
-    if (arg == 0)
-        return;
+    ch->faults = 0;
+    if (arg == 0 || (uint64_t)arg > LK_USER_TOP - _IOC_SIZE(cmd))
+        return; /* the kernel's syscall layer refuses it before anything is read */
     if (cmd == IPC_CMS_CMD) {
-        memcpy(&ch->cms, (const void *)arg, sizeof(ch->cms));
-    } else if (cmd == IPC_SEND_RECV_MSG) {
-        const IpcMsg *m;
-
-        memcpy(&ch->content, (const void *)arg, sizeof(ch->content));
-        m = ch->content.outMsg;
-        if (!(ch->content.flag & SEND) || !m)
-            return;
-        memset(&ch->out, 0, sizeof(ch->out));
-        memcpy(&ch->out, m, LK_MSG_SENDER_BYTES); /* never the kernel-filled tail (Q20) */
-        if (ch->out.dataSz > 0 && ch->out.data && ch->out.dataSz <= k->cfg.data_max) {
-            memcpy(ch->staging, ch->out.data, ch->out.dataSz);
-            ch->data_len = ch->out.dataSz;
+        if (user_read(t, &ch->cms, (const void *)arg, sizeof(ch->cms)) < 0) {
+            memset(&ch->cms, 0, sizeof(ch->cms));
+            ch->faults |= LK_FAULT_ARG;
         }
-        if (ch->out.spObjNum > 0 && ch->out.offsets && ch->out.spObjNum <= k->cfg.object_max) {
-            memcpy(ch->staging + lk_chan_off_pos(k->cfg.data_max), ch->out.offsets,
-                   (size_t)ch->out.spObjNum * sizeof(uint32_t));
-            ch->off_count = ch->out.spObjNum;
+    } else if (cmd == IPC_SEND_RECV_MSG) {
+        if (user_read(t, &ch->content, (const void *)arg, sizeof(ch->content)) < 0) {
+            memset(&ch->content, 0, sizeof(ch->content));
+            ch->faults |= LK_FAULT_ARG;
+        } else if ((ch->content.flag & SEND) && ch->content.outMsg) {
+            stage_message(k, t, lk_abi_layout_of(t->proc->abi));
         }
     }
 }
@@ -614,21 +830,29 @@ static int wait_done(lk_ctask *t)
     }
 }
 
-static void copy_out(lk_chan *ch, uintptr_t arg)
+/*
+ * copy_to_user of the result. A fault writing inMsg is the driver's -EINVAL (§4.1 step 6; the
+ * message stays in the used list, lost); one writing a CmsCmdContent or IpcVersion returns a
+ * positive count on the device (Q12), -EFAULT here.
+ */
+static int copy_out(const lk_ctask *t, uintptr_t arg)
 {
+    const lk_chan *ch = t->ch;
+    IpcMsg *in_msg = (IpcMsg *)(uintptr_t)ch->in_msg;
+    CmsCmdContent cms = ch->cms_out;
+    IpcVersion v = {.driverVersion = ch->version_out};
+
     switch (ch->copyout) {
     case LK_CHAN_COPYOUT_CMS:
-        memcpy((void *)arg, &ch->cms_out, sizeof(ch->cms_out));
-        break;
+        return user_write(t, (void *)arg, &cms, sizeof(cms));
     case LK_CHAN_COPYOUT_VERSION:
-        ((IpcVersion *)arg)->driverVersion = ch->version_out;
-        break;
-    case LK_CHAN_COPYOUT_INMSG:
-        /* §4.1 step 6: only the inMsg field is written. */
-        ((IpcContent *)arg)->inMsg = (IpcMsg *)(uintptr_t)ch->in_msg;
-        break;
+        return user_write(t, (void *)arg, &v, sizeof(v));
+    case LK_CHAN_COPYOUT_INMSG: /* §4.1 step 6: only the inMsg field is written */
+        if (user_write(t, (char *)arg + offsetof(IpcContent, inMsg), &in_msg, sizeof(in_msg)) < 0)
+            return -EINVAL;
+        return 0;
     default:
-        break;
+        return 0;
     }
 }
 
@@ -679,15 +903,18 @@ int lk_do_call(liteipc_kernel *k, lk_ctask *t, unsigned long cmd, uintptr_t arg)
     if (atomic_load(&t->proc->bell->dead) || atomic_load(&t->proc->dead))
         return -ESHUTDOWN;
     atomic_store_explicit(&t->in_call, 1, memory_order_relaxed);
-    stage_command(k, t->ch, cmd, arg);
+    stage_command(k, t, cmd, arg);
     ring_broker(t);
     ret = wait_done(t);
     if (ret == 0) {
         ret = t->ch->result;
         if (ret >= 0 && t->ch->fds_pending)
             fetch_fds(t, t->ch->fds_pending);
-        if (ret >= 0)
-            copy_out(t->ch, arg);
+        if (ret >= 0) {
+            int err = copy_out(t, arg);
+
+            ret = err < 0 ? err : ret;
+        }
     }
     atomic_store_explicit(&t->ch->state, LK_CHAN_IDLE, memory_order_relaxed);
     atomic_store_explicit(&t->in_call, 0, memory_order_release);

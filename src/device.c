@@ -253,15 +253,23 @@ int liteipc_exec(liteipc_kernel *k)
 {
     lk_wire_req rq = {.op = LK_OP_EXEC};
     lk_wire_resp rs;
-    int err = -EINVAL;
+    int err = -EINVAL, abi;
     lk_cproc *p = k ? lk_current_proc(k, &err) : NULL;
     lk_ctask *t = p ? lk_current_task(k, p, &err) : NULL;
 
     if (!t)
         return err;
+    /* The new program image of a host process reads $LITEIPC_ABI afresh; a virtual one keeps
+       the profile it was spawned with. */
+    abi = p == lk_vproc_current(k) ? p->abi : lk_env_abi();
+    if (abi < 0)
+        return abi;
     rq.a = t->tid;
+    rq.b = (uint64_t)abi;
     pthread_mutex_lock(&p->lock);
     err = lk_cproc_request(p, &rq, &rs, NULL, 0);
+    if (err == 0)
+        p->abi = abi;
     if (err == 0 && p->pool) { /* the new program image has no such mapping */
         munmap(p->pool, p->pool_size);
         p->pool = NULL;

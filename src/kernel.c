@@ -205,11 +205,33 @@ int lk_proc_fork(lk_kernel *k, int parent_pid, uint32_t uid, uint32_t gid)
     if (parent == NULL)
         return -ESRCH;
     pid = lk_proc_create(k, uid, gid);
-    if (pid < 0 || !parent->has_ipc)
+    if (pid < 0)
+        return pid;
+    k->procs[pid].abi = parent->abi; /* the same program: until it says otherwise */
+    if (!parent->has_ipc)
         return pid;
     proc_ipc_init(&k->procs[pid]);
     k->procs[pid].uvaddr = parent->uvaddr;
     return pid;
+}
+
+int lk_proc_set_abi(lk_kernel *k, int pid, int abi)
+{
+    lk_proc *p = lk__proc(k, pid);
+
+    if (p == NULL)
+        return -ESRCH;
+    if (abi < 0 || abi >= LK_ABI_COUNT)
+        return -EINVAL;
+    p->abi = (uint8_t)abi;
+    return 0;
+}
+
+int lk_proc_abi(const lk_kernel *k, int pid)
+{
+    if (pid < 0 || pid >= LK_MAX_PROCS || !k->procs[pid].in_use)
+        return -ESRCH;
+    return k->procs[pid].abi;
 }
 
 /* §2.2: the first open gives the process its ProcIpcInfo; later opens find it unchanged. */
@@ -484,6 +506,8 @@ static int kcmd_cms_cmd(lk_kernel *k, int tid, const lk_ioctl_in *in, lk_ioctl_o
 {
     if (!in_cms_process(k, &k->tasks[tid]))
         return -EACCES;
+    if (in->faults & LK_FAULT_ARG)
+        return -EINVAL; /* copying the 12 bytes in failed (step 3) */
     switch (in->cms.cmd) {
     case CMS_GEN_HANDLE:
         return cms_gen_handle(k, tid, in, out);
@@ -519,14 +543,18 @@ static int kcmd_get_version(lk_kernel *k, lk_ioctl_out *out)
     return 0;
 }
 
-/* §2.5 A: the generic syscall layer, for commands that carry a pointer. The range check
-   (EFAULT) is the device layer's: it copied the argument in. */
+/* §2.5 A: the generic syscall layer, for commands that carry a pointer. A range that is user
+   memory but not mapped is not its business: the driver's copy faults later (LK_FAULT_*). */
 static int syscall_layer(const lk_ioctl_in *in)
 {
+    uint64_t size = _IOC_SIZE(in->cmd);
+
     if (_IOC_DIR(in->cmd) == _IOC_NONE)
         return 0;
-    if (_IOC_SIZE(in->cmd) == 0 || in->arg == 0)
+    if (size == 0 || in->arg == 0)
         return -EINVAL;
+    if ((uint64_t)in->arg > LK_USER_TOP - size)
+        return -EFAULT;
     return 0;
 }
 

@@ -26,6 +26,8 @@
 
 #include <liteipc/lite_ipc.h>
 
+#include "abi.h"
+
 #define LK_MAX_TASKS 128         /* MAX_SERVICE_NUM */
 #define LK_MAX_PROCS 64          /* LOSCFG_BASE_CORE_PROCESS_LIMIT */
 #define LK_FIRST_USER_TID 8      /* TIDs below this are kernel tasks: never alive for LiteIPC */
@@ -117,6 +119,23 @@ int lk_proc_create(lk_kernel *k, uint32_t uid, uint32_t gid);
  */
 int lk_proc_fork(lk_kernel *k, int parent_pid, uint32_t uid, uint32_t gid);
 
+/*
+ * The ABI profile of pid (abi.h): how the kernel reads what it sends and writes what it
+ * receives. A new process has LK_ABI_DEFAULT; a fork child its parent's. Set it before the
+ * process's first message. Returns 0, -ESRCH, or -EINVAL (unknown profile).
+ */
+int lk_proc_set_abi(lk_kernel *k, int pid, int abi);
+/* The profile of pid, or -ESRCH. */
+int lk_proc_abi(const lk_kernel *k, int pid);
+
+/*
+ * The OBJ_FD objects of the message at user address in_msg in pid's pool: fn(ctx, fd, pos) for
+ * each, pos being the pool offset of its fd field (the kernel's own, trusted node). Returns how
+ * many, or -ESRCH/-EINVAL.
+ */
+int lk_msg_fd_objects(const lk_kernel *k, int pid, uintptr_t in_msg,
+                      void (*fn)(void *ctx, uint32_t fd, uint32_t pos), void *ctx);
+
 /* The driver's open (§2.2): give pid its IPC state if it has none. Returns 0 or -ESRCH. */
 int lk_proc_open(lk_kernel *k, int pid);
 
@@ -173,10 +192,27 @@ int lk_pool_attach(lk_kernel *k, int pid, void *kbase, uintptr_t uvaddr, size_t 
 
 /* ---- ioctl ------------------------------------------------------------------------------------- */
 
+/*
+ * The end of the user address range (§2.5 A): an argument range reaching past it is -EFAULT
+ * before anything else is looked at.
+ */
+#if defined(__x86_64__)
+#define LK_USER_TOP ((uint64_t)1 << 47)
+#elif defined(__aarch64__)
+#define LK_USER_TOP ((uint64_t)1 << 48)
+#else
+#define LK_USER_TOP ((uint64_t)UINTPTR_MAX)
+#endif
+
+/* lk_ioctl_in.faults: user memory the device layer could not read (a copy_from_user fault). */
+#define LK_FAULT_ARG 1u    /* the CmsCmdContent or IpcContent at arg: -EINVAL where it is read */
+#define LK_FAULT_OUTMSG 2u /* the header at outMsg: -EINVAL where it is read (§4.1 step 3.2) */
+
 /* What the device layer copied in from the caller's memory before posting the command. */
 typedef struct lk_ioctl_in {
     unsigned long cmd;
     uintptr_t arg;     /* the raw argument: a user pointer, or the number for IPC_SET_CMS */
+    uint32_t faults;   /* LK_FAULT_*: what could not be read (its fields are then zero) */
     CmsCmdContent cms; /* IPC_CMS_CMD with arg != 0: the 12 bytes at arg */
     IpcContent content; /* IPC_SEND_RECV_MSG with arg != 0: the struct at arg */
     /*
@@ -184,8 +220,11 @@ typedef struct lk_ioctl_in {
      * *outMsg; the remaining fields are zero.
      */
     IpcMsg out;
-    /* Copies of out.dataSz bytes at out.data, and of out.spObjNum u32 at out.offsets, when the
-       user pointers are non-NULL and the counts within the configured maxima; else NULL. */
+    lk_msg_hi out_hi; /* the high halves of a 64-bit target token/cookie (abi.h), else 0 */
+    /* Copies of out.dataSz bytes at out.data, and of out.spObjNum offsets at out.offsets
+       (converted to u32 from the sender's entry size; an entry past UINT32_MAX as UINT32_MAX),
+       when the user pointers are non-NULL and the counts within the configured maxima; else
+       NULL. Special objects inside data are in the sender's profile's layout. */
     const void *data;
     const uint32_t *offsets;
     /*

@@ -6,10 +6,12 @@
  * kernel_msg.c holds IPC_SEND_RECV_MSG (§4): buffer freeing, the write path, special objects
  * (§5), the read path with parking, timeouts and completions, and the death notice (§7.2).
  *
- * Node layout inside the destination pool (payload offset `node`, a multiple of LK_POOL_ALIGN):
+ * Node layout inside the destination pool (payload offset `node`, a multiple of LK_POOL_ALIGN),
+ * in the *receiving* process's ABI profile R (abi.h):
  *
- *   [IpcMsg, 80 B host layout][link: u32 next node offset (0 = none), u32 spare]
- *   [data: dataSz B][offsets: spObjNum x u32, not realigned]
+ *   [IpcMsg, R.msg_size B (80, or 96 for communication_ipc)]
+ *   [link: u32 next node offset (0 = none), u32 profile of the objects in data (the sender's)]
+ *   [data: dataSz B][offsets: spObjNum entries of R.entry_size (4 or 8) B, not realigned]
  *
  * The IpcMsg in the node holds the *user* addresses of data and offsets (uvaddr + offset), or
  * NULL for a zero size (Q3 fixed). The kernel itself never follows them: it finds the data at
@@ -25,9 +27,7 @@
 #include "kernel.h"
 #include "pool.h"
 
-#define LK_NODE_LINK 8u                                        /* the link after the IpcMsg */
-#define LK_NODE_HDR ((uint32_t)sizeof(IpcMsg) + LK_NODE_LINK) /* data offset in the node: 88 */
-#define LK_HOST_OBJ ((uint32_t)sizeof(SpecialObj)) /* 24: objects must physically fit (§5.1) */
+#define LK_NODE_LINK 8u /* the link after the IpcMsg */
 #define LK_NO_DEADLINE UINT64_MAX
 #define LK_RING_SIZE (2 * LK_MAX_TASKS) /* completions: at most one per parked task per call */
 
@@ -52,6 +52,7 @@ typedef struct lk_proc {
     bool in_use;
     bool has_ipc;
     uint32_t uid, gid;
+    uint8_t abi;             /* lk_abi: the layout of what it sends and receives */
     uintptr_t uvaddr;        /* user address of the pool (kept after fork, §7.6) */
     unsigned char *kbase;    /* broker's writable mapping; NULL until attached */
     size_t pool_size;        /* 0 until attached */

@@ -33,28 +33,45 @@
 
 /* ---- nodes and the used list ---------------------------------------------------------------- */
 
-static inline IpcMsg *node_msg(const lk_proc *p, uint32_t node)
+/* Nodes are laid out in their pool owner's profile (kernel_int.h). */
+static inline const lk_abi_layout *proc_layout(const lk_proc *p)
 {
-    return (IpcMsg *)(void *)(p->kbase + node);
+    return lk_abi_layout_of(p->abi);
+}
+
+/* The data offset in a node of p's pool: 88, or 104 for communication_ipc. */
+static inline uint32_t node_hdr_size(const lk_proc *p)
+{
+    return proc_layout(p)->msg_size + LK_NODE_LINK;
+}
+
+/* The node's header, decoded into the canonical IpcMsg. */
+static inline void node_get(const lk_proc *p, uint32_t node, IpcMsg *m)
+{
+    lk_abi_decode_msg(proc_layout(p), p->kbase + node, m);
 }
 
 static inline uint32_t *node_link(const lk_proc *p, uint32_t node)
 {
-    return (uint32_t *)(void *)(p->kbase + node + sizeof(IpcMsg));
+    return (uint32_t *)(void *)(p->kbase + node + proc_layout(p)->msg_size);
 }
 
 static inline unsigned char *node_data(const lk_proc *p, uint32_t node)
 {
-    return p->kbase + node + LK_NODE_HDR;
+    return p->kbase + node + node_hdr_size(p);
+}
+
+/* The layout of the special objects inside a node's data: its sender's (link word 1). */
+static inline const lk_abi_layout *node_obj_layout(const lk_proc *p, uint32_t node)
+{
+    return lk_abi_layout_of((int)node_link(p, node)[1]);
 }
 
 /* offsets[i] of a node: the array follows the data and is not realigned (§4.3.4). */
-static inline uint32_t node_offset(const unsigned char *data, uint32_t data_sz, uint32_t i)
+static inline uint32_t node_offset(const lk_proc *p, const unsigned char *data, uint32_t data_sz,
+                                   uint32_t i)
 {
-    uint32_t off;
-
-    memcpy(&off, data + data_sz + 4u * i, sizeof(off));
-    return off;
+    return lk_abi_offset_get(proc_layout(p), data + data_sz, i);
 }
 
 static inline bool used_test(const lk_proc *p, uint32_t off)
@@ -109,7 +126,7 @@ static int free_check(lk_proc *p, uintptr_t addr, uint32_t *off)
 
 /* ---- §5.5 rollback -------------------------------------------------------------------------- */
 
-static void obj_undo(lk_kernel *k, int pid, const SpecialObj *o)
+static void obj_undo(lk_kernel *k, int pid, const lk_obj *o)
 {
     lk_proc *p = &k->procs[pid];
     uint32_t off;
@@ -117,10 +134,10 @@ static void obj_undo(lk_kernel *k, int pid, const SpecialObj *o)
     switch (o->type) {
     case OBJ_FD:
         if (k->ops.fd_close != NULL)
-            k->ops.fd_close(k->ops.ctx, pid, (int)o->content.fd);
+            k->ops.fd_close(k->ops.ctx, pid, (int)o->fd);
         break;
     case OBJ_PTR: /* freed only if the user has not freed it already (§5.3) */
-        off = used_lookup(p, (uintptr_t)o->content.ptr.buff);
+        off = used_lookup(p, (uintptr_t)o->buff);
         if (off != 0) {
             used_clear(p, off);
             lk_pool_free(p->kbase, off);
@@ -135,16 +152,18 @@ static void obj_undo(lk_kernel *k, int pid, const SpecialObj *o)
 static void objs_rollback(lk_kernel *k, int pid, uint32_t node, uint32_t n)
 {
     const lk_proc *p = &k->procs[pid];
-    uint32_t data_sz = node_msg(p, node)->dataSz;
+    const lk_abi_layout *ol = node_obj_layout(p, node);
     const unsigned char *data = node_data(p, node);
+    IpcMsg m;
 
+    node_get(p, node, &m);
     while (n-- > 0) {
-        uint32_t off = node_offset(data, data_sz, n);
-        SpecialObj o;
+        uint32_t off = node_offset(p, data, m.dataSz, n);
+        lk_obj o;
 
-        if (data_sz < LK_HOST_OBJ || off > data_sz - LK_HOST_OBJ)
+        if (m.dataSz < ol->obj_size || off > m.dataSz - ol->obj_size)
             continue; /* never true for a node the write path accepted */
-        memcpy(&o, data + off, sizeof(o));
+        lk_obj_read(ol, data + off, &o);
         obj_undo(k, pid, &o);
     }
 }
@@ -153,8 +172,10 @@ static void objs_rollback(lk_kernel *k, int pid, uint32_t node, uint32_t n)
 static void node_discard(lk_kernel *k, int pid, uint32_t node)
 {
     lk_proc *p = &k->procs[pid];
+    IpcMsg m;
 
-    objs_rollback(k, pid, node, node_msg(p, node)->spObjNum);
+    node_get(p, node, &m);
+    objs_rollback(k, pid, node, m.spObjNum);
     lk_pool_free(p->kbase, node);
 }
 
@@ -162,6 +183,8 @@ static void node_discard(lk_kernel *k, int pid, uint32_t node)
 
 typedef struct lk_write {
     IpcMsg hdr;               /* the kernel's copy of the message */
+    lk_msg_hi hi;             /* and the high halves of a 64-bit target token/cookie */
+    const lk_abi_layout *obj_layout; /* the sender's: its objects inside data */
     const void *data;         /* dataSz bytes copied in by the device layer, or NULL */
     const uint32_t *offsets;  /* spObjNum offsets, or NULL */
     const lk_ioctl_in *in;    /* the command (OBJ_PTR copies); NULL for a death notice */
@@ -190,6 +213,7 @@ static void wr_init(lk_kernel *k, lk_write *w, int src_tid, const lk_ioctl_in *i
     w->hdr.processID = (uint32_t)t->pid;
     w->hdr.userID = p->uid;
     w->hdr.gid = p->gid;
+    w->obj_layout = proc_layout(p);
 }
 
 static uint64_t next_stamp(lk_task *t, uint64_t now)
@@ -252,9 +276,9 @@ static int wr_reply(lk_kernel *k, lk_write *w, uint64_t now)
     if (!w->buff_free)
         return -EINVAL; /* a reply must free the request it answers */
     /* buffToFree may be an OBJ_PTR buffer: read it as a message only if one fits. */
-    if (lk_pool_block_size(p->kbase, w->free_off) < sizeof(IpcMsg))
+    if (lk_pool_block_size(p->kbase, w->free_off) < proc_layout(p)->msg_size)
         return -EINVAL;
-    memcpy(&req, p->kbase + w->free_off, sizeof(req));
+    node_get(p, w->free_off, &req);
     if (!valid_reply(k, w, &req))
         return -EINVAL;
     deadline = lk__deadline(k, req.timestamp);
@@ -285,7 +309,8 @@ static int wr_route(lk_kernel *k, lk_write *w, uint64_t now)
 static int wr_alloc(lk_kernel *k, lk_write *w)
 {
     const lk_proc *d = &k->procs[w->dst_pid];
-    size_t size = (size_t)LK_NODE_HDR + w->hdr.dataSz + 4u * (size_t)w->hdr.spObjNum;
+    size_t size = (size_t)node_hdr_size(d) + w->hdr.dataSz +
+                  (size_t)proc_layout(d)->entry_size * w->hdr.spObjNum;
 
     if (!d->has_ipc)
         return -EINVAL;
@@ -298,34 +323,39 @@ static int wr_alloc(lk_kernel *k, lk_write *w)
 static int wr_copy(lk_kernel *k, const lk_write *w)
 {
     const lk_proc *d = &k->procs[w->dst_pid];
-    IpcMsg *m = node_msg(d, w->node);
+    const lk_abi_layout *r = proc_layout(d);
     uint32_t *link = node_link(d, w->node);
     unsigned char *data = node_data(d, w->node);
     uint32_t dsz = w->hdr.dataSz, n = w->hdr.spObjNum;
-    uintptr_t udata = d->uvaddr + w->node + LK_NODE_HDR;
+    uintptr_t udata = d->uvaddr + w->node + node_hdr_size(d);
+    IpcMsg m = w->hdr;
 
     /* Q12 (deviation): a non-NULL user buffer the device layer could not copy gives EFAULT. */
     if ((dsz > 0 && w->data == NULL) || (n > 0 && w->offsets == NULL))
         return -EFAULT;
-    *m = w->hdr;
-    m->data = dsz > 0 ? (void *)udata : NULL; /* Q3 (fixed): NULL for a zero size */
-    m->offsets = n > 0 ? (void *)(udata + dsz) : NULL;
+    m.data = dsz > 0 ? (void *)udata : NULL; /* Q3 (fixed): NULL for a zero size */
+    m.offsets = n > 0 ? (void *)(udata + dsz) : NULL;
+    lk_abi_encode_msg(r, &m, &w->hi, d->kbase + w->node); /* in the receiver's layout */
     link[0] = 0;
-    link[1] = 0;
+    link[1] = (uint32_t)(w->obj_layout - lk_abi_layout_of(LK_ABI_DEFAULT));
     if (dsz > 0)
         memcpy(data, w->data, dsz);
-    if (n > 0)
+    if (r->entry_size == 4 && n > 0)
         memcpy(data + dsz, w->offsets, 4u * (size_t)n);
+    else
+        for (uint32_t i = 0; i < n; i++)
+            lk_abi_offset_put(r, data + dsz, i, w->offsets[i]);
     return 0;
 }
 
-/* §5.1 for object i at byte offset off, prev being offsets[i-1]. The host sizeof(SpecialObj)
-   is used here: an object must physically fit inside the data. */
-static int obj_offset_check(uint32_t data_sz, uint32_t i, uint32_t off, uint32_t prev)
+/* §5.1 for object i at byte offset off, prev being offsets[i-1]. The sender's real
+   sizeof(SpecialObj) (24 or 32) is used here: an object must physically fit inside the data. */
+static int obj_offset_check(uint32_t obj_size, uint32_t data_sz, uint32_t i, uint32_t off,
+                            uint32_t prev)
 {
-    if (data_sz < LK_HOST_OBJ || off > data_sz - LK_HOST_OBJ)
+    if (data_sz < obj_size || off > data_sz - obj_size)
         return -EINVAL;
-    if (i > 0 && (uint64_t)off < (uint64_t)prev + LK_HOST_OBJ)
+    if (i > 0 && (uint64_t)off < (uint64_t)prev + obj_size)
         return -EINVAL;
     return 0;
 }
@@ -341,14 +371,14 @@ static int wr_cms_limit(const lk_kernel *k, const lk_write *w)
     if (w->hdr.target.handle != 0)
         return 0;
     for (uint32_t i = 0; i < n; i++) {
-        uint32_t off = node_offset(data, dsz, i);
-        SpecialObj o;
+        uint32_t off = node_offset(d, data, dsz, i);
+        lk_obj o;
 
-        if (obj_offset_check(dsz, i, off, prev) != 0)
+        if (obj_offset_check(w->obj_layout->obj_size, dsz, i, off, prev) != 0)
             return -EINVAL;
-        memcpy(&o, data + off, sizeof(o));
+        lk_obj_read(w->obj_layout, data + off, &o);
         if (o.type == OBJ_PTR)
-            total += o.content.ptr.buffSz;
+            total += o.buff_sz;
         prev = off;
     }
     return total > k->cms_max ? -EINVAL : 0;
@@ -357,25 +387,25 @@ static int wr_cms_limit(const lk_kernel *k, const lk_write *w)
 /* ---- §5 special objects on the forward path ------------------------------------------------- */
 
 /* §5.2 */
-static int obj_fd(lk_kernel *k, const lk_write *w, SpecialObj *o)
+static int obj_fd(lk_kernel *k, const lk_write *w, lk_obj *o)
 {
     int fd;
 
     if (k->ops.fd_dup == NULL)
         return -EBADF;
-    fd = k->ops.fd_dup(k->ops.ctx, w->src_pid, (int)o->content.fd, w->dst_pid);
+    fd = k->ops.fd_dup(k->ops.ctx, w->src_pid, (int)o->fd, w->dst_pid);
     if (fd < 0)
         return fd;
-    o->content.fd = (uint32_t)fd;
+    o->fd = (uint32_t)fd;
     return 0;
 }
 
 /* §5.3 */
-static int obj_ptr(lk_kernel *k, const lk_write *w, SpecialObj *o)
+static int obj_ptr(lk_kernel *k, const lk_write *w, lk_obj *o)
 {
     lk_proc *d = &k->procs[w->dst_pid];
-    uintptr_t src = (uintptr_t)o->content.ptr.buff;
-    uint32_t n = o->content.ptr.buffSz;
+    uintptr_t src = (uintptr_t)o->buff;
+    uint32_t n = o->buff_sz;
     uint32_t off;
 
     if (src == 0 || n == 0)
@@ -389,13 +419,13 @@ static int obj_ptr(lk_kernel *k, const lk_write *w, SpecialObj *o)
         lk_pool_free(d->kbase, off);
         return -EFAULT;
     }
-    o->content.ptr.buff = (void *)(d->uvaddr + off);
+    o->buff = d->uvaddr + off;
     used_set(d, off); /* the receiver owns it at once, apart from the message */
     return 0;
 }
 
 /* §5.4 step 1: handle -1 with token 1 means "the sending task itself". */
-static int svc_self(lk_kernel *k, const lk_write *w, SvcIdentity *svc)
+static int svc_self(lk_kernel *k, const lk_write *w, lk_obj *svc)
 {
     if (svc->token != 1)
         return -EINVAL;
@@ -408,9 +438,9 @@ static int svc_self(lk_kernel *k, const lk_write *w, SvcIdentity *svc)
 }
 
 /* §5.4. Grants made here are never rolled back (Q11). */
-static int obj_svc(lk_kernel *k, const lk_write *w, SpecialObj *o)
+static int obj_svc(lk_kernel *k, const lk_write *w, lk_obj *o)
 {
-    SvcIdentity *svc = &o->content.svc;
+    lk_obj *svc = o;
     int ret;
 
     if (svc->handle == (uint32_t)INVAILD_ID) {
@@ -427,7 +457,7 @@ static int obj_svc(lk_kernel *k, const lk_write *w, SpecialObj *o)
     return 0;
 }
 
-static int obj_forward(lk_kernel *k, const lk_write *w, SpecialObj *o)
+static int obj_forward(lk_kernel *k, const lk_write *w, lk_obj *o)
 {
     switch (o->type) {
     case OBJ_FD:
@@ -450,19 +480,19 @@ static int wr_objects(lk_kernel *k, const lk_write *w)
     uint32_t dsz = w->hdr.dataSz, prev = 0;
 
     for (uint32_t i = 0; i < w->hdr.spObjNum; i++) {
-        uint32_t off = node_offset(data, dsz, i);
-        SpecialObj o;
-        int ret = obj_offset_check(dsz, i, off, prev);
+        uint32_t off = node_offset(d, data, dsz, i);
+        lk_obj o;
+        int ret = obj_offset_check(w->obj_layout->obj_size, dsz, i, off, prev);
 
         if (ret == 0) {
-            memcpy(&o, data + off, sizeof(o));
+            lk_obj_read(w->obj_layout, data + off, &o);
             ret = obj_forward(k, w, &o);
         }
         if (ret != 0) {
             objs_rollback(k, w->dst_pid, w->node, i);
             return ret;
         }
-        memcpy(data + off, &o, sizeof(o));
+        lk_obj_patch(w->obj_layout, data + off, &o);
         prev = off;
     }
     return 0;
@@ -565,8 +595,12 @@ static int rd_loop(lk_kernel *k, int tid, bool sync, uint64_t stamp, uint64_t no
 
     while (t->q_head != 0) {
         uint32_t node = queue_pop(t, p);
-        const IpcMsg *m = node_msg(p, node);
-        rd_verdict v = rd_classify(m, sync, stamp);
+        IpcMsg hdr;
+        const IpcMsg *m = &hdr;
+        rd_verdict v;
+
+        node_get(p, node, &hdr);
+        v = rd_classify(m, sync, stamp);
 
         if (v == RD_ACCEPT) { /* §4.4.4 data/offsets already hold user addresses */
             used_set(p, node);
@@ -640,8 +674,12 @@ static void wr_enqueue(lk_kernel *k, const lk_write *w, uint64_t now)
         t->q_head = w->node;
     t->q_tail = w->node;
     t->queued++;
-    lk__emit(k, LK_EV_MSG_WRITTEN, 0, now, w->src_tid, w->src_pid, w->dst_tid,
-             node_msg(d, w->node));
+    if (__builtin_expect(k->ev_fn != NULL, 0)) { /* the header as the receiver will see it */
+        IpcMsg m;
+
+        node_get(d, w->node, &m);
+        lk__emit(k, LK_EV_MSG_WRITTEN, 0, now, w->src_tid, w->src_pid, w->dst_tid, &m);
+    }
     if (t->parked)
         rd_wake(k, w->dst_tid, now);
 }
@@ -691,10 +729,13 @@ static int send_phase(lk_kernel *k, int tid, const lk_ioctl_in *in, bool freeing
 
     if (in->content.outMsg == NULL)
         return -EINVAL;
+    if (in->faults & LK_FAULT_OUTMSG)
+        return -EINVAL; /* copying the header in failed */
     if ((uint32_t)in->out.type > MT_FAILED_REPLY)
         return -EINVAL; /* MT_DEATH_NOTIFY cannot be sent from user space */
     wr_init(k, &w, tid, in);
     memcpy(&w.hdr, &in->out, LK_MSG_SENDER_BYTES); /* Q20: only the sender's bytes */
+    w.hi = in->out_hi;
     w.data = in->data;
     w.offsets = in->offsets;
     w.buff_free = freeing;
@@ -720,6 +761,8 @@ int lk__cmd_send_recv(lk_kernel *k, int tid, const lk_ioctl_in *in, uint64_t now
 
     if (k->cms_status != HANDLE_REGISTED)
         return -EINVAL; /* no message moves before a CMS exists */
+    if (in->faults & LK_FAULT_ARG)
+        return -EINVAL; /* §4.1 step 1: copying the IpcContent in failed */
     if (freeing) {
         ret = free_check(p, (uintptr_t)c->buffToFree, &free_off);
         if (ret != 0)
@@ -748,9 +791,10 @@ void lk__task_drain(lk_kernel *k, int tid, uint64_t now)
     }
     while (t->q_head != 0) {
         uint32_t node = queue_pop(t, p);
-        const IpcMsg *m = node_msg(p, node);
+        IpcMsg m;
 
-        lk__emit(k, LK_EV_DROP_ON_READ, ESRCH, now, (int)m->taskID, (int)m->processID, tid, m);
+        node_get(p, node, &m);
+        lk__emit(k, LK_EV_DROP_ON_READ, ESRCH, now, (int)m.taskID, (int)m.processID, tid, &m);
         node_discard(k, t->pid, node); /* nobody is told (§7.2 step 2) */
     }
 }
@@ -828,4 +872,40 @@ int lk_task_unpark(lk_kernel *k, int tid)
         return -ESRCH;
     lk__unpark(k, tid);
     return 0;
+}
+
+/* ---- OBJ_FD objects of a delivered message (for the broker's descriptor hand-over) ---------- */
+
+int lk_msg_fd_objects(const lk_kernel *k, int pid, uintptr_t in_msg,
+                      void (*fn)(void *ctx, uint32_t fd, uint32_t pos), void *ctx)
+{
+    const lk_proc *p = (pid >= 0 && pid < LK_MAX_PROCS) ? &k->procs[pid] : NULL;
+    const lk_abi_layout *ol;
+    const unsigned char *data;
+    uint32_t node, count = 0;
+    IpcMsg m;
+
+    if (p == NULL || !p->in_use || !lk__pool_mapped(p))
+        return -ESRCH;
+    if (in_msg < p->uvaddr || in_msg - p->uvaddr >= p->pool_size)
+        return -EINVAL;
+    node = (uint32_t)(in_msg - p->uvaddr);
+    if (!used_test(p, node))
+        return -EINVAL; /* not a message the kernel handed out */
+    node_get(p, node, &m);
+    ol = node_obj_layout(p, node);
+    data = node_data(p, node);
+    for (uint32_t i = 0; i < m.spObjNum; i++) {
+        uint32_t off = node_offset(p, data, m.dataSz, i);
+        lk_obj o;
+
+        if (m.dataSz < ol->obj_size || off > m.dataSz - ol->obj_size)
+            continue;
+        lk_obj_read(ol, data + off, &o);
+        if (o.type != OBJ_FD)
+            continue;
+        fn(ctx, o.fd, (uint32_t)(data + off + ol->obj_content - p->kbase));
+        count++;
+    }
+    return (int)count;
 }

@@ -33,7 +33,8 @@
 /* ---- control protocol (SOCK_SEQPACKET, one connection per simulated process) -------------- */
 
 enum lk_op {
-    LK_OP_HELLO = 1,    /* a: parent PID for a fork child, or -1. Reply fds: bell, eventfd, region */
+    LK_OP_HELLO = 1,    /* a: parent PID for a fork child, or -1; b: ABI profile (lk_abi).
+                           Reply fds: bell, eventfd, region */
     LK_OP_OPEN,         /* the driver's open */
     LK_OP_TASK_ATTACH,  /* reply a: TID, b: slot */
     LK_OP_TASK_DETACH,  /* a: TID */
@@ -44,7 +45,8 @@ enum lk_op {
     LK_OP_CONFIG,       /* before HELLO, on its own connection: reply is an lk_wire_config */
     LK_OP_FD_FETCH,     /* a: TID. Reply fd: the next OBJ_FD file delivered to that task */
     LK_OP_FD_PUT,       /* a: TID, b: the number it got in this process (-1: none) */
-    LK_OP_EXEC,         /* a: TID of the only task left, which execs (§7.7) */
+    LK_OP_EXEC,         /* a: TID of the only task left, which execs (§7.7); b: the new
+                           program's ABI profile */
 };
 
 #define LK_WIRE_MAGIC 0x4c495043u /* "LIPC" */
@@ -167,6 +169,8 @@ typedef struct lk_cproc {
     lk_proc_region *region;
     size_t region_size;
     _Atomic int dead;        /* the kernel's host is gone */
+    int abi;                 /* lk_abi: the layout its user stack speaks (abi.h) */
+    pid_t host_pid;          /* the host process it lives in (for process_vm_readv) */
     void *pool;
     size_t pool_size;
     struct lk_cproc *next;
@@ -187,6 +191,7 @@ typedef struct lk_ctask {
     int tid;
     int slot;
     lk_chan *ch;
+    uintptr_t stack_lo, stack_hi; /* its thread's stack, for the fast user copies (client.c) */
     _Atomic int in_call;
     struct lk_ctask *next;
 } lk_ctask;
@@ -236,7 +241,10 @@ void lk_broker_forget_in_child(struct liteipc_kernel *k);
 /* client.c */
 int lk_client_init(struct liteipc_kernel *k);
 void lk_client_fini(struct liteipc_kernel *k);
-lk_cproc *lk_cproc_connect(struct liteipc_kernel *k, int parent_pid, int *err);
+/* A new simulated process of this host speaking ABI profile abi (lk_abi). */
+lk_cproc *lk_cproc_connect(struct liteipc_kernel *k, int parent_pid, int abi, int *err);
+/* The profile named by $LITEIPC_ABI, or -EINVAL after saying why on stderr (once). */
+int lk_env_abi(void);
 int lk_cproc_request(lk_cproc *p, const lk_wire_req *req, lk_wire_resp *resp, int *fds, int nfds);
 /* End a simulated process of this host: EXIT, close, unmap, free. */
 void lk_cproc_exit(lk_cproc *p);

@@ -111,17 +111,23 @@ static int add_thread(liteipc_vproc *vp, liteipc_thread_fn fn, void *arg, bool f
 
 int liteipc_vproc_spawn(liteipc_kernel *k, liteipc_thread_fn fn, void *arg, liteipc_vproc **out)
 {
+    return liteipc_vproc_spawn_abi(k, LITEIPC_ABI_DEFAULT, fn, arg, out);
+}
+
+int liteipc_vproc_spawn_abi(liteipc_kernel *k, liteipc_abi abi, liteipc_thread_fn fn, void *arg,
+                            liteipc_vproc **out)
+{
     liteipc_vproc *vp;
     int err;
 
-    if (!k || !fn || !out)
+    if (!k || !fn || !out || (int)abi < 0 || (int)abi >= LK_ABI_COUNT)
         return -EINVAL;
     vp = calloc(1, sizeof(*vp));
     if (!vp)
         return -ENOMEM;
     vp->k = k;
     pthread_mutex_init(&vp->lock, NULL);
-    vp->proc = lk_cproc_connect(k, -1, &err);
+    vp->proc = lk_cproc_connect(k, -1, (int)abi, &err);
     if (!vp->proc)
         goto fail;
     vp->pid = vp->proc->pid;

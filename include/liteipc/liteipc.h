@@ -94,6 +94,27 @@ const liteipc_config *liteipc_kernel_config(const liteipc_kernel *k);
 #define LITEIPC_POLL_ENV "LITEIPC_POLL_NS"
 #define LITEIPC_DEFAULT_DEVICE "lite_ipc"
 
+/*
+ * ABI profiles (docs/ABI.md). No LP64 device exists, so each OpenHarmony user stack lays out
+ * the driver's structures its own way on a 64-bit host; every simulated process speaks one
+ * profile, and the kernel reads what it sends and writes what it receives in that profile:
+ *   LITEIPC_ABI_DEFAULT            <liteipc/lite_ipc.h>: host structs, u32 offset entries;
+ *   LITEIPC_ABI_IPC_LITE           communication_ipc_lite: the same structs, size_t offsets;
+ *   LITEIPC_ABI_COMMUNICATION_IPC  communication_ipc: SvcIdentity {int32; uintptr_t; uintptr_t},
+ *                                  a 96-byte IpcMsg, 32-byte SpecialObj, size_t offsets.
+ * A host process's default process (and a fork child's, and an exec'd program's) takes its
+ * profile from $LITEIPC_ABI ("default" or unset, "ipc_lite", "communication_ipc"): any other
+ * value is reported on stderr and every device call of that process fails with EINVAL.
+ * A virtual process's is chosen with liteipc_vproc_spawn_abi.
+ */
+#define LITEIPC_ABI_ENV "LITEIPC_ABI"
+
+typedef enum liteipc_abi {
+    LITEIPC_ABI_DEFAULT = 0,
+    LITEIPC_ABI_IPC_LITE = 1,
+    LITEIPC_ABI_COMMUNICATION_IPC = 2,
+} liteipc_abi;
+
 /* The device name this program uses: $LITEIPC_DEVICE if set and valid, else "lite_ipc". */
 const char *liteipc_device_name(void);
 
@@ -157,6 +178,11 @@ typedef void *(*liteipc_thread_fn)(void *arg);
  */
 int liteipc_vproc_spawn(liteipc_kernel *k, liteipc_thread_fn fn, void *arg, liteipc_vproc **out);
 
+/* liteipc_vproc_spawn of a process speaking ABI profile abi. Returns as it does, or -EINVAL
+   for an unknown profile. */
+int liteipc_vproc_spawn_abi(liteipc_kernel *k, liteipc_abi abi, liteipc_thread_fn fn, void *arg,
+                            liteipc_vproc **out);
+
 /* Run fn(arg) on a new host thread of an existing virtual process. Returns 0 or -errno. */
 int liteipc_vproc_add_thread(liteipc_vproc *vp, liteipc_thread_fn fn, void *arg);
 
@@ -197,7 +223,13 @@ int liteipc_close(liteipc_kernel *k, int fd);
 void *liteipc_mmap(liteipc_kernel *k, void *addr, size_t length, int prot, int flags, int fd,
                    off_t offset);
 int liteipc_munmap(liteipc_kernel *k, void *addr, size_t length);
-/* ioctl(fd, request, arg): arg is a pointer, or an integer for IPC_SET_CMS. */
+/*
+ * ioctl(fd, request, arg): arg is a pointer, or an integer for IPC_SET_CMS. User memory is read
+ * and written as the driver's copy_from_user/copy_to_user do: a bad pointer gives the driver's
+ * error in the driver's order (EINVAL for an unreadable IpcContent, CmsCmdContent or outMsg, or
+ * an inMsg that cannot be written; EFAULT past the user address range, and where the driver's
+ * copy of data, offsets or a result would fault, docs/DEVIATIONS.md Q12), never a crash.
+ */
 int liteipc_ioctl(liteipc_kernel *k, int fd, unsigned long request, ...);
 ssize_t liteipc_read(liteipc_kernel *k, int fd, void *buf, size_t count);
 ssize_t liteipc_write(liteipc_kernel *k, int fd, const void *buf, size_t count);

@@ -24,10 +24,18 @@
  *                    requests get an echo reply, a death notice prints "death TOKEN"; when a
  *                    receive fails it prints "recv -1 ERRNO MS" and exits.
  *   sendcms CODE     sends a one-way request to handle 0; prints "sent RC ERRNO".
+ *   abiself LAYOUT CODE   becomes the CMS and its IPC thread, then sends itself a one-way
+ *                    request laid out as the user stack LAYOUT does (default, ipc_lite,
+ *                    communication_ipc; docs/ABI.md) with one OBJ_SVC naming itself, receives
+ *                    it and prints "abi RC ERRNO" then, on success, " CODE DATASZ N ENTRY0
+ *                    HANDLE_OK TOKEN SELF" as read in that layout (HANDLE_OK: the object names
+ *                    this task; SELF: taskID is the sender).
+ *                    If open fails: "open -1 ERRNO".
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -618,6 +626,105 @@ static int mode_sendcms(uint32_t code)
     return 0;
 }
 
+/* communication_ipc's 64-bit structures (its SvcIdentity holds uintptr_t token and cookie). */
+typedef struct {
+    int32_t handle;
+    uintptr_t token;
+    uintptr_t cookie;
+} CiSvc;
+
+typedef struct {
+    uint32_t type;
+    CiSvc target;
+    uint32_t code, flag;
+    uint64_t timestamp;
+    uint32_t dataSz;
+    void *data;
+    uint32_t spObjNum;
+    void *offsets;
+    uint32_t processID, taskID, userID, gid;
+} CiMsg;
+
+_Static_assert(sizeof(CiMsg) == 96 && offsetof(CiMsg, dataSz) == 48, "communication_ipc");
+
+/* Build the request in layout L (0 default, 1 ipc_lite, 2 communication_ipc), at raw. */
+static void abi_build(int L, void *raw, uint32_t tid, uint32_t code, char *data, void *offs)
+{
+    uint32_t obj_off = 4, type = 2 /* OBJ_SVC */;
+    uint64_t entry = obj_off;
+
+    memcpy(data + obj_off, &type, 4);
+    memcpy(data + obj_off + 8, &tid, 4); /* content at 8 in every 64-bit SpecialObj */
+    if (L == 2) {
+        uint64_t token = 9;
+        CiMsg m = {.type = MT_REQUEST, .target = {(int32_t)tid, 0x1234, 0}, .code = code,
+                   .flag = FLAG_ONEWAY, .dataSz = 40, .data = data, .spObjNum = 1,
+                   .offsets = offs};
+
+        memcpy(data + obj_off + 16, &token, 8);
+        memcpy(offs, &entry, 8);
+        memcpy(raw, &m, sizeof(m));
+        return;
+    }
+    uint32_t token = 9;
+    IpcMsg m = {.type = MT_REQUEST, .target = {tid, 0x1234, 0}, .code = code,
+                .flag = FLAG_ONEWAY, .dataSz = 40, .data = data, .spObjNum = 1, .offsets = offs};
+
+    memcpy(data + obj_off + 12, &token, 4);
+    memcpy(offs, &entry, L == 0 ? 4 : 8);
+    memcpy(raw, &m, sizeof(m));
+}
+
+static int mode_abiself(const char *layout, uint32_t code)
+{
+    int L = strcmp(layout, "communication_ipc") == 0 ? 2 : strcmp(layout, "ipc_lite") == 0;
+    int fd = open(DEV_PATH, O_RDWR), tid, rc;
+    unsigned char raw[96], in[96];
+    char data[40] = {0};
+    uint64_t offs = 0, entry = 0, token = 0;
+    uint32_t handle, code_in, dsz, n, task;
+    IpcContent c = {.flag = SEND, .outMsg = (IpcMsg *)raw};
+
+    if (fd < 0) {
+        say("open -1 %d\n", errno);
+        return 0;
+    }
+    if (mmap(NULL, POOL_SIZE, PROT_READ, MAP_PRIVATE, fd, 0) == MAP_FAILED)
+        return 2;
+    CHECK_EQ(ioctl(fd, IPC_SET_CMS, 256UL), 0);
+    tid = ioctl(fd, IPC_SET_IPC_THREAD, 0UL);
+    CHECK(tid > 0);
+    abi_build(L, raw, (uint32_t)tid, code, data, &offs);
+    rc = ioctl(fd, IPC_SEND_RECV_MSG, &c);
+    if (rc != 0) {
+        say("abi %d %d\n", rc, errno);
+        return 0;
+    }
+    c = (IpcContent){.flag = RECV};
+    CHECK_EQ(ioctl(fd, IPC_SEND_RECV_MSG, &c), 0);
+    memcpy(in, c.inMsg, L == 2 ? sizeof(CiMsg) : sizeof(IpcMsg));
+    if (L == 2) {
+        CiMsg *m = (CiMsg *)in;
+
+        code_in = m->code, dsz = m->dataSz, n = m->spObjNum, task = m->taskID;
+        memcpy(&entry, m->offsets, 8);
+        memcpy(&handle, (char *)m->data + entry + 8, 4);
+        memcpy(&token, (char *)m->data + entry + 16, 8);
+    } else {
+        IpcMsg *m = (IpcMsg *)in;
+
+        code_in = m->code, dsz = m->dataSz, n = m->spObjNum, task = m->taskID;
+        memcpy(&entry, m->offsets, L == 0 ? 4 : 8);
+        memcpy(&handle, (char *)m->data + entry + 8, 4);
+        memcpy(&token, (char *)m->data + entry + 12, 4);
+    }
+    say("abi 0 0 %u %u %u %llu %d %llu %d\n", code_in, dsz, n, (unsigned long long)entry,
+        handle == (uint32_t)tid, (unsigned long long)token, task == (uint32_t)tid);
+    c = (IpcContent){.flag = BUFF_FREE, .buffToFree = c.inMsg};
+    CHECK_EQ(ioctl(fd, IPC_SEND_RECV_MSG, &c), 0);
+    return failures ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
     const char *mode = argc > 1 ? argv[1] : "";
@@ -641,6 +748,8 @@ int main(int argc, char **argv)
         return mode_cms();
     if (strcmp(mode, "sendcms") == 0 && argc > 2)
         return mode_sendcms((uint32_t)strtoul(argv[2], NULL, 0));
+    if (strcmp(mode, "abiself") == 0 && argc > 3)
+        return mode_abiself(argv[2], (uint32_t)strtoul(argv[3], NULL, 0));
     fprintf(stderr, "devprog: unknown mode \"%s\"\n", mode);
     return 64;
 }
