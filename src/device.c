@@ -122,6 +122,11 @@ ssize_t liteipc_write(liteipc_kernel *k, int fd, const void *buf, size_t count)
     return read_write(k, fd, O_RDONLY);
 }
 
+/* The user address space that the generic mmap layer measures a rounded length against (§2.3
+   step 2): 64 TiB for a 64-bit process; all of its 4 GiB for a 32-bit one. */
+#define LK_USER_ASPACE_SIZE                                                                      \
+    (SIZE_MAX > ((uint64_t)1 << 46) ? (size_t)((uint64_t)1 << 46) : SIZE_MAX)
+
 /* The generic mmap layer's checks (§2.3 steps 1-5). Returns the rounded length or -errno. */
 static long mmap_generic_checks(liteipc_kernel *k, lk_cproc *p, size_t length, int prot,
                                 int flags, int fd)
@@ -129,7 +134,7 @@ static long mmap_generic_checks(liteipc_kernel *k, lk_cproc *p, size_t length, i
     size_t len = lk_round_up(length, LK_PAGE_SIZE);
     int share = flags & (MAP_SHARED | MAP_PRIVATE), mode;
 
-    if (len == 0 || len > ((size_t)1 << 46))
+    if (len == 0 || len > LK_USER_ASPACE_SIZE)
         return -EINVAL;
     if (share != MAP_SHARED && share != MAP_PRIVATE)
         return -EINVAL;
