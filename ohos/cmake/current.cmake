@@ -1,0 +1,1 @@
+# current path: to do
