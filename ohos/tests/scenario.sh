@@ -173,8 +173,7 @@ shm_after=$(find /dev/shm -maxdepth 1 -name 'liteipc*' 2>/dev/null | sort)
 if [ "$shm_after" = "$shm_before" ]; then ok "nothing new in /dev/shm"; else
     fail "new in /dev/shm: $shm_after"; fi
 
-if [ "$failed" != 0 ]; then
-    show_logs
-    exit 1
-fi
+step "every program's output"
+show_logs | sed 's/^/    /'
+[ "$failed" = 0 ] || exit 1
 printf '\nscenario %s: every check passed\n' "$path"
