@@ -28,7 +28,12 @@ static int OnAnswer(IOwner owner, int code, IpcIo *reply)
     size_t len = 0;
     char *text;
 
-    (void)code;
+    /* samgr_lite HEAD calls notify with its reply IpcIo uninitialised when the call failed
+       (code is SendRequest's error): read it only after a success */
+    if (code != EC_SUCCESS) {
+        answer->status = code;
+        return code;
+    }
     answer->status = EchoReadInt32(reply);
     text = EchoReadString(reply, &len);
     if (text != NULL)
