@@ -40,14 +40,16 @@ static inline int32_t EchoReadInt32(IpcIo *io)
 #define EchoReadInt32(io) IpcIoPopInt32(io)
 #endif
 
-/* One line on stderr, with a wall-clock time to merge the programs' outputs by. */
+/* One line on stderr, with the wall-clock time to merge the programs' outputs by. */
 #define ECHO_LOG(fmt, ...)                                                                  \
     do {                                                                                    \
         struct timespec ts_;                                                                \
+        struct tm tm_;                                                                      \
         clock_gettime(CLOCK_REALTIME, &ts_);                                                \
-        fprintf(stderr, "%ld.%03ld %s[%d]: " fmt "\n", (long)(ts_.tv_sec % 86400),          \
-                ts_.tv_nsec / 1000000, program_invocation_short_name, (int)getpid(),        \
-                ##__VA_ARGS__);                                                             \
+        localtime_r(&ts_.tv_sec, &tm_);                                                     \
+        fprintf(stderr, "%02d:%02d:%02d.%03ld %s[%d]: " fmt "\n", tm_.tm_hour, tm_.tm_min, \
+                tm_.tm_sec, ts_.tv_nsec / 1000000, program_invocation_short_name,           \
+                (int)getpid(), ##__VA_ARGS__);                                              \
     } while (0)
 
 #endif /* OHOS_SAMPLE_ECHO_PROTO_H */
