@@ -121,6 +121,18 @@ static void compat_open_fails_when_no_kernel_can_be_reached(void **state)
     assert_int_equal(liteipc_kernel_process_count(c->k), 0);
 }
 
+/* Stop the test's CMS from this process; every thread of the test has ended cleanly. */
+static void stop_cms(r_ctx *c, t_svc *cms)
+{
+    int fd = t_dev_setup(c->k, T_POOL, NULL);
+
+    assert_true(fd >= 0);
+    assert_ok(t_svc_quit(cms, c->k, fd, true));
+    t_svc_join(cms);
+    assert_ok(liteipc_close(c->k, fd));
+    t_assert_threads_ok();
+}
+
 /* Two device programs, one preloaded and one linked, talk through the test's CMS. */
 static void compat_programs_exchange_messages(void **state)
 {
@@ -129,7 +141,7 @@ static void compat_programs_exchange_messages(void **state)
     const char *svc_argv[] = {R_DEVPROG, "svc", NULL};
     char line[R_LINE_MAX], handle[16], code[16];
     unsigned tid, pid, type, gcode, from_tid, from_pid, uid, gid, size, token;
-    int rc, err, fd;
+    int rc, err;
     unsigned long ms;
     liteipc_event ev;
     r_child *svc, *cl;
@@ -170,13 +182,7 @@ static void compat_programs_exchange_messages(void **state)
     r_assert_exit0(r_wait(cl), "client");
     r_say(svc, "quit");
     r_assert_exit0(r_wait(svc), "service");
-    /* stop the CMS from this process */
-    fd = t_dev_setup(c->k, T_POOL, NULL);
-    assert_true(fd >= 0);
-    assert_ok(t_svc_quit(&cms, c->k, fd, true));
-    t_svc_join(&cms);
-    assert_ok(liteipc_close(c->k, fd));
-    t_assert_threads_ok();
+    stop_cms(c, &cms);
     assert_int_equal(cms.requests, 2); /* the service's register, the client's grant */
     assert_int_equal(cms.deaths, 0);
 }
@@ -192,7 +198,6 @@ static void run_tid(r_ctx *c, const char *prog, bool preload)
     long before, pid, g, sc, g2;
     unsigned ktid, ktid2;
     r_child *ch;
-    int fd;
 
     memset(&cms, 0, sizeof(cms));
     cms.cms_size = T_CMS_BIG;
@@ -207,12 +212,7 @@ static void run_tid(r_ctx *c, const char *prog, bool preload)
     assert_int_equal(sc, (long)ktid);
     assert_int_equal(g2, (long)ktid2); /* it became that task at its first gettid() */
     assert_int_not_equal(ktid2, ktid);
-    fd = t_dev_setup(c->k, T_POOL, NULL);
-    assert_true(fd >= 0);
-    assert_ok(t_svc_quit(&cms, c->k, fd, true));
-    t_svc_join(&cms);
-    assert_ok(liteipc_close(c->k, fd));
-    t_assert_threads_ok();
+    stop_cms(c, &cms);
 }
 
 static void compat_preloaded_gettid_is_the_simulated_tid(void **state)

@@ -1,12 +1,8 @@
 # The current path: communication_ipc's C IPC (ipc_skeleton, the liteos_a invoker over
 # /dev/lite_ipc, the serializer) under samgr_lite HEAD's *_rpc.c files. Upstream files are
 # compiled unchanged; the glue supplies the platform.
-ohos_missing(_current_missing OHOS_IPC_DIR OHOS_SAMGR_LITE_DIR ${OHOS_COMMON_REPOS})
-if(_current_missing)
-  string(REPLACE ";" ", " _current_missing "${_current_missing}")
-  message(STATUS "ohos: current path (communication_ipc + samgr_lite) not built, missing: ${_current_missing}")
-  ohos_skip_test(ohos_current_kill
-    "OpenHarmony's current IPC path needs its sources (OHOS_SOURCE_DIR or ${_current_missing}): see docs/OPENHARMONY.md")
+ohos_path_ready(_ready current "communication_ipc + samgr_lite" OHOS_IPC_DIR OHOS_SAMGR_LITE_DIR)
+if(NOT _ready)
   return()
 endif()
 message(STATUS "ohos: current path from ${OHOS_IPC_DIR} and ${OHOS_SAMGR_LITE_DIR}")
@@ -33,25 +29,13 @@ target_compile_options(ohos_current_ipc_objs PRIVATE ${OHOS_UPSTREAM_OPTIONS})
 target_compile_definitions(ohos_current_ipc_objs PRIVATE __LITEOS_A__)
 
 # samgr_lite HEAD: the framework, its posix adapter, the rpc endpoint and remote client
-add_library(ohos_current_samgr_objs OBJECT
-  ${_s}/samgr/source/common.c ${_s}/samgr/source/feature.c ${_s}/samgr/source/iunknown.c
-  ${_s}/samgr/source/message.c ${_s}/samgr/source/samgr_lite.c ${_s}/samgr/source/service.c
-  ${_s}/samgr/source/task_manager.c
-  ${_s}/samgr/adapter/posix/lock_free_queue.c ${_s}/samgr/adapter/posix/memory_adapter.c
-  ${_s}/samgr/adapter/posix/queue_adapter.c ${_s}/samgr/adapter/posix/thread_adapter.c
-  ${_s}/samgr/adapter/posix/time_adapter.c
+ohos_samgr_objects(ohos_current_samgr_objs ${_s} ohos_current_ipc_objs
   ${_s}/samgr_client/source/remote_register_rpc.c
   ${_s}/samgr_endpoint/source/client_factory.c ${_s}/samgr_endpoint/source/default_client_rpc.c
   ${_s}/samgr_endpoint/source/default_client_small_adapter.c
   ${_s}/samgr_endpoint/source/endpoint_rpc.c
   ${_s}/samgr_endpoint/source/samgr_small_ipc_adapter.c
   ${_s}/samgr_endpoint/source/token_bucket.c)
-target_include_directories(ohos_current_samgr_objs SYSTEM PUBLIC
-  ${_s}/interfaces/kits/samgr ${_s}/interfaces/kits/registry ${_s}/samgr/adapter
-  ${_s}/samgr/registry ${_s}/samgr_endpoint/source ${_s}/samgr_client/source
-  PRIVATE ${_s}/samgr_server/source)
-target_link_libraries(ohos_current_samgr_objs PUBLIC ohos_current_ipc_objs ohos_platform)
-target_compile_options(ohos_current_samgr_objs PRIVATE ${OHOS_UPSTREAM_OPTIONS})
 
 # samgr_server_rpc: the ServiceManager's service, and its store of endpoints
 add_library(ohos_current_server_objs OBJECT ${_s}/samgr_server/source/samgr_server_rpc.c

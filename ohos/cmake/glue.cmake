@@ -33,6 +33,24 @@ add_library(ohos_glue STATIC ${OHOS_GLUE_DIR}/hilog.c ${OHOS_GLUE_DIR}/thread.c)
 target_link_libraries(ohos_glue PUBLIC ohos_platform)
 target_compile_definitions(ohos_glue PRIVATE _GNU_SOURCE)
 
+# samgr_lite's objects for a path: the framework and its posix adapter (the same files in both
+# revisions), plus the endpoint and remote-client files of that revision (ARGN), over ipc.
+function(ohos_samgr_objects target dir ipc)
+  add_library(${target} OBJECT
+    ${dir}/samgr/source/common.c ${dir}/samgr/source/feature.c ${dir}/samgr/source/iunknown.c
+    ${dir}/samgr/source/message.c ${dir}/samgr/source/samgr_lite.c ${dir}/samgr/source/service.c
+    ${dir}/samgr/source/task_manager.c
+    ${dir}/samgr/adapter/posix/lock_free_queue.c ${dir}/samgr/adapter/posix/memory_adapter.c
+    ${dir}/samgr/adapter/posix/queue_adapter.c ${dir}/samgr/adapter/posix/thread_adapter.c
+    ${dir}/samgr/adapter/posix/time_adapter.c ${ARGN})
+  target_include_directories(${target} SYSTEM PUBLIC
+    ${dir}/interfaces/kits/samgr ${dir}/interfaces/kits/registry ${dir}/samgr/adapter
+    ${dir}/samgr/registry ${dir}/samgr_endpoint/source ${dir}/samgr_client/source
+    PRIVATE ${dir}/samgr_server/source)
+  target_link_libraries(${target} PUBLIC ${ipc} ohos_platform)
+  target_compile_options(${target} PRIVATE ${OHOS_UPSTREAM_OPTIONS})
+endfunction()
+
 # Link a program of a path: the upstream objects, the glue, and the compat library, which
 # routes /dev/lite_ipc to the simulator. --wrap=pthread_create: see glue/thread.c.
 function(ohos_program target)

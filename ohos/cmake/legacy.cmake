@@ -1,11 +1,7 @@
 # The legacy path: ipc_lite (communication_ipc_lite) under samgr_lite at its last ipc_lite
 # commit. Upstream files are compiled unchanged; the glue supplies the platform.
-ohos_missing(_legacy_missing OHOS_IPC_LITE_DIR OHOS_SAMGR_LITE_LEGACY_DIR ${OHOS_COMMON_REPOS})
-if(_legacy_missing)
-  string(REPLACE ";" ", " _legacy_missing "${_legacy_missing}")
-  message(STATUS "ohos: legacy path (ipc_lite + samgr_lite) not built, missing: ${_legacy_missing}")
-  ohos_skip_test(ohos_legacy_kill
-    "OpenHarmony's legacy IPC path needs its sources (OHOS_SOURCE_DIR or ${_legacy_missing}): see docs/OPENHARMONY.md")
+ohos_path_ready(_ready legacy "ipc_lite + samgr_lite" OHOS_IPC_LITE_DIR OHOS_SAMGR_LITE_LEGACY_DIR)
+if(NOT _ready)
   return()
 endif()
 message(STATUS "ohos: legacy path from ${OHOS_IPC_LITE_DIR} and ${OHOS_SAMGR_LITE_LEGACY_DIR}")
@@ -27,21 +23,10 @@ set_source_files_properties(${_i}/frameworks/liteipc/src/liteipc_adapter.c
                             PROPERTIES COMPILE_OPTIONS "-U_GNU_SOURCE;-D_POSIX_C_SOURCE=200809L")
 
 # samgr_lite: the framework, its posix adapter, the endpoint and the remote client
-add_library(ohos_legacy_samgr_objs OBJECT
-  ${_s}/samgr/source/common.c ${_s}/samgr/source/feature.c ${_s}/samgr/source/iunknown.c
-  ${_s}/samgr/source/message.c ${_s}/samgr/source/samgr_lite.c ${_s}/samgr/source/service.c
-  ${_s}/samgr/source/task_manager.c
-  ${_s}/samgr/adapter/posix/lock_free_queue.c ${_s}/samgr/adapter/posix/memory_adapter.c
-  ${_s}/samgr/adapter/posix/queue_adapter.c ${_s}/samgr/adapter/posix/thread_adapter.c
-  ${_s}/samgr/adapter/posix/time_adapter.c
+ohos_samgr_objects(ohos_legacy_samgr_objs ${_s} ohos_legacy_ipc_objs
   ${_s}/samgr_client/source/remote_register.c
   ${_s}/samgr_endpoint/source/client_factory.c ${_s}/samgr_endpoint/source/default_client.c
   ${_s}/samgr_endpoint/source/endpoint.c ${_s}/samgr_endpoint/source/token_bucket.c)
-target_include_directories(ohos_legacy_samgr_objs SYSTEM PUBLIC
-  ${_s}/interfaces/kits/samgr ${_s}/interfaces/kits/registry ${_s}/samgr/adapter
-  ${_s}/samgr/registry ${_s}/samgr_endpoint/source ${_s}/samgr_client/source)
-target_link_libraries(ohos_legacy_samgr_objs PUBLIC ohos_legacy_ipc_objs ohos_platform)
-target_compile_options(ohos_legacy_samgr_objs PRIVATE ${OHOS_UPSTREAM_OPTIONS})
 
 # samgr_server: the ServiceManager's service, and its store of endpoints
 add_library(ohos_legacy_server_objs OBJECT ${_s}/samgr_server/source/samgr_server.c

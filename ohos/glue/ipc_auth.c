@@ -27,6 +27,7 @@
 #include "log.h"
 #include "ohos_errno.h"
 #include "ohos_init.h"
+#include "ohos_samgr_glue.h"
 #include "samgr_lite.h"
 #include "service.h"
 
@@ -175,41 +176,9 @@ static int IsCommunicationAllowed(AuthParams params)
 /* ---- the service and its feature, registered in samgr as security_permission_lite does ---- */
 
 typedef struct {
-    INHERIT_SERVICE;
-    Identity identity;
-} AuthService;
-
-typedef struct {
     INHERIT_FEATURE;
     INHERIT_IUNKNOWNENTRY(IpcAuthInterface);
-    Identity identity;
 } AuthFeature;
-
-static const char *ServiceName(Service *service)
-{
-    (void)service;
-    return PERMISSION_SERVICE;
-}
-
-static BOOL ServiceInitialize(Service *service, Identity identity)
-{
-    ((AuthService *)service)->identity = identity;
-    return TRUE;
-}
-
-static BOOL ServiceMessage(Service *service, Request *request)
-{
-    (void)service;
-    (void)request;
-    return FALSE;
-}
-
-static TaskConfig ServiceTaskConfig(Service *service)
-{
-    TaskConfig config = {LEVEL_HIGH, PRI_NORMAL, 0x800, 20, SHARED_TASK};
-    (void)service;
-    return config;
-}
 
 static const char *FeatureName(Feature *feature)
 {
@@ -217,37 +186,10 @@ static const char *FeatureName(Feature *feature)
     return IPCAUTH;
 }
 
-static void FeatureInitialize(Feature *feature, Service *parent, Identity identity)
-{
-    (void)parent;
-    ((AuthFeature *)feature)->identity = identity;
-}
-
-static void FeatureStop(Feature *feature, Identity identity)
-{
-    (void)feature;
-    (void)identity;
-}
-
-static BOOL FeatureMessage(Feature *feature, Request *request)
-{
-    (void)feature;
-    (void)request;
-    return FALSE;
-}
-
-static AuthService g_authService = {
-    .GetName = ServiceName,
-    .Initialize = ServiceInitialize,
-    .MessageHandle = ServiceMessage,
-    .GetTaskConfig = ServiceTaskConfig,
-};
+static OhosGlueService g_authService = OHOS_GLUE_SERVICE(PERMISSION_SERVICE);
 
 static AuthFeature g_authFeature = {
-    .GetName = FeatureName,
-    .OnInitialize = FeatureInitialize,
-    .OnStop = FeatureStop,
-    .OnMessage = FeatureMessage,
+    OHOS_GLUE_FEATURE_LIFECYCLE(FeatureName),
     DEFAULT_IUNKNOWN_ENTRY_BEGIN,
     .GetCommunicationStrategy = GetCommunicationStrategy,
     .IsCommunicationAllowed = IsCommunicationAllowed,

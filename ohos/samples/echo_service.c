@@ -14,18 +14,13 @@
 #include "iunknown.h"
 #include "ohos_errno.h"
 #include "ohos_init.h"
+#include "ohos_samgr_glue.h"
 #include "samgr_lite.h"
 #include "service.h"
 
 typedef struct {
-    INHERIT_SERVICE;
-    Identity identity;
-} EchoService;
-
-typedef struct {
     INHERIT_FEATURE;
     INHERIT_IUNKNOWNENTRY(IServerProxy);
-    Identity identity;
 } EchoFeature;
 
 static int32 EchoInvoke(IServerProxy *proxy, int funcId, void *origin, IpcIo *req, IpcIo *reply)
@@ -58,69 +53,16 @@ static int32 EchoInvoke(IServerProxy *proxy, int funcId, void *origin, IpcIo *re
     }
 }
 
-static const char *ServiceName(Service *service)
-{
-    (void)service;
-    return ECHO_SERVICE;
-}
-
-static BOOL ServiceInitialize(Service *service, Identity identity)
-{
-    ((EchoService *)service)->identity = identity;
-    return TRUE;
-}
-
-static BOOL ServiceMessage(Service *service, Request *request)
-{
-    (void)service;
-    (void)request;
-    return FALSE;
-}
-
-static TaskConfig ServiceTaskConfig(Service *service)
-{
-    TaskConfig config = {LEVEL_HIGH, PRI_NORMAL, 0x800, 20, SHARED_TASK};
-    (void)service;
-    return config;
-}
-
 static const char *FeatureName(Feature *feature)
 {
     (void)feature;
     return ECHO_FEATURE;
 }
 
-static void FeatureInitialize(Feature *feature, Service *parent, Identity identity)
-{
-    (void)parent;
-    ((EchoFeature *)feature)->identity = identity;
-}
-
-static void FeatureStop(Feature *feature, Identity identity)
-{
-    (void)feature;
-    (void)identity;
-}
-
-static BOOL FeatureMessage(Feature *feature, Request *request)
-{
-    (void)feature;
-    (void)request;
-    return FALSE;
-}
-
-static EchoService g_service = {
-    .GetName = ServiceName,
-    .Initialize = ServiceInitialize,
-    .MessageHandle = ServiceMessage,
-    .GetTaskConfig = ServiceTaskConfig,
-};
+static OhosGlueService g_service = OHOS_GLUE_SERVICE(ECHO_SERVICE);
 
 static EchoFeature g_feature = {
-    .GetName = FeatureName,
-    .OnInitialize = FeatureInitialize,
-    .OnStop = FeatureStop,
-    .OnMessage = FeatureMessage,
+    OHOS_GLUE_FEATURE_LIFECYCLE(FeatureName),
     SERVER_IPROXY_IMPL_BEGIN,
     .Invoke = EchoInvoke,
     IPROXY_END,

@@ -15,6 +15,8 @@
 # the death callbacks ran; liteipcd stops cleanly on SIGTERM. Readiness comes from the programs'
 # own lines (googletest flushes each result), with bounded waits.
 set -uo pipefail
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 if [ $# -ne 4 ]; then
     sed -n '2,19s/^# \{0,1\}//p' "${BASH_SOURCE[0]}" >&2
@@ -22,53 +24,7 @@ if [ $# -ne 4 ]; then
 fi
 liteipcd=$1 samgr=$2 server=$3 client=$4
 timeout_ms=1000
-export LITEIPC_DEVICE=ohos-c-lite-$$
-export LITEIPCD=$liteipcd
-logs=$(mktemp -d "${TMPDIR:-/tmp}/liteipc-ohos.XXXXXX")
-groups=() # process groups (sessions) of the test programs
-daemon=""
-failed=0
-
-# shellcheck disable=SC2317 # called by the trap
-cleanup() {
-    local g
-    for g in "${groups[@]}"; do
-        kill -KILL -- "-$g" 2>/dev/null
-    done
-    [ -n "$daemon" ] && kill -KILL "$daemon" 2>/dev/null
-    wait 2>/dev/null
-    rm -rf "$logs"
-}
-trap cleanup EXIT
-
-step() { printf '\n==> %s\n' "$*"; }
-ok() { printf '    ok: %s\n' "$*"; }
-fail() {
-    printf '    FAILED: %s\n' "$*"
-    failed=1
-}
-show_logs() {
-    local f
-    for f in "$logs"/*.log; do
-        printf -- '---- %s\n' "$(basename "$f")"
-        grep -v '^$' "$f"
-    done
-}
-die() {
-    printf '    FAILED: %s\n' "$*"
-    show_logs
-    exit 1
-}
-
-# wait_for_line FILE PATTERN SECONDS
-wait_for_line() {
-    local i
-    for ((i = 0; i < $3 * 50; i++)); do
-        grep -qE -- "$2" "$1" 2>/dev/null && return 0
-        sleep 0.02
-    done
-    return 1
-}
+ohos_setup c-lite "$liteipcd"
 
 # start NAME PROGRAM: in a session of its own; its group is remembered for the end.
 start() {
@@ -81,11 +37,7 @@ cpu_ticks() {
     awk '{ sub(/^.*\) /, ""); print $12 }' "/proc/$1/stat" 2>/dev/null || echo -1
 }
 
-step "liteipcd on device '$LITEIPC_DEVICE', reply timeout $timeout_ms ms${LITEIPC_ABI:+, LITEIPC_ABI=$LITEIPC_ABI}"
-"$liteipcd" --timeout-ms "$timeout_ms" 2>"$logs/liteipcd.log" &
-daemon=$!
-wait_for_line "$logs/liteipcd.log" ' ready: ' 10 || die "liteipcd did not get ready"
-ok "liteipcd (pid $daemon) is ready"
+start_liteipcd "$timeout_ms"
 
 step "samgr: the test's ServiceManager"
 start samgr "$samgr"
@@ -121,15 +73,7 @@ wait_for_line "$logs/client.log" 'server dead callback22 called' 10 ||
 
 step "stop: the client and samgr (SIGKILL, they never end), liteipcd (SIGTERM)"
 kill -KILL -- "-${groups[2]}" "-${groups[0]}"
-kill -TERM "$daemon"
-for ((i = 0; i < 500; i++)); do
-    kill -0 "$daemon" 2>/dev/null || break
-    sleep 0.02
-done
-wait "$daemon"
-status=$?
-daemon=""
-if [ "$status" = 0 ]; then ok "liteipcd stopped cleanly"; else fail "liteipcd exited with $status"; fi
+stop_term liteipcd "$daemon"
 
 step "checks"
 for n in 1 2 3 4 5; do

@@ -15,6 +15,8 @@
 # Readiness is read from the programs' own log lines, with bounded waits.
 # Exit status 0 if every check passed, 1 otherwise, 2 for a usage error.
 set -uo pipefail
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 if [ $# -ne 5 ]; then
     sed -n '2,17s/^# \{0,1\}//p' "${BASH_SOURCE[0]}" >&2
@@ -37,104 +39,26 @@ current)
 esac
 
 timeout_ms=1000
-export LITEIPC_DEVICE=ohos-$path-$$
-export LITEIPCD=$liteipcd
-logs=$(mktemp -d "${TMPDIR:-/tmp}/liteipc-ohos.XXXXXX")
-pids=()
-failed=0
+ohos_setup "$path" "$liteipcd"
 shm_before=$(find /dev/shm -maxdepth 1 -name 'liteipc*' 2>/dev/null | sort)
 
-# Whatever happens, end the processes this script started (by their PIDs), remove the logs.
-# shellcheck disable=SC2317 # called by the trap
-cleanup() {
-    for pid in "${pids[@]}"; do
-        kill -KILL "$pid" 2>/dev/null
-    done
-    wait 2>/dev/null
-    rm -rf "$logs"
-}
-trap cleanup EXIT
-
-step() { printf '\n==> %s\n' "$*"; }
-ok() { printf '    ok: %s\n' "$*"; }
-fail() {
-    printf '    FAILED: %s\n' "$*"
-    failed=1
-}
-show_logs() {
-    local f
-    for f in "$logs"/*.log; do
-        printf -- '---- %s\n' "$(basename "$f")"
-        cat "$f"
-    done
-}
-die() {
-    printf '    FAILED: %s\n' "$*"
-    show_logs
-    exit 1
-}
-
-# wait_for_line FILE PATTERN PID SECONDS: until FILE has a line matching PATTERN (grep -E),
-# while process PID lives, for at most SECONDS.
-wait_for_line() {
-    local file=$1 pattern=$2 pid=$3 i
-    for ((i = 0; i < $4 * 50; i++)); do
-        grep -qE -- "$pattern" "$file" 2>/dev/null && return 0
-        kill -0 "$pid" 2>/dev/null || { grep -qE -- "$pattern" "$file" 2>/dev/null; return; }
-        sleep 0.02
-    done
-    return 1
-}
-
-# wait_exit PID SECONDS: wait (bounded) for our child PID to exit; sets $status.
-wait_exit() {
-    local pid=$1 i p left
-    for ((i = 0; i < $2 * 50; i++)); do
-        if ! kill -0 "$pid" 2>/dev/null; then
-            wait "$pid"
-            status=$?
-            left=()
-            for p in "${pids[@]}"; do [ "$p" = "$pid" ] || left+=("$p"); done
-            pids=("${left[@]}")
-            return 0
-        fi
-        sleep 0.02
-    done
-    status=-1
-    return 1
-}
-
-expect() { # FILE PATTERN WHAT
-    if grep -qE -- "$2" "$logs/$1"; then ok "$3"; else fail "$3 (no /$2/ in $1)"; fi
-}
-
-step "liteipcd on device '$LITEIPC_DEVICE', reply timeout $timeout_ms ms${LITEIPC_ABI:+, LITEIPC_ABI=$LITEIPC_ABI}"
-"$liteipcd" --timeout-ms "$timeout_ms" 2>"$logs/liteipcd.log" &
-daemon=$!
-pids+=("$daemon")
-wait_for_line "$logs/liteipcd.log" ' ready: ' "$daemon" 10 || die "liteipcd did not get ready"
-ok "liteipcd (pid $daemon) is ready"
+start_liteipcd "$timeout_ms"
 
 step "the ServiceManager ($(basename "$samgr"))"
-"$samgr" >"$logs/samgr.log" 2>&1 &
-samgr_pid=$!
-pids+=("$samgr_pid")
-wait_for_line "$logs/samgr.log" "$samgr_ready" "$samgr_pid" 10 || die "samgr did not start"
+launch samgr "$samgr_ready" 10 "$samgr"
+samgr_pid=$launched
 ok "samgr (pid $samgr_pid) has started its service"
 
 step "the sample service ($(basename "$service"))"
-"$service" >"$logs/service.log" 2>&1 &
-service_pid=$!
-pids+=("$service_pid")
-wait_for_line "$logs/service.log" "$service_ready" "$service_pid" 10 ||
-    die "the service did not register its feature"
+launch service "$service_ready" 10 "$service"
+service_pid=$launched
 ok "the service (pid $service_pid) has registered <ohos_echo, echo> with samgr"
 
 step "the client: ECHO, then SLOW"
 "$client" --slow >"$logs/client.log" 2>&1 &
 client_pid=$!
 pids+=("$client_pid")
-wait_for_line "$logs/service.log" "SLOW: working" "$service_pid" 10 ||
+wait_for_line "$logs/service.log" "SLOW: working" 10 "$service_pid" ||
     die "the service did not receive SLOW"
 
 step "kill -9 the service while it holds SLOW"
@@ -152,12 +76,8 @@ if [ "$status" = 0 ]; then ok "the client exited with 0"; else
     fail "the client exited with $status, expected 0"; fi
 
 step "stop the ServiceManager, then liteipcd (SIGTERM)"
-kill -TERM "$samgr_pid"
-wait_exit "$samgr_pid" 10 || die "samgr did not stop on SIGTERM"
-if [ "$status" = 0 ]; then ok "samgr stopped cleanly"; else fail "samgr exited with $status"; fi
-kill -TERM "$daemon"
-wait_exit "$daemon" 10 || die "liteipcd did not stop on SIGTERM"
-if [ "$status" = 0 ]; then ok "liteipcd stopped cleanly"; else fail "liteipcd exited with $status"; fi
+stop_term samgr "$samgr_pid"
+stop_term liteipcd "$daemon"
 
 step "checks"
 expect client.log "ECHO 'hello' -> 'echo: hello'" "the client's ECHO returned the service's answer"
