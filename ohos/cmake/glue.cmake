@@ -59,23 +59,28 @@ function(ohos_program target)
   target_compile_definitions(${target} PRIVATE _GNU_SOURCE)
 endfunction()
 
-# The scenario of a path as a CTest entry: liteipcd with a short reply timeout, the
-# ServiceManager, the sample service, a client's call, kill -9 of the service mid-call.
+# The scenarios of a path as CTest entries (tests/scenario.sh): ohos_<path>_kill (liteipcd with
+# a short reply timeout, the ServiceManager, the sample service, a client's call, kill -9 of the
+# service mid-call) and ohos_<path>_ipc_auth (a policy file refuses the client the feature).
 function(ohos_scenario_test path abi samgr service client)
   if(NOT OHOS_TESTS)
     return()
   endif()
-  if(NOT OHOS_ABI_READY)
-    ohos_skip_test(ohos_${path}_kill
-      "64-bit OpenHarmony stacks need the simulator's per-process ABI profiles (LITEIPC_ABI=${abi}), not in this tree: build with -m32")
-    return()
-  endif()
-  add_test(NAME ohos_${path}_kill
-           COMMAND bash ${OHOS_TEST_SCRIPT} $<TARGET_FILE:liteipcd> $<TARGET_FILE:${samgr}>
-                   $<TARGET_FILE:${service}> $<TARGET_FILE:${client}> ${path})
-  set(env "")
-  if(NOT CMAKE_SIZEOF_VOID_P EQUAL 4)
-    set(env "LITEIPC_ABI=${abi}")
-  endif()
-  set_tests_properties(ohos_${path}_kill PROPERTIES TIMEOUT 60 ENVIRONMENT "${env}")
+  foreach(mode kill ipc_auth)
+    set(name ohos_${path}_${mode})
+    if(NOT OHOS_ABI_READY)
+      ohos_skip_test(${name}
+        "64-bit OpenHarmony stacks need the simulator's per-process ABI profiles (LITEIPC_ABI=${abi}), not in this tree: build with -m32")
+      continue()
+    endif()
+    string(REPLACE ipc_auth policy word ${mode})
+    add_test(NAME ${name}
+             COMMAND bash ${OHOS_TEST_SCRIPT} $<TARGET_FILE:liteipcd> $<TARGET_FILE:${samgr}>
+                     $<TARGET_FILE:${service}> $<TARGET_FILE:${client}> ${path} ${word})
+    set(env "")
+    if(NOT CMAKE_SIZEOF_VOID_P EQUAL 4)
+      set(env "LITEIPC_ABI=${abi}")
+    endif()
+    set_tests_properties(${name} PROPERTIES TIMEOUT 60 ENVIRONMENT "${env}")
+  endforeach()
 endfunction()
