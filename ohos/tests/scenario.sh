@@ -11,7 +11,8 @@
 #   SERVICE                      the sample service ohos_echo with its remote feature echo
 #   CLIENT                       looks echo up through samgr and calls it
 # kill (default): the client calls ECHO then SLOW; the service is killed with SIGKILL while it
-#   holds SLOW. Checks: the ServiceManager's threads were created after SCHED_RR was refused;
+#   holds SLOW (the client logs with OHOS_LOG_LEVEL=error). Checks: the ServiceManager's
+#   threads were created after SCHED_RR was refused; the client logged errors only;
 #   the client's ECHO got the service's answer; its SLOW failed after the kernel's reply timeout
 #   (ETIME: a death does not end a caller's wait, as on the device); the ServiceManager saw the
 #   service's process die; SIGTERM stops the ServiceManager and liteipcd cleanly; nothing is
@@ -77,7 +78,7 @@ if [ "$mode" = policy ]; then
         fail "the client exited with $status, expected 1"; fi
 else
     step "the client: ECHO, then SLOW"
-    unprivileged "$client" --slow >"$logs/client.log" 2>&1 &
+    OHOS_LOG_LEVEL=error unprivileged "$client" --slow >"$logs/client.log" 2>&1 &
     client_pid=$!
     pids+=("$client_pid")
     wait_for_line "$logs/service.log" "SLOW: working" 10 "$service_pid" ||
@@ -120,6 +121,12 @@ else
     fi
     expect liteipcd.log "synchronous wait ended with ETIME" "liteipcd ended the client's wait with ETIME"
     expect samgr.log "$samgr_saw_death" "the ServiceManager saw the service's process die"
+    # the client ran with OHOS_LOG_LEVEL=error: upstream's errors, nothing below
+    if grep -qE '^[^ ]+\[[0-9]+\] [DIW] ' "$logs/client.log"; then
+        fail "the client logged below OHOS_LOG_LEVEL=error"
+    else
+        expect client.log '^[^ ]+\[[0-9]+\] E ' "the client logged errors only (OHOS_LOG_LEVEL=error)"
+    fi
 fi
 shm_after=$(find /dev/shm -maxdepth 1 -name 'liteipc*' 2>/dev/null | sort)
 if [ "$shm_after" = "$shm_before" ]; then ok "nothing new in /dev/shm"; else
