@@ -9,6 +9,9 @@
  * run with the thread's `inside` mark set and go straight to the C library. The C library's
  * functions are found with dlsym(RTLD_NEXT) on first use.
  *
+ * gettid() and syscall(SYS_gettid) answer the simulated TID of the calling thread once the
+ * process has opened the device (see <liteipc/compat.h>).
+ *
  * State (all of it per process, none of it touched until the device is opened):
  *   kernel     the simulated kernel, attached on the first open of the device, kept for the
  *              life of the process (a fork child keeps the handle: the library makes it a new
@@ -67,6 +70,7 @@ enum real_id {
     R_MMAP,
     R_MMAP64,
     R_MUNMAP,
+    R_SYSCALL,
     R_COUNT
 };
 
@@ -76,7 +80,7 @@ static const char *const real_names[R_COUNT] = {
     [R_OPENAT_2] = "__openat_2", [R_OPENAT64_2] = "__openat64_2", [R_CLOSE] = "close",
     [R_READ] = "read",         [R_READ_CHK] = "__read_chk",   [R_WRITE] = "write",
     [R_IOCTL] = "ioctl",       [R_MMAP] = "mmap",             [R_MMAP64] = "mmap64",
-    [R_MUNMAP] = "munmap",
+    [R_MUNMAP] = "munmap",       [R_SYSCALL] = "syscall",
 };
 
 static void *_Atomic real_fns[R_COUNT];
@@ -93,6 +97,10 @@ static void *real(enum real_id id)
 
     if (f || resolving)
         return f;
+    /* syscall first: the fallbacks below call it (ours, which needs the C library's) while a
+       lookup runs in this thread */
+    if (id != R_SYSCALL)
+        real(R_SYSCALL);
     resolving = 1;
     f = dlsym(RTLD_NEXT, real_names[id]);
     resolving = 0;
@@ -113,6 +121,7 @@ typedef int (*ioctl_fn)(int, unsigned long, ...);
 typedef void *(*mmap_fn)(void *, size_t, int, int, int, off_t);
 typedef void *(*mmap64_fn)(void *, size_t, int, int, int, off64_t);
 typedef int (*munmap_fn)(void *, size_t);
+typedef long (*syscall_fn)(long, ...);
 
 /* Without the C library's function (only while dlsym runs in this thread): the system call. */
 static int real_openat(enum real_id id, int dirfd, const char *path, int flags, mode_t mode)
@@ -560,4 +569,62 @@ SHIM_EXPORT int munmap(void *addr, size_t len)
     if (!inside && in_pool(addr, len))
         return dev_munmap(addr, len);
     return real_munmap(addr, len);
+}
+
+/* ---- the thread's ID: its simulated TID ------------------------------------------------------ */
+
+/* On the device a thread's ID is its task ID, which is also its LiteIPC handle: libraries publish
+   gettid() as the handle of a service (communication_ipc's anonymous stubs). So once this
+   process has a kernel, the calling thread's ID is its simulated TID; a thread that has not
+   used the device yet becomes a task of the process, as every thread is one on the device.
+   Before the first open (no kernel), or if the kernel cannot answer, the host's TID. */
+static long sim_tid(void)
+{
+    liteipc_kernel *k = atomic_load_explicit(&kernel, memory_order_acquire);
+    int tid, err = errno;
+
+    if (!k || inside)
+        return -1;
+    inside++;
+    tid = liteipc_self_tid(k);
+    inside--;
+    errno = err;
+    return tid > 0 ? tid : -1;
+}
+
+static long real_syscall6(long number, long a0, long a1, long a2, long a3, long a4, long a5)
+{
+    syscall_fn f = (syscall_fn)real(R_SYSCALL);
+
+    if (!f) { /* only while this thread looks the C library's function up */
+        errno = ENOSYS;
+        return -1;
+    }
+    return f(number, a0, a1, a2, a3, a4, a5);
+}
+
+SHIM_EXPORT pid_t gettid(void)
+{
+    long tid = sim_tid();
+
+    return (pid_t)(tid > 0 ? tid : real_syscall6(SYS_gettid, 0, 0, 0, 0, 0, 0));
+}
+
+SHIM_EXPORT long syscall(long number, ...)
+{
+    long a[6];
+    va_list ap;
+
+    if (number == SYS_gettid) {
+        long tid = sim_tid();
+
+        if (tid > 0)
+            return tid;
+    }
+    /* Six arguments, as the C library's own syscall() passes on whatever the caller gave. */
+    va_start(ap, number);
+    for (int i = 0; i < 6; i++)
+        a[i] = va_arg(ap, long);
+    va_end(ap);
+    return real_syscall6(number, a[0], a[1], a[2], a[3], a[4], a[5]);
 }

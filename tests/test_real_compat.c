@@ -121,6 +121,18 @@ static void compat_open_fails_when_no_kernel_can_be_reached(void **state)
     assert_int_equal(liteipc_kernel_process_count(c->k), 0);
 }
 
+/* Stop the test's CMS from this process; every thread of the test has ended cleanly. */
+static void stop_cms(r_ctx *c, t_svc *cms)
+{
+    int fd = t_dev_setup(c->k, T_POOL, NULL);
+
+    assert_true(fd >= 0);
+    assert_ok(t_svc_quit(cms, c->k, fd, true));
+    t_svc_join(cms);
+    assert_ok(liteipc_close(c->k, fd));
+    t_assert_threads_ok();
+}
+
 /* Two device programs, one preloaded and one linked, talk through the test's CMS. */
 static void compat_programs_exchange_messages(void **state)
 {
@@ -129,7 +141,7 @@ static void compat_programs_exchange_messages(void **state)
     const char *svc_argv[] = {R_DEVPROG, "svc", NULL};
     char line[R_LINE_MAX], handle[16], code[16];
     unsigned tid, pid, type, gcode, from_tid, from_pid, uid, gid, size, token;
-    int rc, err, fd;
+    int rc, err;
     unsigned long ms;
     liteipc_event ev;
     r_child *svc, *cl;
@@ -170,15 +182,47 @@ static void compat_programs_exchange_messages(void **state)
     r_assert_exit0(r_wait(cl), "client");
     r_say(svc, "quit");
     r_assert_exit0(r_wait(svc), "service");
-    /* stop the CMS from this process */
-    fd = t_dev_setup(c->k, T_POOL, NULL);
-    assert_true(fd >= 0);
-    assert_ok(t_svc_quit(&cms, c->k, fd, true));
-    t_svc_join(&cms);
-    assert_ok(liteipc_close(c->k, fd));
-    t_assert_threads_ok();
+    stop_cms(c, &cms);
     assert_int_equal(cms.requests, 2); /* the service's register, the client's grant */
     assert_int_equal(cms.deaths, 0);
+}
+
+/* A thread's ID is its LiteIPC handle, as on the device: once the process has opened the
+   device, gettid() and syscall(SYS_gettid) answer the kernel's TID of the calling thread (a
+   thread that has not used the device yet becomes a task); before, the host's TID. */
+static void run_tid(r_ctx *c, const char *prog, bool preload)
+{
+    static t_svc cms; /* not on the stack: it outlives a failed test until the teardown */
+    const char *argv[] = {prog, "tid", NULL};
+    char line[R_LINE_MAX];
+    long before, pid, g, sc, g2;
+    unsigned ktid, ktid2;
+    r_child *ch;
+
+    memset(&cms, 0, sizeof(cms));
+    cms.cms_size = T_CMS_BIG;
+    t_svc_start(&cms, c->k);
+    ch = r_spawn(c, preload, argv, NULL);
+    assert_int_equal(sscanf(r_expect(ch, "tid ", line, sizeof(line)), "%ld %ld %u %ld %ld %u %ld",
+                            &before, &pid, &ktid, &g, &sc, &ktid2, &g2),
+                     7);
+    r_assert_exit0(r_wait(ch), prog);
+    assert_int_equal(before, pid); /* no kernel yet: the host's TID of the main thread */
+    assert_int_equal(g, (long)ktid);
+    assert_int_equal(sc, (long)ktid);
+    assert_int_equal(g2, (long)ktid2); /* it became that task at its first gettid() */
+    assert_int_not_equal(ktid2, ktid);
+    stop_cms(c, &cms);
+}
+
+static void compat_preloaded_gettid_is_the_simulated_tid(void **state)
+{
+    run_tid(*state, R_DEVPROG, true);
+}
+
+static void compat_linked_gettid_is_the_simulated_tid(void **state)
+{
+    run_tid(*state, R_DEVPROG_COMPAT, false);
 }
 
 /* ---- a kernel started on demand ------------------------------------------------------------------ */
@@ -267,6 +311,8 @@ int main(void)
         T(compat_linked_program_without_device_starts_nothing),
         T(compat_open_fails_when_no_kernel_can_be_reached),
         T(compat_programs_exchange_messages),
+        T(compat_preloaded_gettid_is_the_simulated_tid),
+        T(compat_linked_gettid_is_the_simulated_tid),
         cmocka_unit_test_setup_teardown(compat_first_open_starts_kernel_that_leaves_with_last_user,
                                         r_setup_nokernel, r_teardown),
     };

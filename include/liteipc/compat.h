@@ -28,6 +28,12 @@
  *   ioctl, read, write, __read_chk, close     on a descriptor returned by such an open.
  *   mmap, mmap64      on such a descriptor (anonymous mappings are never routed).
  *   munmap            of a range overlapping the pool this process mapped from the device.
+ *   gettid, syscall(SYS_gettid)   the thread's ID, once the process has opened the device: its
+ *       simulated TID, as on LiteOS-A, where a thread's ID is its task ID and its LiteIPC handle
+ *       (communication_ipc publishes syscall(SYS_gettid) as the handle of an anonymous stub). A
+ *       thread that has not used the device yet becomes a task of the process on that call, as
+ *       every thread is a task on the device. Before the process's first open (no kernel), or if
+ *       the kernel cannot answer, the host's TID. Every other syscall() goes to the C library.
  * Results and errno are the device's (LITEIPC_REFERENCE §2): read and write fail, mmap refuses
  * with MAP_FAILED/ENOMEM what the driver refuses, close does nothing to the process's IPC state
  * (pool, CMS role, IPC thread and messages survive it, and a later open finds them), and if

@@ -31,9 +31,15 @@
  *                    HANDLE_OK TOKEN SELF" as read in that layout (HANDLE_OK: the object names
  *                    this task; SELF: taskID is the sender).
  *                    If open fails: "open -1 ERRNO".
+ *   tid              (needs the CMS of svc) prints "tid BEFORE PID KTID GETTID SYSCALL KTID2
+ *                    GETTID2": gettid() before the first open, the host PID, then for the main
+ *                    thread and for a second thread that never used the device before, the
+ *                    TID the kernel gives it (register) and what gettid() and
+ *                    syscall(SYS_gettid) answer.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdarg.h>
@@ -43,6 +49,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -725,6 +732,44 @@ static int mode_abiself(const char *layout, uint32_t code)
     return failures ? 1 : 0;
 }
 
+/* A second thread: what gettid() answers before its first device call, then its kernel TID. */
+struct tid_probe {
+    int fd;
+    long gettid_value;
+    uint32_t ktid;
+    int rc;
+};
+
+static void *tid_probe_thread(void *arg)
+{
+    struct tid_probe *probe = arg;
+
+    probe->gettid_value = (long)gettid();
+    probe->rc = cms_request(probe->fd, CODE_REGISTER, 0, &probe->ktid);
+    return NULL;
+}
+
+static int mode_tid(void)
+{
+    long before = (long)gettid(), g, sc;
+    struct tid_probe probe = {.rc = -1};
+    uint32_t ktid = 0;
+    pthread_t th;
+    int fd = dev_setup(NULL);
+
+    if (fd < 0 || cms_request(fd, CODE_REGISTER, 0, &ktid) != 0)
+        return 2;
+    g = (long)gettid();
+    sc = syscall(SYS_gettid);
+    probe.fd = fd;
+    if (pthread_create(&th, NULL, tid_probe_thread, &probe) != 0 || pthread_join(th, NULL) != 0 ||
+        probe.rc != 0)
+        return 3;
+    say("tid %ld %ld %u %ld %ld %u %ld\n", before, (long)getpid(), ktid, g, sc, probe.ktid,
+        probe.gettid_value);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     const char *mode = argc > 1 ? argv[1] : "";
@@ -746,6 +791,8 @@ int main(int argc, char **argv)
                          atoi(argv[4]));
     if (strcmp(mode, "cms") == 0)
         return mode_cms();
+    if (strcmp(mode, "tid") == 0)
+        return mode_tid();
     if (strcmp(mode, "sendcms") == 0 && argc > 2)
         return mode_sendcms((uint32_t)strtoul(argv[2], NULL, 0));
     if (strcmp(mode, "abiself") == 0 && argc > 3)
