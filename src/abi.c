@@ -57,7 +57,8 @@ typedef struct {
         .entry_size = E, .obj_size = sizeof(O), .obj_content = offsetof(O, content),            \
     }
 
-/* The host compiler lays each one out; LP64 figures are asserted below (docs/ABI.md). */
+/* The host compiler lays each one out; LP64 figures are asserted below (docs/ABI.md), and on
+   ILP32 that every profile is the device's own layout. */
 static const lk_abi_layout layouts[LK_ABI_COUNT] = {
     [LK_ABI_DEFAULT] = LAYOUT("default", IpcMsg, SvcIdentity, SpecialObj, sizeof(uint32_t)),
     [LK_ABI_IPC_LITE] = LAYOUT("ipc_lite", IpcMsg, SvcIdentity, SpecialObj, sizeof(size_t)),
@@ -71,6 +72,10 @@ _Static_assert(sizeof(SpecialObj) == 24 && offsetof(SpecialObj, content) == 8, "
 _Static_assert(sizeof(ci_msg) == 96 && offsetof(ci_msg, code) == 32, "communication_ipc");
 _Static_assert(offsetof(ci_msg, dataSz) == 48 && offsetof(ci_msg, offsets) == 72, "ci_msg");
 _Static_assert(offsetof(ci_msg, processID) == 80 && sizeof(ci_obj) == 32, "ci_obj");
+#elif UINTPTR_MAX == 0xFFFFFFFFu
+_Static_assert(sizeof(ci_msg) == sizeof(IpcMsg) && sizeof(ci_obj) == sizeof(SpecialObj), "ci");
+_Static_assert(offsetof(ci_msg, dataSz) == 32 && offsetof(ci_msg, processID) == 48, "ci_msg");
+_Static_assert(offsetof(ci_obj, content) == 4 && sizeof(size_t) == sizeof(uint32_t), "ci_obj");
 #endif
 
 const lk_abi_layout *lk_abi_layout_of(int abi)

@@ -9,6 +9,8 @@
  *   communication_ipc  its SvcIdentity is {int32 handle; uintptr_t token; uintptr_t cookie}
  *                      (24 B), so its IpcMsg is 96 B and its SpecialObj 32 B; size_t offsets.
  *
+ * In a 32-bit build all three are the device's own layout (src/abi.c asserts it).
+ *
  * Every simulated process has one profile. The kernel works on a canonical header (IpcMsg of
  * the default profile, plus the high halves of a 64-bit target token and cookie); the device
  * layer decodes what a sender wrote, and the kernel encodes what it writes into a receiver's

@@ -2,7 +2,9 @@
  * test_kernel_abi.c - the 64-bit ABI profiles in the pure kernel (src/abi.h, docs/ABI.md):
  * every sender/receiver pair of profiles for requests, replies and special objects, death
  * notices, the object bounds of each profile, the pool cost of each node layout, and the CMS
- * size sum in device sizes whatever the profile.
+ * size sum in device sizes whatever the profile; and src/abi.c's codec against the views.
+ * In a 32-bit build every profile is the device's own layout (abiview.c asserts the views are),
+ * so the same tests check that each profile reads and writes exactly that.
  *
  * The receiver's view is read through the tests' own copies of the upstream structures
  * (support/abiview.h), never through src/abi.c, so a translation that breaks fails here.
@@ -75,8 +77,8 @@ static void abi_request_reply_every_pair(void **state)
         for (int j = 0; j < NPROF; j++) {
             int ca = profiles[i], sa = profiles[j];
             set_abis(f, &sc, ca, sa);
-            /* A communication_ipc sender may use 64-bit tokens; others cannot. */
-            lk_msg_hi hi = ca == LK_ABI_COMM_IPC ? (lk_msg_hi){0xA1, 0xB2} : (lk_msg_hi){0, 0};
+            /* A communication_ipc sender may use 64-bit tokens (LP64); others cannot. */
+            lk_msg_hi hi = t_abi_wide_ids(ca) ? (lk_msg_hi){0xA1, 0xB2} : (lk_msg_hi){0, 0};
             IpcMsg m;
             t_msg(&m, MT_REQUEST, (uint32_t)sc.s, 0x100u + (uint32_t)(3 * i + j), 0);
             m.target.token = 0x11223344u;
@@ -86,8 +88,8 @@ static void abi_request_reply_every_pair(void **state)
 
             uintptr_t in = must_recv_raw(f, sc.s);
             t_abiview v = t_abi_view(sa, (const void *)in);
-            uint64_t th = sa == LK_ABI_COMM_IPC ? (uint64_t)hi.token_hi << 32 : 0;
-            uint64_t kh = sa == LK_ABI_COMM_IPC ? (uint64_t)hi.cookie_hi << 32 : 0;
+            uint64_t th = t_abi_wide_ids(sa) ? (uint64_t)hi.token_hi << 32 : 0;
+            uint64_t kh = t_abi_wide_ids(sa) ? (uint64_t)hi.cookie_hi << 32 : 0;
             assert_int_equal(v.type, MT_REQUEST);
             assert_int_equal(v.handle, sc.s);
             assert_true(v.token == (0x11223344u | th));
@@ -211,12 +213,14 @@ static void abi_objects_every_pair(void **state)
     close(pfd[1]);
 }
 
-/* Bounds use the sender's real object size: 32 bytes for communication_ipc, 24 otherwise. */
+/* Bounds use the sender's real object size: 32 bytes for communication_ipc, 24 otherwise on
+   LP64; the device's 16 for every profile on ILP32. */
 static void abi_object_bounds_per_profile(void **state)
 {
     t_kfix *f = *state;
     scene sc = setup_scene(f);
     char data[128];
+    const uint32_t dos = t_abi_obj_size(LK_ABI_DEFAULT); /* 24, or 16 on ILP32 */
 
     for (int i = 0; i < NPROF; i++) {
         int ca = profiles[i];
@@ -224,26 +228,26 @@ static void abi_object_bounds_per_profile(void **state)
         set_abis(f, &sc, ca, LK_ABI_DEFAULT);
         memset(data, 0, sizeof data);
         t_abi_put_obj(ca, data, 0, OBJ_SVC, (uint32_t)sc.c, 0);
-        t_abi_put_obj(ca, data, 24, OBJ_SVC, (uint32_t)sc.c, 0);
-        uint32_t offs[2] = {0, 24};
+        t_abi_put_obj(ca, data, dos, OBJ_SVC, (uint32_t)sc.c, 0);
+        uint32_t offs[2] = {0, dos};
         IpcMsg m;
         t_msg(&m, MT_REQUEST, (uint32_t)sc.s, 1, LITEIPC_FLAG_ONEWAY);
         t_msg_objs(&m, offs, 1);
         /* one object, data ending 1 byte short of it: EINVAL in every profile */
         t_msg_data(&m, data, os - 1);
         assert_int_equal(send_as(f, sc.c, SEND, &m, (lk_msg_hi){0, 0}, NULL, NULL), -EINVAL);
-        /* a 24-byte object fits in 24 data bytes only where objects are 24 bytes */
-        t_msg_data(&m, data, 24);
+        /* a default-sized object fits in that many data bytes only where objects are that size */
+        t_msg_data(&m, data, dos);
         assert_int_equal(send_as(f, sc.c, SEND, &m, (lk_msg_hi){0, 0}, NULL, NULL),
-                         os == 24 ? 0 : -EINVAL);
-        if (os == 24)
+                         os == dos ? 0 : -EINVAL);
+        if (os == dos)
             t_must_recv_free(f, sc.s);
-        /* two objects 24 bytes apart overlap where objects are 32 bytes */
+        /* two objects that far apart overlap where objects are longer (32 bytes) */
         t_msg_data(&m, data, 64);
         t_msg_objs(&m, offs, 2);
         assert_int_equal(send_as(f, sc.c, SEND, &m, (lk_msg_hi){0, 0}, NULL, NULL),
-                         os == 24 ? 0 : -EINVAL);
-        if (os == 24)
+                         os == dos ? 0 : -EINVAL);
+        if (os == dos)
             t_must_recv_free(f, sc.s);
         /* an offset past 32 bits (a size_t entry narrowed to UINT32_MAX) */
         offs[0] = UINT32_MAX;
@@ -279,7 +283,8 @@ static void abi_cms_limit_in_device_sizes(void **state)
     }
 }
 
-/* A communication_ipc node costs 16 more header bytes, and size_t offsets 4 more per object. */
+/* A communication_ipc node costs 16 more header bytes, and size_t offsets 4 more per object
+   (LP64); on ILP32 every profile's node is the device's. */
 static void abi_node_pool_cost(void **state)
 {
     t_kfix *f = *state;
@@ -301,8 +306,78 @@ static void abi_node_pool_cost(void **state)
         used[i] = before - t_pool_stats(f, sc.s_pid).free_bytes;
         t_must_recv_free(f, sc.s);
     }
+#if defined(__LP64__)
     assert_int_equal(used[LK_ABI_IPC_LITE] - used[LK_ABI_DEFAULT], 8); /* 4, rounded up to 8 */
     assert_int_equal(used[LK_ABI_COMM_IPC] - used[LK_ABI_DEFAULT], 16 + 8);
+#else /* 64 + 8 + 41 + 4 = 117, rounded to 120: 8-byte entries or a longer header cost more */
+    assert_int_equal(used[LK_ABI_IPC_LITE], used[LK_ABI_DEFAULT]);
+    assert_int_equal(used[LK_ABI_COMM_IPC], used[LK_ABI_DEFAULT]);
+#endif
+}
+
+/* ---- the codec ------------------------------------------------------------------------------ */
+
+/* src/abi.c's layouts, encoder and decoder agree with the tests' own views of every profile
+   (on ILP32 those are the device's layout, so each profile must be byte for byte the device's). */
+static void abi_codec_matches_views(void **state)
+{
+    (void)state;
+    for (int i = 0; i < NPROF; i++) {
+        int p = profiles[i];
+        const lk_abi_layout *L = lk_abi_layout_of(p);
+        assert_int_equal(L->msg_size, t_abi_hdr_size(p));
+        assert_int_equal(L->obj_size, t_abi_obj_size(p));
+        assert_int_equal(L->entry_size, t_abi_entry_size(p));
+        assert_int_equal(L->id_size, t_abi_wide_ids(p) ? 8 : 4);
+
+        IpcMsg m = {.type = MT_REPLY, .target = {11, 12, 13}, .code = 14, .flag = 1,
+                    .timestamp = 0x1516171819ull, .dataSz = 20, .data = (void *)(uintptr_t)0x2100,
+                    .spObjNum = 22, .offsets = (void *)(uintptr_t)0x2300, .processID = 24,
+                    .taskID = 25, .userID = 26, .gid = 27};
+        lk_msg_hi hi = t_abi_wide_ids(p) ? (lk_msg_hi){0xA1, 0xB2} : (lk_msg_hi){0, 0};
+        unsigned char raw[96 + 1];
+        memset(raw, 0xee, sizeof raw);
+        lk_abi_encode_msg(L, &m, &hi, raw);
+        assert_int_equal(raw[t_abi_hdr_size(p)], 0xee); /* not a byte past the header */
+#if !defined(__LP64__)
+        assert_memory_equal(raw, &m, sizeof m); /* the device's header, byte for byte */
+#endif
+        t_abiview v = t_abi_view(p, raw);
+        assert_int_equal(v.type, MT_REPLY);
+        assert_int_equal(v.handle, 11);
+        assert_true(v.token == (12 | (uint64_t)hi.token_hi << 32));
+        assert_true(v.cookie == (13 | (uint64_t)hi.cookie_hi << 32));
+        assert_int_equal(v.code, 14);
+        assert_int_equal(v.flag, 1);
+        assert_true(v.ts == 0x1516171819ull);
+        assert_int_equal(v.dsz, 20);
+        assert_true(v.data == 0x2100 && v.offs == 0x2300);
+        assert_int_equal(v.n, 22);
+        assert_int_equal(v.pid, 24);
+        assert_int_equal(v.tid, 25);
+        assert_int_equal(v.uid, 26);
+        assert_int_equal(v.gid, 27);
+
+        /* what a sender of the profile writes decodes to the same header and high halves */
+        unsigned char sent[96];
+        IpcMsg d;
+        lk_msg_hi dh;
+        memset(sent, 0, sizeof sent);
+        t_abi_build(p, &v, sent);
+        lk_abi_decode_sender(L, sent, &d, &dh);
+        assert_int_equal(d.type, MT_REPLY);
+        assert_int_equal(d.target.handle, 11);
+        assert_int_equal(d.target.token, 12);
+        assert_int_equal(d.target.cookie, 13);
+        assert_true(dh.token_hi == hi.token_hi && dh.cookie_hi == hi.cookie_hi);
+        assert_int_equal(d.code, 14);
+        assert_int_equal(d.flag, 1);
+        assert_true(d.timestamp == 0x1516171819ull);
+        assert_int_equal(d.dataSz, 20);
+        assert_true(d.data == m.data && d.offsets == m.offsets);
+        assert_int_equal(d.spObjNum, 22);
+        assert_int_equal(d.processID, 0); /* the sender part only (Q20) */
+    }
 }
 
 /* Profiles are per process, known or refused. */
@@ -336,6 +411,7 @@ int main(void)
         T(abi_cms_limit_in_device_sizes),
         T(abi_node_pool_cost),
         T(abi_set_profile_checks),
+        T(abi_codec_matches_views),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

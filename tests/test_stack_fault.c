@@ -10,7 +10,9 @@
  */
 #include "sfix.h"
 
+#include <limits.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -33,7 +35,11 @@ static void *nowhere(void)
 {
     FILE *f = fopen("/proc/self/maps", "r");
     unsigned long lo, hi, prev = 0x10000, best_lo = 0, best_len = 0;
+#if ULONG_MAX > 0xFFFFFFFFul
     const unsigned long top = 1ul << 46; /* well inside the user range of every 64-bit host */
+#else
+    const unsigned long top = ULONG_MAX; /* a 32-bit process: its whole address space */
+#endif
 
     assert_non_null(f);
     while (fscanf(f, "%lx-%lx%*[^\n]", &lo, &hi) == 2 && prev < top) {
@@ -61,7 +67,11 @@ static void bad_init(struct bad *b)
     b->hole = b->area + pg;
     b->ro = b->area + 2 * pg;
     b->nowhere = nowhere();
+#if UINTPTR_MAX > 0xFFFFFFFFu
     b->kernel = (void *)(uintptr_t)0xffff800000000000ull;
+#else /* a 32-bit process has no kernel half: the last bytes, every argument running past them */
+    b->kernel = (void *)(UINTPTR_MAX - 2);
+#endif
 }
 
 static void bad_fini(struct bad *b)

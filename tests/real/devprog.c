@@ -633,7 +633,8 @@ static int mode_sendcms(uint32_t code)
     return 0;
 }
 
-/* communication_ipc's 64-bit structures (its SvcIdentity holds uintptr_t token and cookie). */
+/* communication_ipc's structures (its SvcIdentity holds uintptr_t token and cookie): 64-bit
+   on LP64; on ILP32 they are the device's own, like every profile's. */
 typedef struct {
     int32_t handle;
     uintptr_t token;
@@ -652,33 +653,66 @@ typedef struct {
     uint32_t processID, taskID, userID, gid;
 } CiMsg;
 
+/* The special objects: the driver's (default, ipc_lite) and communication_ipc's. */
+typedef struct {
+    uint32_t buffSz;
+    void *buff;
+} BuffPtr;
+
+typedef struct {
+    uint32_t type;
+    union {
+        uint32_t fd;
+        BuffPtr ptr;
+        SvcIdentity svc;
+    } content;
+} SpecialObj;
+
+typedef struct {
+    uint32_t type;
+    union {
+        uint32_t fd;
+        CiSvc svc;
+    } content;
+} CiObj;
+
+#if defined(__LP64__)
 _Static_assert(sizeof(CiMsg) == 96 && offsetof(CiMsg, dataSz) == 48, "communication_ipc");
+_Static_assert(offsetof(SpecialObj, content.svc.token) == 12 && sizeof(SpecialObj) == 24, "obj");
+_Static_assert(offsetof(CiObj, content.svc.token) == 16 && sizeof(CiObj) == 32, "ci obj");
+#else /* ILP32: every profile is the device's layout */
+_Static_assert(sizeof(CiMsg) == 64 && offsetof(CiMsg, dataSz) == 32, "communication_ipc");
+_Static_assert(offsetof(CiMsg, offsets) == 44 && offsetof(CiMsg, taskID) == 52, "ci");
+_Static_assert(offsetof(SpecialObj, content.svc.token) == 8 && sizeof(SpecialObj) == 16, "obj");
+_Static_assert(offsetof(CiObj, content.svc.token) == 8 && sizeof(CiObj) == 16, "ci obj");
+#endif
 
 /* Build the request in layout L (0 default, 1 ipc_lite, 2 communication_ipc), at raw. */
 static void abi_build(int L, void *raw, uint32_t tid, uint32_t code, char *data, void *offs)
 {
-    uint32_t obj_off = 4, type = 2 /* OBJ_SVC */;
-    uint64_t entry = obj_off;
+    uint32_t obj_off = 4, entry32 = obj_off;
+    size_t entry = obj_off;
 
-    memcpy(data + obj_off, &type, 4);
-    memcpy(data + obj_off + 8, &tid, 4); /* content at 8 in every 64-bit SpecialObj */
     if (L == 2) {
-        uint64_t token = 9;
+        CiObj o = {.type = 2 /* OBJ_SVC */, .content.svc = {(int32_t)tid, 9, 0}};
         CiMsg m = {.type = MT_REQUEST, .target = {(int32_t)tid, 0x1234, 0}, .code = code,
                    .flag = FLAG_ONEWAY, .dataSz = 40, .data = data, .spObjNum = 1,
                    .offsets = offs};
 
-        memcpy(data + obj_off + 16, &token, 8);
-        memcpy(offs, &entry, 8);
+        memcpy(data + obj_off, &o, sizeof(o));
+        memcpy(offs, &entry, sizeof(entry));
         memcpy(raw, &m, sizeof(m));
         return;
     }
-    uint32_t token = 9;
+    SpecialObj o = {.type = 2 /* OBJ_SVC */, .content.svc = {tid, 9, 0}};
     IpcMsg m = {.type = MT_REQUEST, .target = {tid, 0x1234, 0}, .code = code,
                 .flag = FLAG_ONEWAY, .dataSz = 40, .data = data, .spObjNum = 1, .offsets = offs};
 
-    memcpy(data + obj_off + 12, &token, 4);
-    memcpy(offs, &entry, L == 0 ? 4 : 8);
+    memcpy(data + obj_off, &o, sizeof(o));
+    if (L == 0)
+        memcpy(offs, &entry32, sizeof(entry32));
+    else
+        memcpy(offs, &entry, sizeof(entry));
     memcpy(raw, &m, sizeof(m));
 }
 
@@ -688,8 +722,9 @@ static int mode_abiself(const char *layout, uint32_t code)
     int fd = open(DEV_PATH, O_RDWR), tid, rc;
     unsigned char raw[96], in[96];
     char data[40] = {0};
-    uint64_t offs = 0, entry = 0, token = 0;
-    uint32_t handle, code_in, dsz, n, task;
+    uint64_t offs = 0, token = 0;
+    uint32_t entry32 = 0, handle, code_in, dsz, n, task;
+    size_t entry = 0;
     IpcContent c = {.flag = SEND, .outMsg = (IpcMsg *)raw};
 
     if (fd < 0) {
@@ -712,18 +747,23 @@ static int mode_abiself(const char *layout, uint32_t code)
     memcpy(in, c.inMsg, L == 2 ? sizeof(CiMsg) : sizeof(IpcMsg));
     if (L == 2) {
         CiMsg *m = (CiMsg *)in;
+        CiObj o;
 
         code_in = m->code, dsz = m->dataSz, n = m->spObjNum, task = m->taskID;
-        memcpy(&entry, m->offsets, 8);
-        memcpy(&handle, (char *)m->data + entry + 8, 4);
-        memcpy(&token, (char *)m->data + entry + 16, 8);
+        memcpy(&entry, m->offsets, sizeof(entry));
+        memcpy(&o, (char *)m->data + entry, sizeof(o));
+        handle = (uint32_t)o.content.svc.handle, token = o.content.svc.token;
     } else {
         IpcMsg *m = (IpcMsg *)in;
+        SpecialObj o;
 
         code_in = m->code, dsz = m->dataSz, n = m->spObjNum, task = m->taskID;
-        memcpy(&entry, m->offsets, L == 0 ? 4 : 8);
-        memcpy(&handle, (char *)m->data + entry + 8, 4);
-        memcpy(&token, (char *)m->data + entry + 12, 4);
+        if (L == 0)
+            memcpy(&entry32, m->offsets, sizeof(entry32)), entry = entry32;
+        else
+            memcpy(&entry, m->offsets, sizeof(entry));
+        memcpy(&o, (char *)m->data + entry, sizeof(o));
+        handle = o.content.svc.handle, token = o.content.svc.token;
     }
     say("abi 0 0 %u %u %u %llu %d %llu %d\n", code_in, dsz, n, (unsigned long long)entry,
         handle == (uint32_t)tid, (unsigned long long)token, task == (uint32_t)tid);

@@ -1,15 +1,32 @@
-/* abiview.c - the user stacks' 64-bit layouts, for tests (abiview.h). */
+/* abiview.c - the user stacks' layouts (64-bit; the device's on ILP32), for tests (abiview.h). */
 #include "abiview.h"
 
 #include <string.h>
 
+#if defined(__LP64__)
 _Static_assert(sizeof(CiIpcMsg) == 96 && offsetof(CiIpcMsg, code) == 32, "communication_ipc");
 _Static_assert(offsetof(CiIpcMsg, dataSz) == 48 && offsetof(CiIpcMsg, offsets) == 72, "ci");
 _Static_assert(offsetof(CiIpcMsg, processID) == 80 && sizeof(CiSpecialObj) == 32, "ci");
+#else
+/* ILP32: communication_ipc's structures are the device's own (LITEIPC_REFERENCE §3.3), and so
+   every profile's view below reads and writes exactly the device layout. */
+_Static_assert(sizeof(CiSvcIdentity) == 12 && offsetof(CiSvcIdentity, cookie) == 8, "ci svc");
+_Static_assert(sizeof(CiIpcMsg) == 64 && offsetof(CiIpcMsg, code) == 16, "communication_ipc");
+_Static_assert(offsetof(CiIpcMsg, timestamp) == 24 && offsetof(CiIpcMsg, dataSz) == 32, "ci");
+_Static_assert(offsetof(CiIpcMsg, data) == 36 && offsetof(CiIpcMsg, spObjNum) == 40, "ci");
+_Static_assert(offsetof(CiIpcMsg, offsets) == 44 && offsetof(CiIpcMsg, processID) == 48, "ci");
+_Static_assert(offsetof(CiIpcMsg, gid) == 60 && sizeof(size_t) == 4, "ci");
+_Static_assert(sizeof(CiSpecialObj) == 16 && offsetof(CiSpecialObj, content) == 4, "ci obj");
+#endif
 
 size_t t_abi_hdr_size(int abi)
 {
     return abi == T_ABI_COMM_IPC ? sizeof(CiIpcMsg) : sizeof(IpcMsg);
+}
+
+bool t_abi_wide_ids(int abi)
+{
+    return abi == T_ABI_COMM_IPC && sizeof(uintptr_t) == sizeof(uint64_t);
 }
 
 uint32_t t_abi_obj_size(int abi)

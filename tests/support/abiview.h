@@ -3,7 +3,9 @@
  *
  * These are the tests' independent copies of the upstream structures, never src/abi.c: a test
  * builds what a sender of a profile writes and reads what a receiver of a profile reads, so a
- * translation that breaks fails it.
+ * translation that breaks fails it. The figures below are LP64's; in a 32-bit build every
+ * profile is the device's own layout (IpcMsg 64 B, SpecialObj 16 B, 4-byte size_t offsets),
+ * which abiview.c asserts.
  *   default            <liteipc/lite_ipc.h>: IpcMsg 80 B, SpecialObj 24 B, u32 offsets;
  *   ipc_lite           communication_ipc_lite's liteipc.h/serializer.h: the same structs,
  *                      size_t offsets;
@@ -15,6 +17,7 @@
 #ifndef LITEIPC_TESTS_ABIVIEW_H
 #define LITEIPC_TESTS_ABIVIEW_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -63,6 +66,9 @@ typedef struct t_abiview {
 
 /* The size of IpcMsg / SpecialObj / an offsets entry in a profile. */
 size_t t_abi_hdr_size(int abi);
+/* Whether SvcIdentity's token and cookie have 64 bits in a profile (communication_ipc on LP64;
+   on ILP32 every profile is the device's layout, with u32 ones). */
+bool t_abi_wide_ids(int abi);
 uint32_t t_abi_obj_size(int abi);
 size_t t_abi_entry_size(int abi);
 
