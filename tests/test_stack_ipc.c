@@ -202,6 +202,10 @@ static void run_pair(t_ctx *c, struct capture *cap, struct echo_job *j, t_svc *s
     a->body = echo_body;
     a->user = j;
     actor_up(&w, a, svc->tid);
+    /* Release the client only once the service is parked in its receive loop, so that the
+       first request always finds a waiting receiver (ipc_events_trace_sync_call checks that
+       wait; otherwise the client may win the race, as it did under valgrind on a loaded host). */
+    assert_ok(t_ev_wait(c->ev, LITEIPC_EV_RECV_WAIT, svc->tid, 1, T_WAIT_MS));
     t_actor_go(a);
     t_actor_join(a);
     service_down(&w, svc);
@@ -1437,7 +1441,7 @@ static void ipc_events_trace_sync_call(void **state)
     t_actor a = {0};
     liteipc_event *ev = calloc(T_EV_LOG_MAX, sizeof(*ev));
     size_t n;
-    ssize_t w1, r1, wait_c, w2, r2;
+    ssize_t wait_s, w1, r1, wait_c, w2, r2;
 
     assert_non_null(ev);
     run_pair(c, &cap, &j, &svc, &a);
@@ -1457,8 +1461,12 @@ static void ipc_events_trace_sync_call(void **state)
     r2 = find_event(ev, n, (size_t)w2, LITEIPC_EV_MSG_READ, -1, a.tid, MT_REPLY, 0);
     assert_true(r2 > w2);
     assert_true(ev[r2].time_ns >= ev[w1].time_ns);
-    /* the service blocked in its receive loop, too */
-    assert_true(t_ev_count(c->ev, LITEIPC_EV_RECV_WAIT, svc.tid) >= 1);
+    /* the service was blocked in its receive loop when the request came (run_pair waits for
+       that wait before releasing the client) */
+    wait_s = find_event(ev, n, 0, LITEIPC_EV_RECV_WAIT, -1, svc.tid, -1, 0);
+    assert_true(wait_s >= 0);
+    assert_true(wait_s < w1);
+    assert_int_equal(ev[wait_s].dst_pid, svc.pid);
     assert_int_equal(t_ev_count(c->ev, LITEIPC_EV_RECV_TIMEOUT, -1), 0);
     free(ev);
 }

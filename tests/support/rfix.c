@@ -305,14 +305,17 @@ const char *r_expect(r_child *ch, const char *prefix, char *line, size_t len)
     return line + n;
 }
 
+/* One write for the line and its newline: a child that acts on what it read (host_main reads
+   "stop" and exits) may have closed the pipe before a second write, which then killed the test
+   with SIGPIPE. A write of at most PIPE_BUF bytes to a pipe is atomic. */
 void r_say(r_child *ch, const char *line)
 {
-    char buf[R_LINE_MAX + 1];
+    char buf[R_LINE_MAX];
     int n = snprintf(buf, sizeof(buf), "%s\n", line);
 
-    /* One write: a child that acts on the text without waiting for the newline may exit before
-       a second write, which would then raise SIGPIPE in the test. */
-    if (n < 0 || (size_t)n >= sizeof(buf) || write(ch->in, buf, (size_t)n) != n)
+    if (n < 0 || (size_t)n >= sizeof(buf))
+        fail_msg("child %d: line too long for r_say: %s", (int)ch->pid, line);
+    if (write(ch->in, buf, (size_t)n) != n)
         fail_msg("child %d: cannot write to its input", (int)ch->pid);
 }
 
