@@ -537,6 +537,10 @@ static int op_hello(liteipc_kernel *k, lk_bconn *c, const lk_wire_req *rq, lk_wi
         return pid;
     c->region_size = LK_REGION_HEADER + (size_t)k->cfg.task_limit * k->b.chan_size;
     rfd = lk_memfd_create("liteipc-channels", c->region_size);
+    if (rfd >= 0 && lk_memfd_seal_size(rfd) < 0) {
+        close(rfd);
+        rfd = -ENOMEM;
+    }
     if (rfd < 0 || !(c->region = lk_map_shared(rfd, c->region_size, PROT_READ | PROT_WRITE))) {
         int err = rfd < 0 ? rfd : -errno;
 
@@ -1028,6 +1032,10 @@ int lk_broker_start(liteipc_kernel *k, const char *name)
     if (err < 0)
         goto fail;
     b->bell = lk_map_shared(b->bell_fd, sizeof(lk_bell), PROT_READ | PROT_WRITE);
+    if (b->bell && lk_memfd_seal_size(b->bell_fd) < 0) {
+        err = -ENOMEM;
+        goto fail;
+    }
     b->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     b->epfd = epoll_create1(EPOLL_CLOEXEC);
     err = (!b->bell || b->efd < 0 || b->epfd < 0) ? -errno : make_listener(k, name);
