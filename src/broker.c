@@ -34,8 +34,9 @@
 #define BROKER_SPIN_NS 20000  /* how long the broker polls the bell before sleeping */
 #endif
 #define BROKER_POLL_EVERY 64  /* busy iterations between two looks at the sockets */
-#define EV_DOORBELL ((void *)1)
-#define EV_LISTEN ((void *)2)
+#define EV_DOORBELL 1u        /* epoll tags: the broker's own eventfd (stop, subscriptions) */
+#define EV_LISTEN 2u
+#define EV_PROC_BELL 0x1000u  /* + PID: that process's doorbell; connections are tagged by pointer */
 
 static uint32_t prepare_fd_delivery(liteipc_kernel *k, lk_bconn *c, int tid, uintptr_t in_msg);
 
@@ -55,10 +56,15 @@ static void reclaim_wake(liteipc_kernel *k, lk_chan *ch)
         lk_wake_task(k->b.bell, tid);
 }
 
-/* Task tid sleeps and its channel is complete: wake it, or hand the wake-up to the task whose
-   command is being served, if it is polling and has none yet (channel.h). */
+/* Task tid sleeps and its channel is complete: bump its word (only the broker writes the bell),
+   then wake it, or hand the FUTEX_WAKE to the task whose command is being served, if it is
+   polling and has none yet (channel.h). */
 static void wake_or_hand(liteipc_kernel *k, int tid)
 {
+    /* Pairs with the sleeper's load of its word before it re-checks its channel (wait_done):
+       from here on its FUTEX_WAIT returns at once, so only a sleeper already queued needs the
+       FUTEX_WAKE. */
+    atomic_fetch_add_explicit(&k->b.bell->wake[tid].seq, 1, memory_order_release);
     if (k->b.hand_to) {
         atomic_store_explicit(&k->b.hand_to->wake_tid, tid, memory_order_release);
         k->b.hand_to = NULL; /* one per command */
@@ -362,34 +368,52 @@ static void handle_slot(liteipc_kernel *k, lk_bconn *c, int slot)
     }
 }
 
-/* Serve every posted command. Returns true if there was any. */
-static bool scan_bell(liteipc_kernel *k)
+/* Serve the posted slots of one process. Returns true if it had any. */
+static bool scan_proc(liteipc_kernel *k, lk_bconn *c)
 {
-    uint64_t procs = atomic_exchange(&k->b.bell->pending_procs, 0);
+    lk_proc_region *r = c->region;
+    bool any = false;
 
-    if (!procs)
-        return false;
-    while (procs) {
-        int pid = __builtin_ctzll(procs);
-        lk_bconn *c = k->b.by_pid[pid];
+    for (int w = 0; w < 2; w++) {
+        uint64_t slots;
 
-        procs &= procs - 1;
-        if (!c || !c->region)
+        if (!atomic_load_explicit(&r->pending_slots[w], memory_order_relaxed))
             continue;
-        for (int w = 0; w < 2; w++) {
-            lk_proc_region *r = c->region;
-            uint64_t slots = atomic_exchange(&r->pending_slots[w], 0);
+        slots = atomic_exchange(&r->pending_slots[w], 0);
+        any |= slots != 0;
+        while (slots) {
+            int slot = w * 64 + __builtin_ctzll(slots);
 
-            while (slots) {
-                int slot = w * 64 + __builtin_ctzll(slots);
-
-                slots &= slots - 1;
-                if (slot < (int)k->cfg.task_limit)
-                    handle_slot(k, c, slot);
-            }
+            slots &= slots - 1;
+            if (slot < (int)k->cfg.task_limit)
+                handle_slot(k, c, slot);
         }
     }
-    return true;
+    return any;
+}
+
+/* Serve every posted command, process by process. Returns true if there was any. A process
+   finds the broker through its own bits only: whatever it writes there is its own business. */
+static bool scan_procs(liteipc_kernel *k)
+{
+    bool any = false;
+
+    for (int i = 0; i < k->b.nlive; i++)
+        any |= scan_proc(k, k->b.live[i]);
+    return any;
+}
+
+/* Has any process posted a slot? (a look, for the broker's spin and its sleep) */
+static bool any_posted(const liteipc_kernel *k, memory_order mo)
+{
+    for (int i = 0; i < k->b.nlive; i++) {
+        lk_proc_region *r = k->b.live[i]->region;
+
+        if (atomic_load_explicit(&r->pending_slots[0], mo) ||
+            atomic_load_explicit(&r->pending_slots[1], mo))
+            return true;
+    }
+    return false;
 }
 
 /* ---- connections ---------------------------------------------------------------------------- */
@@ -426,6 +450,17 @@ static void users_add(liteipc_kernel *k, int delta)
     pthread_mutex_unlock(&k->b.idle_lock);
 }
 
+/* c is no longer scanned for posted commands. */
+static void live_remove(liteipc_kernel *k, const lk_bconn *c)
+{
+    for (int i = 0; i < k->b.nlive; i++) {
+        if (k->b.live[i] == c) {
+            k->b.live[i] = k->b.live[--k->b.nlive];
+            return;
+        }
+    }
+}
+
 /* The process behind c is gone (EOF, EXIT, or the kernel stops): §7.2 for its tasks, §7.3. */
 static void conn_close(liteipc_kernel *k, lk_bconn *c, bool run_exit)
 {
@@ -435,8 +470,13 @@ static void conn_close(liteipc_kernel *k, lk_bconn *c, bool run_exit)
             deliver_completions(k);
         }
         forget_tasks(k, c);
+        live_remove(k, c);
         k->b.by_pid[c->pid] = NULL;
         users_add(k, -1);
+    }
+    if (c->efd >= 0) {
+        epoll_ctl(k->b.epfd, EPOLL_CTL_DEL, c->efd, NULL);
+        close(c->efd);
     }
     if (c->presence)
         users_add(k, -1);
@@ -473,6 +513,7 @@ static void accept_conn(liteipc_kernel *k)
     c->sock = s;
     c->pid = -1;
     c->pidfd = -1;
+    c->efd = -1;
     c->next = k->b.conns;
     k->b.conns = c;
     for (int i = 0; i < LK_MAX_TASKS; i++)
@@ -507,6 +548,43 @@ static void real_ids(pid_t pid, uint32_t *uid, uint32_t *gid)
     fclose(f);
 }
 
+/*
+ * The process's doorbell and channels: an eventfd of its own, which it writes when it posts
+ * while the broker sleeps (its own, so that a process that reads the broker's wake-ups away, or
+ * floods them, delays no one but itself), and its region, sealed to its size. Returns the
+ * region's memory file, or -errno with neither.
+ */
+static int proc_channels(liteipc_kernel *k, lk_bconn *c, int pid)
+{
+    struct epoll_event ev = {.events = EPOLLIN, .data.u64 = EV_PROC_BELL + (uint64_t)pid};
+    int rfd, err = -ENOMEM;
+
+    c->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (c->efd < 0)
+        return -ENOMEM;
+    if (epoll_ctl(k->b.epfd, EPOLL_CTL_ADD, c->efd, &ev) < 0)
+        goto fail_efd;
+    c->region_size = LK_REGION_HEADER + (size_t)k->cfg.task_limit * k->b.chan_size;
+    rfd = err = lk_memfd_create("liteipc-channels", c->region_size);
+    if (rfd < 0)
+        goto fail_epoll;
+    err = lk_memfd_seal_size(rfd);
+    if (err < 0)
+        goto fail_rfd;
+    c->region = lk_map_shared(rfd, c->region_size, PROT_READ | PROT_WRITE);
+    if (c->region)
+        return rfd;
+    err = -ENOMEM;
+fail_rfd:
+    close(rfd);
+fail_epoll:
+    epoll_ctl(k->b.epfd, EPOLL_CTL_DEL, c->efd, NULL);
+fail_efd:
+    close(c->efd);
+    c->efd = -1;
+    return err;
+}
+
 static int op_hello(liteipc_kernel *k, lk_bconn *c, const lk_wire_req *rq, lk_wire_resp *rs,
                     int *fds, int *nfds)
 {
@@ -535,25 +613,17 @@ static int op_hello(liteipc_kernel *k, lk_bconn *c, const lk_wire_req *rq, lk_wi
     }
     if (pid < 0)
         return pid;
-    c->region_size = LK_REGION_HEADER + (size_t)k->cfg.task_limit * k->b.chan_size;
-    rfd = lk_memfd_create("liteipc-channels", c->region_size);
-    if (rfd >= 0 && lk_memfd_seal_size(rfd) < 0) {
-        close(rfd);
-        rfd = -ENOMEM;
-    }
-    if (rfd < 0 || !(c->region = lk_map_shared(rfd, c->region_size, PROT_READ | PROT_WRITE))) {
-        int err = rfd < 0 ? rfd : -errno;
-
-        if (rfd >= 0)
-            close(rfd);
+    rfd = proc_channels(k, c, pid);
+    if (rfd < 0) {
         lk_proc_exit(k->kern, pid, lk_now_ns());
-        return err;
+        return rfd;
     }
     c->pid = pid;
     k->b.by_pid[pid] = c;
+    k->b.live[k->b.nlive++] = c;
     users_add(k, 1);
     fds[0] = k->b.bell_fd;
-    fds[1] = k->b.efd;
+    fds[1] = c->efd;
     fds[2] = rfd;
     *nfds = 3;
     rs->b = c->region_size;
@@ -812,13 +882,19 @@ static void handle_events(liteipc_kernel *k, uint64_t deadline)
     }
     n = broker_epoll(k, evs, 16, tp);
     for (int i = 0; i < n; i++) {
-        if (evs[i].data.ptr == EV_DOORBELL) {
-            uint64_t v;
+        uint64_t tag = evs[i].data.u64, v;
 
+        if (tag == EV_DOORBELL) {
             if (read(k->b.efd, &v, sizeof(v)) < 0 && errno != EAGAIN)
                 continue;
-        } else if (evs[i].data.ptr == EV_LISTEN) {
+        } else if (tag == EV_LISTEN) {
             accept_conn(k);
+        } else if (tag >= EV_PROC_BELL && tag < EV_PROC_BELL + LK_MAX_PROCS) {
+            /* By PID, not by pointer: its connection may have closed earlier in this batch. */
+            lk_bconn *c = k->b.by_pid[tag - EV_PROC_BELL];
+
+            if (c && c->efd >= 0 && read(c->efd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+                continue;
         } else {
             handle_conn(k, evs[i].data.ptr);
         }
@@ -847,7 +923,7 @@ static void broker_sleep(liteipc_kernel *k)
     uint64_t until = lk_now_ns() + BROKER_SPIN_NS;
 
     for (unsigned i = 1;; i++) {
-        if (atomic_load_explicit(&bell->pending_procs, memory_order_relaxed))
+        if (any_posted(k, memory_order_relaxed))
             return;
         lk_cpu_relax();
         if (i % 16 == 0) {
@@ -858,7 +934,7 @@ static void broker_sleep(liteipc_kernel *k)
     }
     /* Dekker pair with the task's post (client.c): announce sleep, then re-check. */
     atomic_store(&bell->broker_sleeping, 1);
-    if (!atomic_load(&bell->pending_procs) && !atomic_load(&k->b.stop) &&
+    if (!any_posted(k, memory_order_seq_cst) && !atomic_load(&k->b.stop) &&
         !atomic_load(&k->b.sub_pending))
         handle_events(k, lk_kernel_next_deadline(k->kern));
     atomic_store(&bell->broker_sleeping, 0);
@@ -901,7 +977,7 @@ static void *broker_main(void *arg)
         if (atomic_load(&k->b.sub_pending))
             apply_subscriptions(k);
         atomic_fetch_add_explicit(&k->b.bell->beat, 1, memory_order_relaxed); /* channel.h */
-        worked = scan_bell(k);
+        worked = scan_procs(k);
         worked |= run_deadlines(k);
         if (!worked) {
             broker_sleep(k);
@@ -973,9 +1049,9 @@ static int make_listener(liteipc_kernel *k, const char *name)
     return 0;
 }
 
-static int epoll_add(int epfd, int fd, void *tag)
+static int epoll_add(int epfd, int fd, uint64_t tag)
 {
-    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = tag};
+    struct epoll_event ev = {.events = EPOLLIN, .data.u64 = tag};
 
     return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
 }
@@ -1032,7 +1108,8 @@ int lk_broker_start(liteipc_kernel *k, const char *name)
     if (err < 0)
         goto fail;
     b->bell = lk_map_shared(b->bell_fd, sizeof(lk_bell), PROT_READ | PROT_WRITE);
-    if (b->bell && lk_memfd_seal_size(b->bell_fd) < 0) {
+    /* Only the broker writes the bell: processes map it read-only and wait and wake on it. */
+    if (b->bell && lk_memfd_seal_writes(b->bell_fd) < 0) {
         err = -ENOMEM;
         goto fail;
     }

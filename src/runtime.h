@@ -33,7 +33,8 @@
 /* ---- control protocol (SOCK_SEQPACKET, one connection per simulated process) -------------- */
 
 enum lk_op {
-    LK_OP_HELLO = 1,    /* a: parent PID for a fork child, or -1. Reply fds: bell, eventfd, region */
+    LK_OP_HELLO = 1,    /* a: parent PID for a fork child, or -1. Reply fds: bell (read-only),
+                           the process's doorbell eventfd, its region */
     LK_OP_OPEN,         /* the driver's open */
     LK_OP_TASK_ATTACH,  /* reply a: TID, b: slot */
     LK_OP_TASK_DETACH,  /* a: TID */
@@ -88,6 +89,7 @@ typedef struct lk_bconn {
     lk_fdpend *pend;
     int npend, cap_pend;
     int pid;             /* -1 until HELLO */
+    int efd;             /* the process's doorbell (eventfd), -1 until HELLO */
     bool in_host;        /* the peer is this very host process (virtual or default process) */
     pid_t peer_pid;      /* the host process behind the connection (SO_PEERCRED) */
     bool presence;       /* an attached program's first connection (counted as a user) */
@@ -107,7 +109,8 @@ typedef struct lk_subscriber {
 
 typedef struct lk_broker {
     pthread_t thread;
-    int epfd, efd, lfd;          /* epoll, doorbell eventfd, listening socket */
+    int epfd, efd, lfd;          /* epoll, the broker's own eventfd (stop, subscriptions),
+                                    listening socket */
     bool no_pwait2;              /* the system lacks epoll_pwait2: fall back to epoll_wait */
     struct sockaddr_un addr;
     socklen_t addrlen;
@@ -116,6 +119,8 @@ typedef struct lk_broker {
     size_t chan_size;
     lk_bconn *conns;             /* every connection, with or without a process yet */
     lk_bconn *by_pid[LK_MAX_PROCS];
+    lk_bconn *live[LK_MAX_PROCS]; /* connections with a process, densely: scanned for posts */
+    int nlive;
     lk_chan *hand_to;            /* the polling poster a wake-up may be handed to, or NULL */
     struct { int16_t pid, slot; } by_tid[LK_MAX_TASKS];
     _Atomic int stop;

@@ -8,8 +8,10 @@
  * without that right cannot reopen them at all: the test is then skipped).
  */
 #include "rfix.h"
+#include "runtime.h"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,6 +58,50 @@ static int h_reopen(const h_map *m)
     snprintf(path, sizeof(path), "/proc/self/map_files/%lx-%lx", m->lo, m->hi);
     fd = open(path, O_RDWR | O_CLOEXEC);
     return fd < 0 ? -errno : fd;
+}
+
+/* A writable view of one mapping: the mapping itself, or a new mapping of the reopened file. */
+typedef struct h_view {
+    unsigned char *p;
+    size_t len;
+    bool own;      /* a new mapping of ours, to unmap */
+    const char *name;
+} h_view;
+
+/*
+ * Every way this process has to write the memory it was given: each mapping, if it is writable
+ * or mprotect makes it so, else a new writable mapping of its reopened file. Returns how many
+ * views it got (none, where every memory file is defended).
+ */
+static int h_writable_views(h_map *maps, int nmaps, h_view *v, int max)
+{
+    int n = 0;
+
+    for (int i = 0; i < nmaps && n < max; i++) {
+        size_t len = maps[i].hi - maps[i].lo;
+        void *p = (void *)maps[i].lo;
+        int fd;
+
+        if (maps[i].perms[1] == 'w' || mprotect(p, len, PROT_READ | PROT_WRITE) == 0) {
+            v[n++] = (h_view){.p = p, .len = len, .name = maps[i].name};
+            continue;
+        }
+        fd = h_reopen(&maps[i]);
+        if (fd < 0)
+            continue;
+        p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+        close(fd);
+        if (p != MAP_FAILED)
+            v[n++] = (h_view){.p = p, .len = len, .own = true, .name = maps[i].name};
+    }
+    return n;
+}
+
+static void h_views_release(h_view *v, int n)
+{
+    for (int i = 0; i < n; i++)
+        if (v[i].own)
+            munmap(v[i].p, v[i].len);
 }
 
 /* Write one line to the test (a forked child's report). */
@@ -170,12 +216,123 @@ static void hostile_truncate_fails(void **state)
     assert_ok(liteipc_close(c->k, fd));
 }
 
+/* ---- the kernel-wide flags ------------------------------------------------------------------ */
+
+struct flags_arg {
+    liteipc_kernel *k;
+    bool clear;   /* clear every word, round after round, until told to stop; else set once */
+};
+
+/*
+ * Attach, then write the bell wherever this process can: set every word of its first cache
+ * lines (`dead`, the broker's flags) once, or clear them, with the header of every other
+ * memory file it can write (its posted bits), until the test says stop. Reports the writable
+ * bell views it found, and at the end how many rounds it ran.
+ */
+static void flags_main(void *arg, int in, int out)
+{
+    struct flags_arg *a = arg;
+    h_map maps[H_MAX_MAPS];
+    h_view v[H_MAX_MAPS];
+    struct pollfd pfd = {.fd = in, .events = POLLIN};
+    int fd = t_dev_setup(a->k, T_POOL, NULL), nmaps, nv, bell_views = 0;
+    unsigned long rounds = 0;
+
+    if (fd < 0)
+        _exit(10);
+    nmaps = h_maps(maps, H_MAX_MAPS);
+    nv = h_writable_views(maps, nmaps, v, H_MAX_MAPS);
+    for (int i = 0; i < nv; i++)
+        bell_views += strstr(v[i].name, "liteipc-bell") != NULL;
+    h_report(out, "bell-views %d", bell_views);
+    if (!a->clear) {
+        for (int i = 0; i < nv; i++)
+            if (strstr(v[i].name, "liteipc-bell"))
+                for (size_t w = 0; w < 128 && w + 4 <= v[i].len; w += 4)
+                    memcpy(v[i].p + w, &(uint32_t){1}, 4);
+        h_report(out, "set");
+        h_wait_word(in);
+        h_views_release(v, nv);
+        return;
+    }
+    do {
+        for (int r = 0; r < 1000; r++, rounds++)
+            for (int i = 0; i < nv; i++)
+                memset(v[i].p, 0, 64); /* the bell's flags and pending bits, a region's bits */
+    } while (poll(&pfd, 1, 0) == 0);
+    h_wait_word(in); /* "stop" */
+    h_report(out, "rounds %lu", rounds);
+    h_wait_word(in);
+    h_views_release(v, nv);
+}
+
+/* A process that sets every flag of the bell it can reach does not shut the kernel down for
+   the others: it cannot write the bell at all. */
+static void hostile_cannot_set_dead(void **state)
+{
+    r_ctx *c = *state;
+    struct flags_arg a = {.k = c->k};
+    char line[R_LINE_MAX], views[R_LINE_MAX];
+    r_child *ch = r_fork_child(c, flags_main, &a);
+    IpcVersion ver;
+    int fd;
+
+    r_expect(ch, "bell-views ", views, sizeof(views));
+    r_expect(ch, "set", line, sizeof(line));
+    fd = t_dev_setup(c->k, T_POOL, NULL);
+    assert_true(fd >= 0);
+    assert_ok(liteipc_ioctl(c->k, fd, IPC_GET_VERSION, &ver)); /* not ESHUTDOWN */
+    assert_ok(liteipc_close(c->k, fd));
+    assert_string_equal(views, "bell-views 0");
+    r_say(ch, "quit");
+    r_assert_exit0(r_wait(ch), "hostile child");
+}
+
+/* While a process clears every posted bit it can write, round after round, the calls of the
+   others are all served, promptly: none waits for its deadline, none is lost. */
+static void hostile_clearing_posted_bits_loses_nothing_of_others(void **state)
+{
+    r_ctx *c = *state;
+    struct flags_arg a = {.k = c->k, .clear = true};
+    t_svc svc = {.cms_size = T_CMS_BIG};
+    char line[R_LINE_MAX], data[64];
+    r_child *ch;
+    int fd;
+
+    t_svc_start(&svc, c->k);
+    fd = t_dev_setup(c->k, T_POOL, NULL);
+    assert_true(fd >= 0);
+    ch = r_fork_child(c, flags_main, &a);
+    r_expect(ch, "bell-views ", line, sizeof(line));
+    for (unsigned i = 0; i < 2000; i++) {
+        IpcMsg *reply = NULL;
+
+        t_fill(data, sizeof(data), i);
+        if (t_call(c->k, fd, 0, T_CODE_ECHO, data, sizeof(data), &reply) != 0)
+            fail_msg("call %u: %s", i, t_errname(errno));
+        assert_int_equal(reply->dataSz, sizeof(data));
+        assert_true(t_check_fill(reply->data, sizeof(data), i));
+        assert_ok(t_free(c->k, fd, reply));
+    }
+    r_say(ch, "stop");
+    r_expect(ch, "rounds ", line, sizeof(line));
+    r_say(ch, "quit");
+    r_assert_exit0(r_wait(ch), "hostile child");
+    assert_int_equal(t_svc_quit(&svc, c->k, fd, true), 0);
+    t_svc_join(&svc);
+    assert_ok(liteipc_close(c->k, fd));
+    /* and not one of those calls was answered only by its caller's periodic check */
+    assert_int_equal(atomic_load(&c->k->c.lost_wakes), 0);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, r_setup, r_teardown)
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         T(hostile_truncate_fails),
+        T(hostile_cannot_set_dead),
+        T(hostile_clearing_posted_bits_loses_nothing_of_others),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
