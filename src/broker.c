@@ -34,6 +34,10 @@
 #define BROKER_SPIN_NS 20000  /* how long the broker polls the bell before sleeping */
 #endif
 #define BROKER_POLL_EVERY 64  /* busy iterations between two looks at the sockets */
+#ifndef BROKER_HAND_GRACE_NS
+/* How long a poster has to do a wake-up handed to it before the broker does it (channel.h). */
+#define BROKER_HAND_GRACE_NS 1000000
+#endif
 #define EV_DOORBELL 1u        /* epoll tags: the broker's own eventfd (stop, subscriptions) */
 #define EV_LISTEN 2u
 #define EV_PROC_BELL 0x1000u  /* + PID: that process's doorbell; connections are tagged by pointer */
@@ -56,6 +60,68 @@ static void reclaim_wake(liteipc_kernel *k, lk_chan *ch)
         lk_wake_task(k->b.bell, tid);
 }
 
+/* The channel of task tid, if it is attached. */
+static lk_chan *chan_of_tid(const liteipc_kernel *k, int tid)
+{
+    const lk_bconn *c;
+
+    if (tid < 0 || tid >= LK_MAX_TASKS || k->b.by_tid[tid].pid < 0)
+        return NULL;
+    c = k->b.by_pid[k->b.by_tid[tid].pid];
+    return c ? chan_of(k, c, k->b.by_tid[tid].slot) : NULL;
+}
+
+/*
+ * Handed wake-ups are watched: the poster is another process, which may never do the wake
+ * (killed, buggy, hostile). Past BROKER_HAND_GRACE_NS, a task still asleep on a complete
+ * channel is woken by the broker. Wakes are handed in time order, so the watch is a ring whose
+ * head is due first; a full ring settles its oldest entry early (a wake-up sent twice is
+ * harmless: the sleeper re-checks its channel).
+ */
+static void hand_settle(liteipc_kernel *k, int tid)
+{
+    lk_chan *ch = chan_of_tid(k, tid);
+
+    if (ch && atomic_load_explicit(&ch->state, memory_order_acquire) == LK_CHAN_DONE)
+        lk_wake_task(k->b.bell, tid); /* its word was bumped when the wake was handed */
+}
+
+static void hand_watch(liteipc_kernel *k, int tid)
+{
+    lk_broker *b = &k->b;
+
+    if (b->nhanded == LK_HAND_RING) {
+        hand_settle(k, b->handed[b->hand_head].tid);
+        b->hand_head = (b->hand_head + 1) % LK_HAND_RING;
+        b->nhanded--;
+    }
+    b->handed[(b->hand_head + b->nhanded) % LK_HAND_RING] =
+        (lk_handed){.tid = tid, .due = lk_now_ns() + BROKER_HAND_GRACE_NS};
+    b->nhanded++;
+}
+
+/* When the oldest handed wake-up falls due, or UINT64_MAX. */
+static uint64_t hand_next_due(const liteipc_kernel *k)
+{
+    return k->b.nhanded ? k->b.handed[k->b.hand_head].due : UINT64_MAX;
+}
+
+/* Settle the handed wake-ups that are due. */
+static void hand_check(liteipc_kernel *k)
+{
+    lk_broker *b = &k->b;
+    uint64_t now;
+
+    if (!b->nhanded)
+        return;
+    now = lk_now_ns();
+    while (b->nhanded && b->handed[b->hand_head].due <= now) {
+        hand_settle(k, b->handed[b->hand_head].tid);
+        b->hand_head = (b->hand_head + 1) % LK_HAND_RING;
+        b->nhanded--;
+    }
+}
+
 /* Task tid sleeps and its channel is complete: bump its word (only the broker writes the bell),
    then wake it, or hand the FUTEX_WAKE to the task whose command is being served, if it is
    polling and has none yet (channel.h). */
@@ -68,6 +134,7 @@ static void wake_or_hand(liteipc_kernel *k, int tid)
     if (k->b.hand_to) {
         atomic_store_explicit(&k->b.hand_to->wake_tid, tid, memory_order_release);
         k->b.hand_to = NULL; /* one per command */
+        hand_watch(k, tid);
     } else {
         lk_wake_task(k->b.bell, tid);
     }
@@ -97,14 +164,14 @@ static void chan_complete(liteipc_kernel *k, lk_chan *ch, int tid, int result,
 
 static void complete_tid(liteipc_kernel *k, int tid, int result, const lk_ioctl_out *out)
 {
+    lk_chan *ch = chan_of_tid(k, tid);
     lk_bconn *c;
 
-    if (tid < 0 || tid >= LK_MAX_TASKS || k->b.by_tid[tid].pid < 0)
+    if (!ch)
         return;
     c = k->b.by_pid[k->b.by_tid[tid].pid];
-    if (c)
-        chan_complete(k, chan_of(k, c, k->b.by_tid[tid].slot), tid, result, out,
-                      result == 0 && out ? prepare_fd_delivery(k, c, tid, out->in_msg) : 0);
+    chan_complete(k, ch, tid, result, out,
+                  result == 0 && out ? prepare_fd_delivery(k, c, tid, out->in_msg) : 0);
 }
 
 static void deliver_completions(liteipc_kernel *k)
@@ -915,7 +982,12 @@ static bool run_deadlines(liteipc_kernel *k)
     return true;
 }
 
-/* Sleep until a command, a socket event or the next deadline. */
+static uint64_t min_u64(uint64_t a, uint64_t b)
+{
+    return a < b ? a : b;
+}
+
+/* Sleep until a command, a socket event, the next deadline or handed wake-up due. */
 static void broker_sleep(liteipc_kernel *k)
 {
     lk_bell *bell = k->b.bell;
@@ -936,7 +1008,7 @@ static void broker_sleep(liteipc_kernel *k)
     atomic_store(&bell->broker_sleeping, 1);
     if (!any_posted(k, memory_order_seq_cst) && !atomic_load(&k->b.stop) &&
         !atomic_load(&k->b.sub_pending))
-        handle_events(k, lk_kernel_next_deadline(k->kern));
+        handle_events(k, min_u64(lk_kernel_next_deadline(k->kern), hand_next_due(k)));
     atomic_store(&bell->broker_sleeping, 0);
 }
 
@@ -979,6 +1051,7 @@ static void *broker_main(void *arg)
         atomic_fetch_add_explicit(&k->b.bell->beat, 1, memory_order_relaxed); /* channel.h */
         worked = scan_procs(k);
         worked |= run_deadlines(k);
+        hand_check(k);
         if (!worked) {
             broker_sleep(k);
             busy = 0;

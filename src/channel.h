@@ -42,9 +42,12 @@
  * POSTED): it writes the TID into the poster's wake_tid before the poster's own answer, and the
  * poster, running on the CPU where the woken task last ran, wakes it there (a local wake-up, not
  * a cross-CPU one). If the poster went to sleep meanwhile, the broker takes the TID back (an
- * exchange: exactly one of them wakes). A wake_tid outside the user TIDs is ignored: the poster
- * can only delay a wake by writing it, and a task that is never woken still looks at its
- * channel every CLIENT_WAKE_CHECK_NS.
+ * exchange: exactly one of them wakes). The poster may be another process, and may never do
+ * it (killed, buggy, hostile): the broker watches every wake-up it hands, and does those whose
+ * sleeper is still asleep on a complete channel after BROKER_HAND_GRACE_NS (1 ms) itself. So
+ * a poster can delay another task's wake-up by that much at most; a wake_tid it writes is
+ * checked, and at worst makes a spurious wake-up. Besides, a task that is never woken still
+ * looks at its channel every CLIENT_WAKE_CHECK_NS.
  *
  * Everything in a channel is user-writable: the broker copies what it needs out of it once,
  * checks its own copy, and only copies payload bytes from the staging area (copy_from_user).

@@ -107,6 +107,14 @@ typedef struct lk_subscriber {
     void *ctx;
 } lk_subscriber;
 
+/* A wake-up handed to a poster, watched until it is due (broker.c). */
+typedef struct lk_handed {
+    int tid;
+    uint64_t due;
+} lk_handed;
+
+#define LK_HAND_RING 256
+
 typedef struct lk_broker {
     pthread_t thread;
     int epfd, efd, lfd;          /* epoll, the broker's own eventfd (stop, subscriptions),
@@ -122,6 +130,8 @@ typedef struct lk_broker {
     lk_bconn *live[LK_MAX_PROCS]; /* connections with a process, densely: scanned for posts */
     int nlive;
     lk_chan *hand_to;            /* the polling poster a wake-up may be handed to, or NULL */
+    lk_handed handed[LK_HAND_RING]; /* handed wake-ups, oldest (due first) at hand_head */
+    int hand_head, nhanded;
     struct { int16_t pid, slot; } by_tid[LK_MAX_TASKS];
     _Atomic int stop;
 

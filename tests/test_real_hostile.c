@@ -296,23 +296,28 @@ static void hostile_clearing_posted_bits_loses_nothing_of_others(void **state)
     struct flags_arg a = {.k = c->k, .clear = true};
     t_svc svc = {.cms_size = T_CMS_BIG};
     char line[R_LINE_MAX], data[64];
+    unsigned i;
     r_child *ch;
-    int fd;
+    int fd, bad = 0;
 
     t_svc_start(&svc, c->k);
     fd = t_dev_setup(c->k, T_POOL, NULL);
     assert_true(fd >= 0);
     ch = r_fork_child(c, flags_main, &a);
     r_expect(ch, "bell-views ", line, sizeof(line));
-    for (unsigned i = 0; i < 2000; i++) {
+    for (i = 0; i < 2000 && !bad; i++) {
         IpcMsg *reply = NULL;
 
         t_fill(data, sizeof(data), i);
-        if (t_call(c->k, fd, 0, T_CODE_ECHO, data, sizeof(data), &reply) != 0)
-            fail_msg("call %u: %s", i, t_errname(errno));
-        assert_int_equal(reply->dataSz, sizeof(data));
-        assert_true(t_check_fill(reply->data, sizeof(data), i));
-        assert_ok(t_free(c->k, fd, reply));
+        if (t_call(c->k, fd, 0, T_CODE_ECHO, data, sizeof(data), &reply) != 0) {
+            bad = errno;
+            break;
+        }
+        bad = reply->dataSz != sizeof(data) || !t_check_fill(reply->data, sizeof(data), i)
+                  ? EBADMSG
+                  : 0;
+        if (t_free(c->k, fd, reply) != 0 && !bad)
+            bad = errno;
     }
     r_say(ch, "stop");
     r_expect(ch, "rounds ", line, sizeof(line));
@@ -321,7 +326,102 @@ static void hostile_clearing_posted_bits_loses_nothing_of_others(void **state)
     assert_int_equal(t_svc_quit(&svc, c->k, fd, true), 0);
     t_svc_join(&svc);
     assert_ok(liteipc_close(c->k, fd));
+    if (bad)
+        fail_msg("call %u: %s", i, t_errname(bad));
     /* and not one of those calls was answered only by its caller's periodic check */
+    assert_int_equal(atomic_load(&c->k->c.lost_wakes), 0);
+}
+
+/* ---- wake-ups handed over ------------------------------------------------------------------- */
+
+struct withhold_arg {
+    liteipc_kernel *k;
+    unsigned sends;
+};
+
+/*
+ * Post a one-way request to handle 0 straight into the channel, as a program that speaks the
+ * protocol itself would, and poll for the answer without ever doing the wake-up the broker
+ * hands it (channel.h). Returns the result, or exits if the broker never answers.
+ */
+static int raw_oneway(lk_ctask *t)
+{
+    lk_chan *ch = t->ch;
+    IpcMsg msg = {.type = MT_REQUEST, .code = T_CODE_ECHO, .flag = LITEIPC_FLAG_ONEWAY};
+    IpcContent content = {.flag = SEND, .outMsg = &msg};
+    uint64_t one = 1;
+
+    ch->cmd = IPC_SEND_RECV_MSG;
+    ch->arg = (uintptr_t)&content;
+    ch->content = content;
+    memset(&ch->out, 0, sizeof(ch->out));
+    memcpy(&ch->out, &msg, LK_MSG_SENDER_BYTES);
+    ch->data_len = ch->off_count = 0;
+    atomic_store(&ch->state, LK_CHAN_POSTED);
+    atomic_fetch_or(&t->proc->region->pending_slots[t->slot >> 6], 1ull << (t->slot & 63));
+    if (atomic_load(&t->proc->bell->broker_sleeping) && write(t->proc->efd, &one, 8) != 8)
+        _exit(12);
+    for (unsigned long i = 0; atomic_load(&ch->state) != LK_CHAN_DONE; i++)
+        if (i > 4000000000ul)
+            _exit(13);
+    atomic_store(&ch->wake_tid, 0); /* dropped, never done */
+    atomic_store(&ch->state, LK_CHAN_IDLE);
+    return ch->result;
+}
+
+/* Send handle 0 a few one-way requests, withholding every wake-up handed over. */
+static void withhold_child(void *arg, int in, int out)
+{
+    struct withhold_arg *a = arg;
+    IpcVersion ver;
+    unsigned failed = 0;
+    int fd = t_dev_setup(a->k, T_POOL, NULL);
+
+    if (fd < 0 || liteipc_ioctl(a->k, fd, IPC_GET_VERSION, &ver) != 0)
+        _exit(10);
+    for (unsigned i = 0; i < a->sends; i++) {
+        h_wait_word(in); /* the service sleeps in its receive again */
+        failed += raw_oneway(lk_task_lookup(a->k)) != 0;
+        h_report(out, "sent");
+    }
+    h_report(out, "failed %u", failed);
+    h_wait_word(in);
+}
+
+/* A process that never does the wake-ups the broker hands it delays the task it should have
+   woken by BROKER_HAND_GRACE_NS at most: the broker does them, and the service, in another
+   process, never has to find its requests at its own 250 ms check. */
+static void hostile_withheld_wake_is_done_by_broker(void **state)
+{
+    r_ctx *c = *state;
+    struct withhold_arg a = {.k = c->k, .sends = 5};
+    t_svc svc = {.cms_size = T_CMS_BIG};
+    char line[R_LINE_MAX];
+    unsigned waits;
+    r_child *ch;
+    int fd;
+
+    t_svc_start(&svc, c->k);
+    r_ev_wait(c, LITEIPC_EV_RECV_WAIT, svc.tid, 1, false);
+    waits = t_ev_count(c->ev, LITEIPC_EV_RECV_WAIT, svc.tid);
+    ch = r_fork_child(c, withhold_child, &a);
+    for (unsigned i = 0; i < a.sends; i++) {
+        /* each send finds the service asleep in its receive: its wake-up is handed over */
+        r_ev_wait(c, LITEIPC_EV_RECV_WAIT, svc.tid, waits + i, false);
+        r_say(ch, "go");
+        r_expect(ch, "sent", line, sizeof(line));
+    }
+    r_expect(ch, "failed 0", line, sizeof(line));
+    r_ev_wait(c, LITEIPC_EV_RECV_WAIT, svc.tid, waits + a.sends, false);
+    r_say(ch, "quit");
+    r_assert_exit0(r_wait(ch), "hostile child");
+    fd = t_dev_setup(c->k, T_POOL, NULL);
+    assert_true(fd >= 0);
+    assert_int_equal(t_svc_quit(&svc, c->k, fd, true), 0);
+    t_svc_join(&svc);
+    assert_ok(liteipc_close(c->k, fd));
+    assert_int_equal(atomic_load(&svc.oneways), a.sends);
+    /* woken by the broker in time, never by its own periodic check */
     assert_int_equal(atomic_load(&c->k->c.lost_wakes), 0);
 }
 
@@ -333,6 +433,7 @@ int main(void)
         T(hostile_truncate_fails),
         T(hostile_cannot_set_dead),
         T(hostile_clearing_posted_bits_loses_nothing_of_others),
+        T(hostile_withheld_wake_is_done_by_broker),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
