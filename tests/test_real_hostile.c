@@ -10,12 +10,17 @@
 #include "rfix.h"
 #include "runtime.h"
 
+#include <dirent.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <linux/futex.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 /* ---- the memory a process maps --------------------------------------------------------------- */
@@ -425,6 +430,349 @@ static void hostile_withheld_wake_is_done_by_broker(void **state)
     assert_int_equal(atomic_load(&c->k->c.lost_wakes), 0);
 }
 
+/* ---- a hostile process among a ServiceManager, a service and clients ------------------------ */
+
+#define H_ROUNDS 300       /* of the hostile process: about a second */
+#define H_CLIENTS 2
+#define H_CODE_CHECKED 0x4853u /* a request whose sender's stamps the service checks */
+#define H_MAGIC 0x686f7374u
+#define H_DATA 256u
+
+/* What a client puts first in each request: who it is, as the kernel must stamp it. */
+typedef struct h_claim {
+    uint32_t magic, pid, tid, uid, seq;
+} h_claim;
+
+struct h_world {
+    liteipc_kernel *k;
+    int sm_pid, sm_tid, svc_pid, svc_tid; /* for the clients */
+    int id;               /* a client's number */
+};
+
+/* The service's check of every H_CODE_CHECKED request: the stamps are the sender's. */
+static int svc_check_stamps(t_svc *s, IpcMsg *m)
+{
+    _Atomic unsigned *bad = s->user;
+    h_claim cl;
+
+    if (m->code != H_CODE_CHECKED || m->dataSz < sizeof(cl))
+        return T_SVC_DEFAULT;
+    memcpy(&cl, m->data, sizeof(cl));
+    if (cl.magic != H_MAGIC)
+        return T_SVC_DEFAULT; /* not one of the clients' (the hostile process's garbage) */
+    if (m->processID != cl.pid || m->taskID != cl.tid || m->userID != cl.uid)
+        atomic_fetch_add(bad, 1);
+    return T_SVC_DEFAULT; /* echo */
+}
+
+/* A ServiceManager (cms) or a service in a process of its own, until told to quit. Reports
+   "ready PID TID", then "served N bad B". */
+static void h_server(liteipc_kernel *k, bool cms, int in, int out)
+{
+    _Atomic unsigned bad = 0;
+    t_svc s = {.cms_size = cms ? T_CMS_BIG : 0, .handler = svc_check_stamps, .user = &bad};
+    int fd;
+
+    t_svc_start(&s, k);
+    h_report(out, "ready %d %d", s.pid, s.tid);
+    h_wait_word(in);
+    fd = t_dev_setup(k, T_POOL, NULL);
+    if (fd < 0 || (!cms && t_request_grant(k, fd, (uint32_t)s.tid) != 0) ||
+        t_svc_quit(&s, k, fd, cms) != 0)
+        _exit(30);
+    t_svc_join(&s);
+    h_report(out, "served %u bad %u", atomic_load(&s.requests), atomic_load(&bad));
+    h_wait_word(in);
+    _exit(t_failed() ? 31 : 0);
+}
+
+static void sm_main(void *arg, int in, int out)
+{
+    h_server(((struct h_world *)arg)->k, true, in, out);
+}
+
+static void svc_main(void *arg, int in, int out)
+{
+    h_server(((struct h_world *)arg)->k, false, in, out);
+}
+
+/* One verified call: the reply holds our data, stamped with the callee's identity. 0 or an
+   errno (EBADMSG: a reply that is not ours). */
+static int h_checked_call(liteipc_kernel *k, int fd, uint32_t handle, int pid, int tid,
+                          uint32_t seq)
+{
+    unsigned char data[H_DATA];
+    h_claim cl = {H_MAGIC, (uint32_t)liteipc_self_pid(k), (uint32_t)liteipc_self_tid(k),
+                  (uint32_t)getuid(), seq};
+    IpcMsg *r = NULL;
+    int err = 0;
+
+    t_fill(data, sizeof(data), seq);
+    memcpy(data, &cl, sizeof(cl));
+    if (t_call(k, fd, handle, H_CODE_CHECKED, data, sizeof(data), &r) != 0)
+        return errno ? errno : EIO;
+    if (r->type != MT_REPLY || r->dataSz != sizeof(data) || memcmp(r->data, data, sizeof(data)) ||
+        r->processID != (uint32_t)pid || r->taskID != (uint32_t)tid || r->userID != getuid())
+        err = EBADMSG;
+    if (t_free(k, fd, r) != 0 && !err)
+        err = errno;
+    return err;
+}
+
+/* A client: calls the service, verifying each reply, until told to stop; then one call to the
+   ServiceManager and one to the service. Reports "calls N failed F errno E slowest-ms M". */
+static void client_main(void *arg, int in, int out)
+{
+    struct h_world *w = arg;
+    struct pollfd pfd = {.fd = in, .events = POLLIN};
+    unsigned calls = 0, failed = 0, seq = (unsigned)w->id << 24;
+    uint64_t slowest = 0;
+    int fd = t_dev_setup(w->k, T_POOL, NULL), first = 0, err;
+
+    if (fd < 0 || t_request_grant(w->k, fd, (uint32_t)w->svc_tid) != 0)
+        _exit(40);
+    h_report(out, "ready");
+    while (poll(&pfd, 1, 0) == 0) {
+        uint64_t t0 = t_now_ms(), took;
+
+        err = h_checked_call(w->k, fd, (uint32_t)w->svc_tid, w->svc_pid, w->svc_tid, seq++);
+        took = t_now_ms() - t0;
+        slowest = took > slowest ? took : slowest;
+        calls++;
+        if (err && failed++ == 0)
+            first = err;
+    }
+    h_wait_word(in); /* "stop": the hostile process is done */
+    err = h_checked_call(w->k, fd, 0, w->sm_pid, w->sm_tid, seq++);
+    if (!err)
+        err = h_checked_call(w->k, fd, (uint32_t)w->svc_tid, w->svc_pid, w->svc_tid, seq++);
+    calls += 2;
+    if (err && failed++ == 0)
+        first = err;
+    h_report(out, "calls %u failed %u errno %d slowest-ms %llu lost-wakes %lu", calls, failed,
+             first, (unsigned long long)slowest, atomic_load(&w->k->c.lost_wakes));
+    h_wait_word(in);
+}
+
+static uint64_t xorshift(uint64_t *x)
+{
+    *x ^= *x << 13;
+    *x ^= *x >> 7;
+    *x ^= *x << 17;
+    return *x;
+}
+
+/* Shrink and grow every memory file this process holds, by descriptor or reopened from its
+   mappings. Returns how many of those succeeded. */
+static unsigned h_truncate_all(const h_map *maps, int nmaps)
+{
+    char path[64], link[128];
+    unsigned done = 0;
+    struct dirent *e;
+    DIR *d = opendir("/proc/self/fd");
+
+    while (d && (e = readdir(d))) {
+        int fd = atoi(e->d_name);
+        ssize_t n;
+
+        snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+        n = readlink(path, link, sizeof(link) - 1);
+        if (n <= 0 || fd == dirfd(d))
+            continue;
+        link[n] = '\0';
+        if (strstr(link, "memfd:"))
+            done += (ftruncate(fd, 0) == 0) + (ftruncate(fd, 1 << 20) == 0);
+    }
+    if (d)
+        closedir(d);
+    for (int i = 0; i < nmaps; i++) {
+        int fd = h_reopen(&maps[i]);
+
+        if (fd < 0)
+            continue;
+        done += (ftruncate(fd, 0) == 0) + (ftruncate(fd, 1 << 20) == 0);
+        close(fd);
+    }
+    return done;
+}
+
+/* One round over what this process can write: random bytes, every bit set, or every bit clear. */
+static void h_scribble(h_view *v, int nv, unsigned round, uint64_t *rng)
+{
+    for (int i = 0; i < nv; i++) {
+        if (round % 3 == 0) {
+            for (size_t o = 0; o + 8 <= v[i].len; o += 8) {
+                uint64_t x = xorshift(rng);
+
+                memcpy(v[i].p + o, &x, 8);
+            }
+        } else {
+            memset(v[i].p, round % 3 == 1 ? 0xff : 0, v[i].len);
+        }
+    }
+}
+
+/* FUTEX_WAKE every word of the bell: spurious wake-ups for every task of the kernel. */
+static unsigned long h_wake_all(const h_map *maps, int nmaps)
+{
+    unsigned long woken = 0;
+
+    for (int i = 0; i < nmaps; i++) {
+        if (!strstr(maps[i].name, "liteipc-bell"))
+            continue;
+        for (unsigned long a = maps[i].lo; a + 4 <= maps[i].hi; a += 4) {
+            long n = syscall(SYS_futex, (uint32_t *)a, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+
+            woken += n > 0 ? (unsigned long)n : 0;
+        }
+    }
+    return woken;
+}
+
+struct h_own {
+    liteipc_kernel *k;
+    int fd;
+    _Atomic unsigned ok, failed;
+};
+
+/* The hostile process's own calls to the ServiceManager: they may fail, or never end. */
+static void *h_own_calls(void *arg)
+{
+    struct h_own *o = arg;
+
+    for (;;) {
+        IpcMsg *r = NULL;
+        uint32_t x = 7;
+
+        if (t_call(o->k, o->fd, 0, T_CODE_ECHO, &x, sizeof(x), &r) == 0 &&
+            t_free(o->k, o->fd, r) == 0)
+            atomic_fetch_add(&o->ok, 1);
+        else
+            atomic_fetch_add(&o->failed, 1);
+    }
+    return NULL;
+}
+
+/*
+ * The hostile process: for H_ROUNDS rounds, truncate every memory file it holds, scribble over
+ * every shared mapping it can write, wake every futex word it can see, while a thread of its
+ * own calls the ServiceManager. Reports "rounds R trunc-ok T views V own-ok O", where T must be
+ * 0 and V only its own channels.
+ */
+static void hostile_main(void *arg, int in, int out)
+{
+    struct h_world *w = arg;
+    struct h_own own = {.k = w->k};
+    h_map maps[H_MAX_MAPS];
+    h_view v[H_MAX_MAPS];
+    uint64_t rng = 0x9e3779b97f4a7c15ull ^ (uint64_t)getpid();
+    unsigned trunc_ok = 0, r;
+    unsigned long woken = 0;
+    char names[128] = "";
+    pthread_t th;
+    int nmaps, nv;
+
+    own.fd = t_dev_setup(w->k, T_POOL, NULL);
+    if (own.fd < 0 || pthread_create(&th, NULL, h_own_calls, &own) != 0)
+        _exit(50);
+    nmaps = h_maps(maps, H_MAX_MAPS);
+    nv = h_writable_views(maps, nmaps, v, H_MAX_MAPS);
+    for (int i = 0; i < nv; i++)
+        snprintf(names + strlen(names), sizeof(names) - strlen(names), " %s", v[i].name);
+    h_report(out, "started");
+    for (r = 0; r < H_ROUNDS; r++) {
+        trunc_ok += h_truncate_all(maps, nmaps);
+        h_scribble(v, nv, r, &rng);
+        woken += h_wake_all(maps, nmaps);
+    }
+    h_report(out, "rounds %u trunc-ok %u views %d own-ok %u own-failed %u woken %lu writable%.80s",
+             r, trunc_ok, nv, atomic_load(&own.ok), atomic_load(&own.failed), woken, names);
+    h_wait_word(in);
+    _exit(0); /* its calling thread may wait forever on what it has done to its own channel */
+}
+
+/* Read a child's "ready PID TID". */
+static void h_ready_ids(r_child *ch, int *pid, int *tid)
+{
+    char line[R_LINE_MAX];
+
+    r_expect(ch, "ready ", line, sizeof(line));
+    assert_int_equal(sscanf(line, "ready %d %d", pid, tid), 2);
+}
+
+/*
+ * Issue 10's hostile process: while a ServiceManager, a service and clients run as processes of
+ * their own, a process that truncates, scribbles over and wakes everything it can for about a
+ * second harms none of them: every call of theirs is served and verified (data, and the
+ * processID, taskID and userID stamps, checked by both sides), none fails or waits for its
+ * deadline, and the kernel serves on.
+ */
+static void hostile_process_harms_nobody(void **state)
+{
+    r_ctx *c = *state;
+    struct h_world w = {.k = c->k};
+    char line[R_LINE_MAX];
+    r_child *sm, *svc, *cl[H_CLIENTS], *bad;
+    unsigned rounds = 0, trunc_ok = 1, own_ok = 0, own_failed = 0, served = 0, sbad = 1;
+    unsigned long client_calls = 0;
+    IpcVersion ver;
+    int views = -1, fd;
+
+    sm = r_fork_child(c, sm_main, &w);
+    h_ready_ids(sm, &w.sm_pid, &w.sm_tid);
+    svc = r_fork_child(c, svc_main, &w);
+    h_ready_ids(svc, &w.svc_pid, &w.svc_tid);
+    for (int i = 0; i < H_CLIENTS; i++) {
+        w.id = i + 1;
+        cl[i] = r_fork_child(c, client_main, &w);
+        r_expect(cl[i], "ready", line, sizeof(line));
+    }
+    bad = r_fork_child(c, hostile_main, &w);
+    r_expect(bad, "started", line, sizeof(line));
+    r_expect(bad, "rounds ", line, sizeof(line));
+    print_message("hostile: %s\n", line);
+    assert_true(sscanf(line, "rounds %u trunc-ok %u views %d own-ok %u own-failed %u", &rounds,
+                       &trunc_ok, &views, &own_ok, &own_failed) == 5);
+    for (int i = 0; i < H_CLIENTS; i++) {
+        unsigned calls = 0, failed = 1;
+        int err = 0;
+
+        r_say(cl[i], "stop");
+        r_expect(cl[i], "calls ", line, sizeof(line));
+        print_message("client %d: %s\n", i + 1, line);
+        assert_true(sscanf(line, "calls %u failed %u errno %d", &calls, &failed, &err) == 3);
+        if (failed)
+            fail_msg("client %d: %u of %u calls failed, the first with %s", i + 1, failed, calls,
+                     t_errname(err));
+        client_calls += calls;
+        r_say(cl[i], "quit");
+        r_assert_exit0(r_wait(cl[i]), "client");
+    }
+    r_say(bad, "quit");
+    r_wait(bad);
+    for (int i = 0; i < 2; i++) { /* the service first: it needs the CMS to be stopped */
+        r_child *s = i ? sm : svc;
+
+        r_say(s, "quit");
+        r_expect(s, "served ", line, sizeof(line));
+        print_message("%s: %s\n", i ? "ServiceManager" : "service", line);
+        assert_true(sscanf(line, "served %u bad %u", &served, &sbad) == 2);
+        assert_int_equal(sbad, 0); /* every request stamped with its sender's identity */
+        if (!i)
+            assert_true(served >= client_calls - H_CLIENTS); /* the last calls: one to the SM */
+        r_say(s, "quit");
+        r_assert_exit0(r_wait(s), i ? "ServiceManager" : "service");
+    }
+    assert_int_equal(rounds, H_ROUNDS);
+    assert_int_equal(trunc_ok, 0); /* no memory file could be resized */
+    assert_int_equal(views, 1);    /* it could write its own channels, nothing else */
+    /* the kernel serves on */
+    fd = t_dev_setup(c->k, T_POOL, NULL);
+    assert_true(fd >= 0);
+    assert_ok(liteipc_ioctl(c->k, fd, IPC_GET_VERSION, &ver));
+    assert_ok(liteipc_close(c->k, fd));
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, r_setup, r_teardown)
 
 int main(void)
@@ -434,6 +782,7 @@ int main(void)
         T(hostile_cannot_set_dead),
         T(hostile_clearing_posted_bits_loses_nothing_of_others),
         T(hostile_withheld_wake_is_done_by_broker),
+        T(hostile_process_harms_nobody),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
