@@ -414,6 +414,7 @@ static void handle_slot(liteipc_kernel *k, lk_bconn *c, int slot)
     if (st != LK_CHAN_POSTED && st != LK_CHAN_WAITING)
         return;
     read_command(k, c, ch, &in);
+    atomic_store_explicit(&ch->taken, 1, memory_order_relaxed); /* no need to ring again */
     memset(&out, 0, sizeof(out));
     ret = lk_ioctl(k->kern, tid, &in, lk_now_ns(), &out);
     /* The tasks this command completed first: a polling poster wakes one of them itself, so

@@ -527,6 +527,7 @@ static void ring_broker(lk_ctask *t)
 
 static void post_command(lk_ctask *t)
 {
+    atomic_store_explicit(&t->ch->taken, 0, memory_order_relaxed);
     atomic_store_explicit(&t->ch->state, LK_CHAN_POSTED, memory_order_release);
     ring_broker(t);
 }
@@ -614,9 +615,9 @@ static int wait_done(lk_ctask *t)
         }
         if (atomic_load(&bell->dead) || host_gone(t->proc))
             return -ESHUTDOWN;
-        /* Our bits are ours to write and to lose (a scribble, a bug): ring again, in case the
-           broker never saw the command. It ignores the ring of a command it has parked. */
-        if (timed_out)
+        /* Our bits are ours to write and to lose (a scribble, a bug): ring again if the broker
+           has not taken the command yet. */
+        if (timed_out && !atomic_load_explicit(&ch->taken, memory_order_relaxed))
             ring_broker(t);
     }
 }

@@ -430,6 +430,93 @@ static void hostile_withheld_wake_is_done_by_broker(void **state)
     assert_int_equal(atomic_load(&c->k->c.lost_wakes), 0);
 }
 
+/* ---- its own posts lost --------------------------------------------------------------------- */
+
+struct lose_arg {
+    liteipc_kernel *k;
+    lk_ctask *t;
+    _Atomic bool called; /* the call has returned */
+    bool lost;           /* the broker had not taken the command when its task went to sleep */
+};
+
+/* Clear the process's posted bits until its task sleeps on its call (or has its answer). */
+static void *lose_main(void *arg)
+{
+    struct lose_arg *a = arg;
+    lk_chan *ch = a->t->ch;
+    _Atomic uint64_t *bits = a->t->proc->region->pending_slots;
+    uint32_t st;
+
+    while ((st = atomic_load(&ch->state)) != LK_CHAN_WAITING && !atomic_load(&a->called)) {
+        atomic_store_explicit(&bits[0], 0, memory_order_relaxed);
+        atomic_store_explicit(&bits[1], 0, memory_order_relaxed);
+    }
+    atomic_store(&bits[0], 0); /* whatever it posted last, too */
+    atomic_store(&bits[1], 0);
+    a->lost = st == LK_CHAN_WAITING && !atomic_load(&ch->taken);
+    return NULL;
+}
+
+/* Calls while a thread of its own clears the bits it posts with, until one call was lost
+   that way (at most 20 tries). Reports "tries N lost L failed F". */
+static void lose_child(void *arg, int in, int out)
+{
+    struct lose_arg *a = arg;
+    unsigned tries = 0, lost = 0, failed = 0;
+    IpcVersion ver;
+    int fd = t_dev_setup(a->k, T_POOL, NULL);
+
+    if (fd < 0 || liteipc_ioctl(a->k, fd, IPC_GET_VERSION, &ver) != 0)
+        _exit(10);
+    a->t = lk_task_lookup(a->k);
+    while (lost == 0 && tries++ < 20) {
+        pthread_t th;
+        IpcMsg *r = NULL;
+
+        atomic_store(&a->called, false);
+        if (pthread_create(&th, NULL, lose_main, a) != 0)
+            _exit(11);
+        if (t_call(a->k, fd, 0, T_CODE_ECHO, &tries, sizeof(tries), &r) != 0 ||
+            r->dataSz != sizeof(tries) || memcmp(r->data, &tries, sizeof(tries)) != 0 ||
+            t_free(a->k, fd, r) != 0)
+            failed++;
+        atomic_store(&a->called, true);
+        pthread_join(th, NULL);
+        lost += a->lost;
+    }
+    h_report(out, "tries %u lost %u failed %u", tries, lost, failed);
+    h_wait_word(in);
+}
+
+/* A process that loses its own posts (it clears the bits it rings the broker with) has its
+   calls served all the same: a sleeping task rings again at its periodic check. */
+static void hostile_own_lost_post_is_rung_again(void **state)
+{
+    r_ctx *c = *state;
+    struct lose_arg a = {.k = c->k};
+    t_svc svc = {.cms_size = T_CMS_BIG};
+    char line[R_LINE_MAX];
+    unsigned tries = 0, lost = 0, failed = 1;
+    r_child *ch;
+    int fd;
+
+    t_svc_start(&svc, c->k);
+    ch = r_fork_child(c, lose_child, &a);
+    r_expect(ch, "tries ", line, sizeof(line));
+    print_message("%s\n", line);
+    assert_int_equal(sscanf(line, "tries %u lost %u failed %u", &tries, &lost, &failed), 3);
+    r_say(ch, "quit");
+    r_assert_exit0(r_wait(ch), "child");
+    fd = t_dev_setup(c->k, T_POOL, NULL);
+    assert_true(fd >= 0);
+    assert_int_equal(t_svc_quit(&svc, c->k, fd, true), 0);
+    t_svc_join(&svc);
+    assert_ok(liteipc_close(c->k, fd));
+    assert_int_equal(failed, 0);
+    if (lost == 0)
+        skip(); /* the broker always saw the bit before the thread cleared it */
+}
+
 /* ---- a hostile process among a ServiceManager, a service and clients ------------------------ */
 
 #define H_ROUNDS 300       /* of the hostile process: about a second */
@@ -782,6 +869,7 @@ int main(void)
         T(hostile_cannot_set_dead),
         T(hostile_clearing_posted_bits_loses_nothing_of_others),
         T(hostile_withheld_wake_is_done_by_broker),
+        T(hostile_own_lost_post_is_rung_again),
         T(hostile_process_harms_nobody),
     };
 
