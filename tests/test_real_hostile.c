@@ -5,7 +5,9 @@
  *
  * The hostile process is a forked child of the test, which serves the kernel; it reaches every
  * memory file of the kernel it maps through /proc/self/map_files, as root can (a process
- * without that right cannot reopen them at all: the test is then skipped).
+ * without that right cannot reopen them at all, and hostile_truncate_fails is skipped). Nothing
+ * sleeps for synchronisation: children say what they did in lines, and an attack lasts a count
+ * of rounds.
  */
 #include "rfix.h"
 #include "runtime.h"
