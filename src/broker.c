@@ -127,10 +127,13 @@ static void hand_check(liteipc_kernel *k)
    polling and has none yet (channel.h). */
 static void wake_or_hand(liteipc_kernel *k, int tid)
 {
+    _Atomic uint32_t *word = &k->b.bell->wake[tid].seq;
+
     /* Pairs with the sleeper's load of its word before it re-checks its channel (wait_done):
        from here on its FUTEX_WAIT returns at once, so only a sleeper already queued needs the
-       FUTEX_WAKE. */
-    atomic_fetch_add_explicit(&k->b.bell->wake[tid].seq, 1, memory_order_release);
+       FUTEX_WAKE. A plain store, not an RMW: the broker is the bell's only writer. */
+    atomic_store_explicit(word, atomic_load_explicit(word, memory_order_relaxed) + 1,
+                          memory_order_release);
     if (k->b.hand_to) {
         atomic_store_explicit(&k->b.hand_to->wake_tid, tid, memory_order_release);
         k->b.hand_to = NULL; /* one per command */
@@ -414,7 +417,6 @@ static void handle_slot(liteipc_kernel *k, lk_bconn *c, int slot)
     if (st != LK_CHAN_POSTED && st != LK_CHAN_WAITING)
         return;
     read_command(k, c, ch, &in);
-    atomic_store_explicit(&ch->taken, 1, memory_order_relaxed); /* no need to ring again */
     memset(&out, 0, sizeof(out));
     ret = lk_ioctl(k->kern, tid, &in, lk_now_ns(), &out);
     /* The tasks this command completed first: a polling poster wakes one of them itself, so
@@ -425,9 +427,13 @@ static void handle_slot(liteipc_kernel *k, lk_bconn *c, int slot)
     if (ret == LK_PARKED) {
         uint32_t posted = LK_CHAN_POSTED;
 
-        /* Tell a polling task to sleep: its answer depends on another task now. */
-        if (!atomic_compare_exchange_strong(&ch->state, &posted, LK_CHAN_PARKED))
+        /* Tell a polling task to sleep: its answer depends on another task now (PARKED also
+           tells it the command was taken). One that sleeps already learns it from `taken`;
+           written only then, the word never bounces between the broker and a polling task. */
+        if (!atomic_compare_exchange_strong(&ch->state, &posted, LK_CHAN_PARKED)) {
+            atomic_store_explicit(&ch->taken, 1, memory_order_relaxed);
             reclaim_wake(k, ch); /* it sleeps already */
+        }
     } else {
         chan_complete(k, ch, tid, ret, &out,
                       ret == 0 && out.copyout == LK_COPYOUT_INMSG

@@ -32,9 +32,9 @@
  * connected process. It announces sleep with a seq_cst store and re-checks the bitmaps before
  * sleeping; the task sets its bit with a seq_cst RMW before loading the flag (a Dekker pair: one
  * of them always sees the other). A process that clears its own bits loses only its own posts,
- * and not for good: a task that sleeps rings again at its CLIENT_WAKE_CHECK_NS check if the
- * broker has not yet marked the command `taken` (and the broker ignores the ring of a command it
- * has parked).
+ * and not for good: a task that sleeps rings again at its CLIENT_WAKE_CHECK_NS check unless it
+ * knows the broker has taken the command: it saw PARKED, or the broker, parking it while the
+ * task slept, marked it `taken` (and the broker ignores the ring of a command it has parked).
  *
  * A task sleeps on its word in the bell, wake[TID].seq, and only after saying so (WAITING).
  * Whoever completes a WAITING channel, always the broker, bumps the word, then FUTEX_WAKEs it
@@ -92,7 +92,7 @@ typedef struct lk_bell {
 
 typedef struct lk_chan {
     _Atomic uint32_t state; /* enum lk_chan_state; the task's futex word */
-    _Atomic uint32_t taken; /* 0 when posted, 1 once the broker has read the command */
+    _Atomic uint32_t taken; /* 0 when posted; 1: the broker parked it while the task slept */
     /* command, written by the task */
     uint64_t cmd;
     uint64_t arg;

@@ -597,11 +597,12 @@ static int wait_done(lk_ctask *t)
         }
         lk_cpu_relax();
     }
-    for (;;) {
+    for (bool parked = false;;) {
         uint32_t seq = atomic_load_explicit(word, memory_order_acquire);
         uint32_t s = atomic_load_explicit(&ch->state, memory_order_acquire);
         bool timed_out = false;
 
+        parked |= s == LK_CHAN_PARKED; /* the broker has taken the command */
         run_handed_wake(t); /* before we sleep: the task we must wake may be what we wait for */
         if (s == LK_CHAN_DONE)
             return 0;
@@ -616,8 +617,8 @@ static int wait_done(lk_ctask *t)
         if (atomic_load(&bell->dead) || host_gone(t->proc))
             return -ESHUTDOWN;
         /* Our bits are ours to write and to lose (a scribble, a bug): ring again if the broker
-           has not taken the command yet. */
-        if (timed_out && !atomic_load_explicit(&ch->taken, memory_order_relaxed))
+           has not taken the command yet (channel.h). */
+        if (timed_out && !parked && !atomic_load_explicit(&ch->taken, memory_order_relaxed))
             ring_broker(t);
     }
 }
