@@ -106,15 +106,12 @@ static uint64_t hand_next_due(const liteipc_kernel *k)
     return k->b.nhanded ? k->b.handed[k->b.hand_head].due : UINT64_MAX;
 }
 
-/* Settle the handed wake-ups that are due. */
-static void hand_check(liteipc_kernel *k)
+/* Settle the handed wake-ups due by now. The broker does it when it has nothing else to do (its
+   idle spin), and every BROKER_POLL_EVERY turns when busy: never before a posted command. */
+static void hand_check(liteipc_kernel *k, uint64_t now)
 {
     lk_broker *b = &k->b;
-    uint64_t now;
 
-    if (!b->nhanded)
-        return;
-    now = lk_now_ns();
     while (b->nhanded && b->handed[b->hand_head].due <= now) {
         hand_settle(k, b->handed[b->hand_head].tid);
         b->hand_head = (b->hand_head + 1) % LK_HAND_RING;
@@ -1006,8 +1003,11 @@ static void broker_sleep(liteipc_kernel *k)
             return;
         lk_cpu_relax();
         if (i % 16 == 0) {
+            uint64_t now = lk_now_ns();
+
             atomic_fetch_add_explicit(&bell->beat, 1, memory_order_relaxed);
-            if (lk_now_ns() > until)
+            hand_check(k, now);
+            if (now > until)
                 break;
         }
     }
@@ -1058,12 +1058,12 @@ static void *broker_main(void *arg)
         atomic_fetch_add_explicit(&k->b.bell->beat, 1, memory_order_relaxed); /* channel.h */
         worked = scan_procs(k);
         worked |= run_deadlines(k);
-        hand_check(k);
         if (!worked) {
             broker_sleep(k);
             busy = 0;
         } else if (++busy % BROKER_POLL_EVERY == 0) {
             handle_events(k, 0); /* deadline 0: poll the sockets without waiting */
+            hand_check(k, lk_now_ns());
         }
     }
     broker_shutdown(k);
