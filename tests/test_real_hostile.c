@@ -570,7 +570,8 @@ static void h_server(liteipc_kernel *k, bool cms, int in, int out)
         t_svc_quit(&s, k, fd, cms) != 0)
         _exit(30);
     t_svc_join(&s);
-    h_report(out, "served %u bad %u", atomic_load(&s.requests), atomic_load(&bad));
+    h_report(out, "served %u bad %u lost-wakes %lu", atomic_load(&s.requests), atomic_load(&bad),
+             atomic_load(&k->c.lost_wakes));
     h_wait_word(in);
     _exit(t_failed() ? 31 : 0);
 }
@@ -793,8 +794,9 @@ static void h_ready_ids(r_child *ch, int *pid, int *tid)
  * Issue 10's hostile process: while a ServiceManager, a service and clients run as processes of
  * their own, a process that truncates, scribbles over and wakes everything it can for about a
  * second harms none of them: every call of theirs is served and verified (data, and the
- * processID, taskID and userID stamps, checked by both sides), none fails or waits for its
- * deadline, and the kernel serves on.
+ * processID, taskID and userID stamps, checked by both sides), none fails or ends at its
+ * deadline (the device's 5 s), and the kernel serves on. The attacker may slow them down: it
+ * takes CPU time, and its futex storm wakes every task of the kernel for nothing.
  */
 static void hostile_process_harms_nobody(void **state)
 {
@@ -863,6 +865,9 @@ static void hostile_process_harms_nobody(void **state)
 }
 
 #define T(fn) cmocka_unit_test_setup_teardown(fn, r_setup, r_teardown)
+/* With the device's 5 s reply timeout: a call that ends with ETIME was not served, however
+   loaded the machine (sanitizers, two shared vCPUs, the attacker's own load). */
+#define T_SLOW(fn) cmocka_unit_test_setup_teardown(fn, r_setup_slow, r_teardown)
 
 int main(void)
 {
@@ -872,7 +877,7 @@ int main(void)
         T(hostile_clearing_posted_bits_loses_nothing_of_others),
         T(hostile_withheld_wake_is_done_by_broker),
         T(hostile_own_lost_post_is_rung_again),
-        T(hostile_process_harms_nobody),
+        T_SLOW(hostile_process_harms_nobody),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
