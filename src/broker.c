@@ -40,7 +40,7 @@
 #endif
 #define EV_DOORBELL 1u        /* epoll tags: the broker's own eventfd (stop, subscriptions) */
 #define EV_LISTEN 2u
-#define EV_PROC_BELL 0x1000u  /* + PID: that process's doorbell; connections are tagged by pointer */
+#define EV_PROC_BELL 0x1000u  /* + PID: that process's doorbell (connections: by pointer) */
 
 static uint32_t prepare_fd_delivery(liteipc_kernel *k, lk_bconn *c, int tid, uintptr_t in_msg);
 
@@ -547,6 +547,7 @@ static void conn_close(liteipc_kernel *k, lk_bconn *c, bool run_exit)
     }
     if (c->efd >= 0) {
         epoll_ctl(k->b.epfd, EPOLL_CTL_DEL, c->efd, NULL);
+        atomic_store(&k->b.door_fds[c->pid], -1); /* before close: see lk_broker_forget_in_child */
         close(c->efd);
     }
     if (c->presence)
@@ -633,6 +634,7 @@ static int proc_channels(liteipc_kernel *k, lk_bconn *c, int pid)
     c->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (c->efd < 0)
         return -ENOMEM;
+    atomic_store(&k->b.door_fds[pid], c->efd);
     if (epoll_ctl(k->b.epfd, EPOLL_CTL_ADD, c->efd, &ev) < 0)
         goto fail_efd;
     c->region_size = LK_REGION_HEADER + (size_t)k->cfg.task_limit * k->b.chan_size;
@@ -651,6 +653,7 @@ fail_rfd:
 fail_epoll:
     epoll_ctl(k->b.epfd, EPOLL_CTL_DEL, c->efd, NULL);
 fail_efd:
+    atomic_store(&k->b.door_fds[pid], -1);
     close(c->efd);
     c->efd = -1;
     return err;
@@ -1173,6 +1176,8 @@ int lk_broker_start(liteipc_kernel *k, const char *name)
     int err;
 
     b->epfd = b->efd = b->lfd = b->bell_fd = -1;
+    for (int i = 0; i < LK_MAX_PROCS; i++)
+        atomic_init(&b->door_fds[i], -1);
     for (int i = 0; i < LK_MAX_TASKS; i++)
         b->by_tid[i].pid = b->by_tid[i].slot = -1;
     pthread_mutex_init(&b->sub_lock, NULL);
@@ -1235,6 +1240,16 @@ void lk_broker_forget_in_child(liteipc_kernel *k)
     close(k->b.efd);
     close(k->b.bell_fd);
     k->b.lfd = k->b.epfd = k->b.efd = k->b.bell_fd = -1;
+    /* Nor may a child hold the other processes' doorbells: it could read their rings away.
+       Only numbers are read here, never the broker's lists, which fork may have caught half
+       changed; the broker clears a number before it closes the descriptor, so every number
+       read is a descriptor this child inherited. */
+    for (int p = 0; p < LK_MAX_PROCS; p++) {
+        int fd = atomic_exchange(&k->b.door_fds[p], -1);
+
+        if (fd >= 0)
+            close(fd);
+    }
 }
 
 /* ---- subscriptions -------------------------------------------------------------------------- */

@@ -128,6 +128,7 @@ typedef struct lk_broker {
     lk_bconn *conns;             /* every connection, with or without a process yet */
     lk_bconn *by_pid[LK_MAX_PROCS];
     lk_bconn *live[LK_MAX_PROCS]; /* connections with a process, densely: scanned for posts */
+    _Atomic int door_fds[LK_MAX_PROCS]; /* each process's doorbell by PID, -1: none (fork) */
     int nlive;
     lk_chan *hand_to;            /* the polling poster a wake-up may be handed to, or NULL */
     lk_handed handed[LK_HAND_RING]; /* handed wake-ups, oldest (due first) at hand_head */

@@ -138,7 +138,7 @@ static void h_wait_word(int in)
     }
 }
 
-/* ---- truncation --------------------------------------------------------------------------------- */
+/* ---- truncation ------------------------------------------------------------------------------ */
 
 struct trunc_arg {
     liteipc_kernel *k;
@@ -430,6 +430,40 @@ static void hostile_withheld_wake_is_done_by_broker(void **state)
     assert_int_equal(atomic_load(&svc.oneways), a.sends);
     /* woken by the broker in time, never by its own periodic check */
     assert_int_equal(atomic_load(&c->k->c.lost_wakes), 0);
+}
+
+/* ---- what a child of the kernel's host inherits ------------------------------------------------- */
+
+/* Count this process's eventfds (the only ones of the kernel are doorbells). */
+static void count_eventfds(void *arg, int in, int out)
+{
+    (void)arg;
+    h_report(out, "eventfds %d", r_fd_count_matching(getpid(), "anon_inode:[eventfd]"));
+    h_wait_word(in);
+}
+
+/* A process forked by the kernel's host holds none of the other processes' doorbells, which it
+   could otherwise drain (their rings would be lost). */
+static void hostile_host_child_holds_no_doorbells(void **state)
+{
+    r_ctx *c = *state;
+    t_svc svc = {.cms_size = T_CMS_BIG};
+    char line[R_LINE_MAX];
+    r_child *ch;
+    int fd;
+
+    t_svc_start(&svc, c->k); /* a process with a doorbell, in this host */
+    fd = t_dev_setup(c->k, T_POOL, NULL); /* and this thread's */
+    assert_true(fd >= 0);
+    assert_true(r_fd_count_matching(getpid(), "anon_inode:[eventfd]") >= 2);
+    ch = r_fork_child(c, count_eventfds, NULL);
+    r_expect(ch, "eventfds ", line, sizeof(line));
+    r_say(ch, "quit");
+    r_assert_exit0(r_wait(ch), "child");
+    assert_int_equal(t_svc_quit(&svc, c->k, fd, true), 0);
+    t_svc_join(&svc);
+    assert_ok(liteipc_close(c->k, fd));
+    assert_string_equal(line, "eventfds 0");
 }
 
 /* ---- its own posts lost --------------------------------------------------------------------- */
@@ -877,6 +911,7 @@ int main(void)
         T(hostile_clearing_posted_bits_loses_nothing_of_others),
         T(hostile_withheld_wake_is_done_by_broker),
         T(hostile_own_lost_post_is_rung_again),
+        T(hostile_host_child_holds_no_doorbells),
         T_SLOW(hostile_process_harms_nobody),
     };
 
