@@ -38,9 +38,17 @@
 #define BROKER_SPIN_NS 20000  /* how long the broker polls the bell before sleeping */
 #endif
 #define BROKER_POLL_EVERY 64  /* busy iterations between two looks at the sockets */
-#define EV_DOORBELL ((void *)1)
-#define EV_LISTEN ((void *)2)
-#define EV_RELISTEN ((void *)3)  /* the accept back-off timer */
+#ifndef BROKER_HAND_GRACE_NS
+/* How long a poster has to do a wake-up handed to it before the broker does it (channel.h). */
+#define BROKER_HAND_GRACE_NS 1000000
+#endif
+/* epoll tags (data.u64): small numbers for the broker's own descriptors and the processes'
+   doorbells; a connection's address for its socket, that address with the low bit set for its
+   pidfd (connections are allocated, so their addresses are aligned and far above these). */
+#define EV_DOORBELL 1u           /* the broker's own eventfd (stop, subscriptions) */
+#define EV_LISTEN 2u
+#define EV_RELISTEN 3u           /* the accept back-off timer */
+#define EV_PROC_BELL 0x1000u     /* + PID: that process's doorbell */
 #define EV_PIDFD_TAG 1u          /* low bit of a connection's address: its pidfd is readable */
 #define ACCEPT_RETRY_NS 50000000 /* accept ran out of descriptors: listen again after 50 ms */
 
@@ -66,13 +74,81 @@ static void reclaim_wake(liteipc_kernel *k, lk_chan *ch)
         lk_wake_task(k->b.bell, tid);
 }
 
-/* Task tid sleeps and its channel is complete: wake it, or hand the wake-up to the task whose
-   command is being served, if it is polling and has none yet (channel.h). */
+/* The channel of task tid, if it is attached. */
+static lk_chan *chan_of_tid(const liteipc_kernel *k, int tid)
+{
+    const lk_bconn *c;
+
+    if (tid < 0 || tid >= LK_MAX_TASKS || k->b.by_tid[tid].pid < 0)
+        return NULL;
+    c = k->b.by_pid[k->b.by_tid[tid].pid];
+    return c ? chan_of(k, c, k->b.by_tid[tid].slot) : NULL;
+}
+
+/*
+ * Handed wake-ups are watched: the poster is another process, which may never do the wake
+ * (killed, buggy, hostile). Past BROKER_HAND_GRACE_NS, a task still asleep on a complete
+ * channel is woken by the broker. Wakes are handed in time order, so the watch is a ring whose
+ * head is due first; a full ring settles its oldest entry early (a wake-up sent twice is
+ * harmless: the sleeper re-checks its channel).
+ */
+static void hand_settle(liteipc_kernel *k, int tid)
+{
+    lk_chan *ch = chan_of_tid(k, tid);
+
+    if (ch && atomic_load_explicit(&ch->state, memory_order_acquire) == LK_CHAN_DONE)
+        lk_wake_task(k->b.bell, tid); /* its word was bumped when the wake was handed */
+}
+
+static void hand_watch(liteipc_kernel *k, int tid)
+{
+    lk_broker *b = &k->b;
+
+    if (b->nhanded == LK_HAND_RING) {
+        hand_settle(k, b->handed[b->hand_head].tid);
+        b->hand_head = (b->hand_head + 1) % LK_HAND_RING;
+        b->nhanded--;
+    }
+    b->handed[(b->hand_head + b->nhanded) % LK_HAND_RING] =
+        (lk_handed){.tid = tid, .due = lk_now_ns() + BROKER_HAND_GRACE_NS};
+    b->nhanded++;
+}
+
+/* When the oldest handed wake-up falls due, or UINT64_MAX. */
+static uint64_t hand_next_due(const liteipc_kernel *k)
+{
+    return k->b.nhanded ? k->b.handed[k->b.hand_head].due : UINT64_MAX;
+}
+
+/* Settle the handed wake-ups due by now. The broker does it when it has nothing else to do (its
+   idle spin), and every BROKER_POLL_EVERY turns when busy: never before a posted command. */
+static void hand_check(liteipc_kernel *k, uint64_t now)
+{
+    lk_broker *b = &k->b;
+
+    while (b->nhanded && b->handed[b->hand_head].due <= now) {
+        hand_settle(k, b->handed[b->hand_head].tid);
+        b->hand_head = (b->hand_head + 1) % LK_HAND_RING;
+        b->nhanded--;
+    }
+}
+
+/* Task tid sleeps and its channel is complete: bump its word (only the broker writes the bell),
+   then wake it, or hand the FUTEX_WAKE to the task whose command is being served, if it is
+   polling and has none yet (channel.h). */
 static void wake_or_hand(liteipc_kernel *k, int tid)
 {
+    _Atomic uint32_t *word = &k->b.bell->wake[tid].seq;
+
+    /* Pairs with the sleeper's load of its word before it re-checks its channel (wait_done):
+       from here on its FUTEX_WAIT returns at once, so only a sleeper already queued needs the
+       FUTEX_WAKE. A plain store, not an RMW: the broker is the bell's only writer. */
+    atomic_store_explicit(word, atomic_load_explicit(word, memory_order_relaxed) + 1,
+                          memory_order_release);
     if (k->b.hand_to) {
         atomic_store_explicit(&k->b.hand_to->wake_tid, tid, memory_order_release);
         k->b.hand_to = NULL; /* one per command */
+        hand_watch(k, tid);
     } else {
         lk_wake_task(k->b.bell, tid);
     }
@@ -102,14 +178,14 @@ static void chan_complete(liteipc_kernel *k, lk_chan *ch, int tid, int result,
 
 static void complete_tid(liteipc_kernel *k, int tid, int result, const lk_ioctl_out *out)
 {
+    lk_chan *ch = chan_of_tid(k, tid);
     lk_bconn *c;
 
-    if (tid < 0 || tid >= LK_MAX_TASKS || k->b.by_tid[tid].pid < 0)
+    if (!ch)
         return;
     c = k->b.by_pid[k->b.by_tid[tid].pid];
-    if (c)
-        chan_complete(k, chan_of(k, c, k->b.by_tid[tid].slot), tid, result, out,
-                      result == 0 && out ? prepare_fd_delivery(k, c, tid, out->in_msg) : 0);
+    chan_complete(k, ch, tid, result, out,
+                  result == 0 && out ? prepare_fd_delivery(k, c, tid, out->in_msg) : 0);
 }
 
 static void deliver_completions(liteipc_kernel *k)
@@ -422,9 +498,13 @@ static void handle_slot(liteipc_kernel *k, lk_bconn *c, int slot)
     if (ret == LK_PARKED) {
         uint32_t posted = LK_CHAN_POSTED;
 
-        /* Tell a polling task to sleep: its answer depends on another task now. */
-        if (!atomic_compare_exchange_strong(&ch->state, &posted, LK_CHAN_PARKED))
+        /* Tell a polling task to sleep: its answer depends on another task now (PARKED also
+           tells it the command was taken). One that sleeps already learns it from `taken`;
+           written only then, the word never bounces between the broker and a polling task. */
+        if (!atomic_compare_exchange_strong(&ch->state, &posted, LK_CHAN_PARKED)) {
+            atomic_store_explicit(&ch->taken, 1, memory_order_relaxed);
             reclaim_wake(k, ch); /* it sleeps already */
+        }
     } else {
         chan_complete(k, ch, tid, ret, &out,
                       ret == 0 && out.copyout == LK_COPYOUT_INMSG
@@ -433,34 +513,52 @@ static void handle_slot(liteipc_kernel *k, lk_bconn *c, int slot)
     }
 }
 
-/* Serve every posted command. Returns true if there was any. */
-static bool scan_bell(liteipc_kernel *k)
+/* Serve the posted slots of one process. Returns true if it had any. */
+static bool scan_proc(liteipc_kernel *k, lk_bconn *c)
 {
-    uint64_t procs = atomic_exchange(&k->b.bell->pending_procs, 0);
+    lk_proc_region *r = c->region;
+    bool any = false;
 
-    if (!procs)
-        return false;
-    while (procs) {
-        int pid = __builtin_ctzll(procs);
-        lk_bconn *c = k->b.by_pid[pid];
+    for (int w = 0; w < 2; w++) {
+        uint64_t slots;
 
-        procs &= procs - 1;
-        if (!c || !c->region)
+        if (!atomic_load_explicit(&r->pending_slots[w], memory_order_relaxed))
             continue;
-        for (int w = 0; w < 2; w++) {
-            lk_proc_region *r = c->region;
-            uint64_t slots = atomic_exchange(&r->pending_slots[w], 0);
+        slots = atomic_exchange(&r->pending_slots[w], 0);
+        any |= slots != 0;
+        while (slots) {
+            int slot = w * 64 + __builtin_ctzll(slots);
 
-            while (slots) {
-                int slot = w * 64 + __builtin_ctzll(slots);
-
-                slots &= slots - 1;
-                if (slot < (int)k->cfg.task_limit)
-                    handle_slot(k, c, slot);
-            }
+            slots &= slots - 1;
+            if (slot < (int)k->cfg.task_limit)
+                handle_slot(k, c, slot);
         }
     }
-    return true;
+    return any;
+}
+
+/* Serve every posted command, process by process. Returns true if there was any. A process
+   finds the broker through its own bits only: whatever it writes there is its own business. */
+static bool scan_procs(liteipc_kernel *k)
+{
+    bool any = false;
+
+    for (int i = 0; i < k->b.nlive; i++)
+        any |= scan_proc(k, k->b.live[i]);
+    return any;
+}
+
+/* Has any process posted a slot? (a look, for the broker's spin and its sleep) */
+static bool any_posted(const liteipc_kernel *k, memory_order mo)
+{
+    for (int i = 0; i < k->b.nlive; i++) {
+        lk_proc_region *r = k->b.live[i]->region;
+
+        if (atomic_load_explicit(&r->pending_slots[0], mo) ||
+            atomic_load_explicit(&r->pending_slots[1], mo))
+            return true;
+    }
+    return false;
 }
 
 /* ---- connections ---------------------------------------------------------------------------- */
@@ -497,6 +595,17 @@ static void users_add(liteipc_kernel *k, int delta)
     pthread_mutex_unlock(&k->b.idle_lock);
 }
 
+/* c is no longer scanned for posted commands. */
+static void live_remove(liteipc_kernel *k, const lk_bconn *c)
+{
+    for (int i = 0; i < k->b.nlive; i++) {
+        if (k->b.live[i] == c) {
+            k->b.live[i] = k->b.live[--k->b.nlive];
+            return;
+        }
+    }
+}
+
 /* The process behind c is gone (EOF, EXIT, or the kernel stops): §7.2 for its tasks, §7.3. */
 static void conn_close(liteipc_kernel *k, lk_bconn *c, bool run_exit)
 {
@@ -506,8 +615,15 @@ static void conn_close(liteipc_kernel *k, lk_bconn *c, bool run_exit)
             deliver_completions(k);
         }
         forget_tasks(k, c);
+        live_remove(k, c);
         k->b.by_pid[c->pid] = NULL;
         users_add(k, -1);
+    }
+    if (c->efd >= 0) {
+        epoll_ctl(k->b.epfd, EPOLL_CTL_DEL, c->efd, NULL);
+        atomic_store(&k->b.door_fds[c->pid], -1); /* before close: see lk_broker_forget_in_child */
+        close(c->efd);
+        c->efd = -1;
     }
     if (c->presence)
         users_add(k, -1);
@@ -689,7 +805,7 @@ static bool user_at_cap(const liteipc_kernel *k, const lk_bconn *c)
 
 /* ---- connections: accept, with a back-off when descriptors run out ---------------------------- */
 
-static int epoll_add(int epfd, int fd, void *tag);
+static int epoll_add(int epfd, int fd, uint64_t tag);
 
 /* accept failed for want of descriptors: the listener stays readable, so retrying at once would
    spin. Take it out of epoll and let the timer put it back. */
@@ -736,11 +852,11 @@ static void conn_refuse(lk_bconn *c, int err)
 
 static int conn_watch(liteipc_kernel *k, lk_bconn *c)
 {
-    int err = epoll_add(k->b.epfd, c->sock, c);
+    int err = epoll_add(k->b.epfd, c->sock, (uint64_t)(uintptr_t)c);
 
     /* The connected process's exit ends the connection, whoever holds the socket then. */
     if (err == 0 && !c->in_host)
-        err = epoll_add(k->b.epfd, c->pidfd, (void *)((uintptr_t)c | EV_PIDFD_TAG));
+        err = epoll_add(k->b.epfd, c->pidfd, (uint64_t)(uintptr_t)c | EV_PIDFD_TAG);
     if (err < 0)
         epoll_ctl(k->b.epfd, EPOLL_CTL_DEL, c->sock, NULL);
     return err;
@@ -764,6 +880,7 @@ static void accept_conn(liteipc_kernel *k)
     c->sock = s;
     c->pid = -1;
     c->pidfd = -1;
+    c->efd = -1;
     c->serial = ++k->b.next_serial;
     for (int i = 0; i < LK_MAX_TASKS; i++)
         c->slot_tid[i] = -1;
@@ -780,6 +897,45 @@ static void accept_conn(liteipc_kernel *k)
     }
     c->next = k->b.conns;
     k->b.conns = c;
+}
+
+/*
+ * The process's doorbell and channels: an eventfd of its own, which it writes when it posts
+ * while the broker sleeps (its own, so that a process that reads the broker's wake-ups away, or
+ * floods them, delays no one but itself), and its region, sealed to its size. Returns the
+ * region's memory file, or -errno with neither.
+ */
+static int proc_channels(liteipc_kernel *k, lk_bconn *c, int pid)
+{
+    struct epoll_event ev = {.events = EPOLLIN, .data.u64 = EV_PROC_BELL + (uint64_t)pid};
+    int rfd, err = -ENOMEM;
+
+    c->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (c->efd < 0)
+        return -ENOMEM;
+    atomic_store(&k->b.door_fds[pid], c->efd);
+    if (epoll_ctl(k->b.epfd, EPOLL_CTL_ADD, c->efd, &ev) < 0)
+        goto fail_efd;
+    c->region_size = LK_REGION_HEADER + (size_t)k->cfg.task_limit * k->b.chan_size;
+    rfd = err = lk_memfd_create("liteipc-channels", c->region_size);
+    if (rfd < 0)
+        goto fail_epoll;
+    err = lk_memfd_seal_size(rfd);
+    if (err < 0)
+        goto fail_rfd;
+    c->region = lk_map_shared(rfd, c->region_size, PROT_READ | PROT_WRITE);
+    if (c->region)
+        return rfd;
+    err = -ENOMEM;
+fail_rfd:
+    close(rfd);
+fail_epoll:
+    epoll_ctl(k->b.epfd, EPOLL_CTL_DEL, c->efd, NULL);
+fail_efd:
+    atomic_store(&k->b.door_fds[pid], -1);
+    close(c->efd);
+    c->efd = -1;
+    return err;
 }
 
 static int op_hello(liteipc_kernel *k, lk_bconn *c, const lk_wire_req *rq, lk_wire_resp *rs,
@@ -805,19 +961,17 @@ static int op_hello(liteipc_kernel *k, lk_bconn *c, const lk_wire_req *rq, lk_wi
         lk_proc_exit(k->kern, pid, lk_now_ns());
         return -EINVAL; /* not a profile this library knows */
     }
-    c->region_size = LK_REGION_HEADER + (size_t)k->cfg.task_limit * k->b.chan_size;
-    rfd = lk_memfd_create("liteipc-channels", c->region_size);
-    if (rfd < 0 || !(c->region = lk_map_shared(rfd, c->region_size, PROT_READ | PROT_WRITE))) {
-        if (rfd >= 0)
-            close(rfd);
+    rfd = proc_channels(k, c, pid); /* out of memory or of descriptors: the device's ENOMEM */
+    if (rfd < 0) {
         lk_proc_exit(k->kern, pid, lk_now_ns());
-        return -ENOMEM; /* out of memory or of descriptors: the device's word is ENOMEM */
+        return rfd;
     }
     c->pid = pid;
     k->b.by_pid[pid] = c;
+    k->b.live[k->b.nlive++] = c;
     users_add(k, 1);
     fds[0] = k->b.bell_fd;
-    fds[1] = k->b.efd;
+    fds[1] = c->efd;
     fds[2] = rfd;
     *nfds = 3;
     rs->b = c->region_size;
@@ -1079,21 +1233,25 @@ static void handle_events(liteipc_kernel *k, uint64_t deadline)
     }
     n = broker_epoll(k, evs, 16, tp);
     for (int i = 0; i < n; i++) {
-        void *tag = evs[i].data.ptr;
-        lk_bconn *c = (lk_bconn *)((uintptr_t)tag & ~(uintptr_t)EV_PIDFD_TAG);
+        uint64_t tag = evs[i].data.u64, v;
+        lk_bconn *c = (lk_bconn *)(uintptr_t)(tag & ~(uint64_t)EV_PIDFD_TAG);
 
         if (tag == EV_DOORBELL) {
-            uint64_t v;
-
             if (read(k->b.efd, &v, sizeof(v)) < 0 && errno != EAGAIN)
                 continue;
         } else if (tag == EV_LISTEN) {
             accept_conn(k);
         } else if (tag == EV_RELISTEN) {
             listen_resume(k);
+        } else if (tag >= EV_PROC_BELL && tag < EV_PROC_BELL + LK_MAX_PROCS) {
+            /* By PID, not by pointer: its connection may have closed earlier in this batch. */
+            lk_bconn *p = k->b.by_pid[tag - EV_PROC_BELL];
+
+            if (p && p->efd >= 0 && read(p->efd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+                continue;
         } else if (c->closed) {
             continue;
-        } else if ((uintptr_t)tag & EV_PIDFD_TAG) {
+        } else if (tag & EV_PIDFD_TAG) {
             conn_close(k, c, true); /* the process that connected has exited */
         } else {
             handle_conn(k, c);
@@ -1116,7 +1274,12 @@ static bool run_deadlines(liteipc_kernel *k)
     return true;
 }
 
-/* Sleep until a command, a socket event or the next deadline. */
+static uint64_t min_u64(uint64_t a, uint64_t b)
+{
+    return a < b ? a : b;
+}
+
+/* Sleep until a command, a socket event, the next deadline or handed wake-up due. */
 static void broker_sleep(liteipc_kernel *k)
 {
     lk_bell *bell = k->b.bell;
@@ -1124,20 +1287,23 @@ static void broker_sleep(liteipc_kernel *k)
     uint64_t until = lk_now_ns() + BROKER_SPIN_NS;
 
     for (unsigned i = 1;; i++) {
-        if (atomic_load_explicit(&bell->pending_procs, memory_order_relaxed))
+        if (any_posted(k, memory_order_relaxed))
             return;
         lk_cpu_relax();
         if (i % 16 == 0) {
+            uint64_t now = lk_now_ns();
+
             atomic_fetch_add_explicit(&bell->beat, 1, memory_order_relaxed);
-            if (lk_now_ns() > until)
+            hand_check(k, now);
+            if (now > until)
                 break;
         }
     }
     /* Dekker pair with the task's post (client.c): announce sleep, then re-check. */
     atomic_store(&bell->broker_sleeping, 1);
-    if (!atomic_load(&bell->pending_procs) && !atomic_load(&k->b.stop) &&
+    if (!any_posted(k, memory_order_seq_cst) && !atomic_load(&k->b.stop) &&
         !atomic_load(&k->b.sub_pending))
-        handle_events(k, lk_kernel_next_deadline(k->kern));
+        handle_events(k, min_u64(lk_kernel_next_deadline(k->kern), hand_next_due(k)));
     atomic_store(&bell->broker_sleeping, 0);
 }
 
@@ -1179,13 +1345,14 @@ static void *broker_main(void *arg)
         if (atomic_load(&k->b.sub_pending))
             apply_subscriptions(k);
         atomic_fetch_add_explicit(&k->b.bell->beat, 1, memory_order_relaxed); /* channel.h */
-        worked = scan_bell(k);
+        worked = scan_procs(k);
         worked |= run_deadlines(k);
         if (!worked) {
             broker_sleep(k);
             busy = 0;
         } else if (++busy % BROKER_POLL_EVERY == 0) {
             handle_events(k, 0); /* deadline 0: poll the sockets without waiting */
+            hand_check(k, lk_now_ns());
         }
     }
     broker_shutdown(k);
@@ -1251,9 +1418,9 @@ static int make_listener(liteipc_kernel *k, const char *name)
     return 0;
 }
 
-static int epoll_add(int epfd, int fd, void *tag)
+static int epoll_add(int epfd, int fd, uint64_t tag)
 {
-    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = tag};
+    struct epoll_event ev = {.events = EPOLLIN, .data.u64 = tag};
 
     return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
 }
@@ -1310,6 +1477,8 @@ int lk_broker_start(liteipc_kernel *k, const char *name)
 
     b->epfd = b->efd = b->lfd = b->bell_fd = b->tfd = -1;
     b->fds_budget = fd_budget();
+    for (int i = 0; i < LK_MAX_PROCS; i++)
+        atomic_init(&b->door_fds[i], -1);
     for (int i = 0; i < LK_MAX_TASKS; i++)
         b->by_tid[i].pid = b->by_tid[i].slot = -1;
     pthread_mutex_init(&b->sub_lock, NULL);
@@ -1325,6 +1494,11 @@ int lk_broker_start(liteipc_kernel *k, const char *name)
     if (err < 0)
         goto fail;
     b->bell = lk_map_shared(b->bell_fd, sizeof(lk_bell), PROT_READ | PROT_WRITE);
+    /* Only the broker writes the bell: processes map it read-only and wait and wake on it. */
+    if (b->bell && lk_memfd_seal_writes(b->bell_fd) < 0) {
+        err = -ENOMEM;
+        goto fail;
+    }
     b->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     b->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
     b->epfd = epoll_create1(EPOLL_CLOEXEC);
@@ -1371,6 +1545,16 @@ void lk_broker_forget_in_child(liteipc_kernel *k)
     close(k->b.tfd);
     close(k->b.bell_fd);
     k->b.lfd = k->b.epfd = k->b.efd = k->b.tfd = k->b.bell_fd = -1;
+    /* Nor may a child hold the other processes' doorbells: it could read their rings away.
+       Only numbers are read here, never the broker's lists, which fork may have caught half
+       changed; the broker clears a number before it closes the descriptor, so every number
+       read is a descriptor this child inherited. */
+    for (int p = 0; p < LK_MAX_PROCS; p++) {
+        int fd = atomic_exchange(&k->b.door_fds[p], -1);
+
+        if (fd >= 0)
+            close(fd);
+    }
 }
 
 /* ---- subscriptions -------------------------------------------------------------------------- */

@@ -1,14 +1,18 @@
 /*
  * channel.h - what a task and the broker share (private to the library).
  *
- * Two kinds of shared region, both memory files created by the broker and mapped by each
- * process at its own address (so they hold no pointers):
+ * Every byte a process can write is untrusted (DESIGN.md invariant 9): nothing the broker or
+ * another process depends on lives there. Three kinds of shared object, made by the broker and
+ * mapped by each process at its own address (so they hold no pointers), every memory file
+ * sealed against resizing:
  *
- *   bell     one per kernel. The broker's "am I asleep" flag and a bitmap of processes that
- *            have posted commands. Every process maps it read-write; a process that scribbles
- *            on it can only make the broker scan for nothing.
- *   process  one per simulated process: a header with a bitmap of posted slots, then one
- *            channel per task of the process. Mapped read-write by that process only.
+ *   bell      one per kernel, written by the broker alone: its "am I asleep" flag, its beat,
+ *             the kernel's `dead` flag, and each task's futex word. Every process maps it
+ *             read-only (sealed F_SEAL_FUTURE_WRITE): it waits and wakes on it, never writes it.
+ *   doorbell  one eventfd per process, which it writes to wake a sleeping broker. Its own: a
+ *             process that drains or floods it delays no one but itself.
+ *   region    one per process: a header with the bitmap of its posted slots, then one channel
+ *             per task of the process. Mapped read-write by that process and the broker only.
  *
  * A channel is a task's command slot. The protocol is a single-producer hand-off on `state`:
  *
@@ -23,20 +27,28 @@
  * is on a CPU: not asleep, and its beat (bumped on every turn of its loop and every 16 polls of
  * its own idle spin) still moving; a broker that shares the caller's CPU gets it at once.
  *
- * The task rings the broker by setting its slot's bit, then its process's bit in the bell, then
- * (only if the broker said it sleeps) writing the broker's eventfd. The broker announces sleep
- * with a seq_cst store and re-checks the bitmap before sleeping; the task sets the bitmap with a
- * seq_cst RMW before loading the flag (a Dekker pair: one of them always sees the other).
+ * The task rings the broker by setting its slot's bit in its region, then (only if the broker
+ * said it sleeps) writing its doorbell. The broker finds posts by looking at the bitmap of every
+ * connected process. It announces sleep with a seq_cst store and re-checks the bitmaps before
+ * sleeping; the task sets its bit with a seq_cst RMW before loading the flag (a Dekker pair: one
+ * of them always sees the other). A process that clears its own bits loses only its own posts,
+ * and not for good: a task that sleeps rings again at its CLIENT_WAKE_CHECK_NS check unless it
+ * knows the broker has taken the command: it saw PARKED, or the broker, parking it while the
+ * task slept, marked it `taken` (and the broker ignores the ring of a command it has parked).
  *
- * A task sleeps on its word in the bell, wake[TID].seq, which every process of the kernel maps,
- * and only after saying so (WAITING). Whoever completes a WAITING channel must wake its task:
- * bump the word, FUTEX_WAKE. The broker hands that wake to the task whose command it is serving,
- * when that task is awake and polling (its channel still POSTED): it writes the TID into the
- * poster's wake_tid before the poster's own answer, and the poster, running on the CPU where the
- * woken task last ran, wakes it there (a local wake-up, not a cross-CPU one). If the poster went
- * to sleep meanwhile, the broker takes the TID back (an exchange: exactly one of them wakes).
- * A wake_tid outside the user TIDs is ignored: the poster can only delay a wake by writing it,
- * and a task that is never woken still looks at its channel every CLIENT_WAKE_CHECK_NS.
+ * A task sleeps on its word in the bell, wake[TID].seq, and only after saying so (WAITING).
+ * Whoever completes a WAITING channel, always the broker, bumps the word, then FUTEX_WAKEs it
+ * (FUTEX_WAIT and FUTEX_WAKE need only read access). The broker hands that FUTEX_WAKE to the
+ * task whose command it is serving, when that task is awake and polling (its channel still
+ * POSTED): it writes the TID into the poster's wake_tid before the poster's own answer, and the
+ * poster, running on the CPU where the woken task last ran, wakes it there (a local wake-up, not
+ * a cross-CPU one). If the poster went to sleep meanwhile, the broker takes the TID back (an
+ * exchange: exactly one of them wakes). The poster may be another process, and may never do
+ * it (killed, buggy, hostile): the broker watches every wake-up it hands, and does those whose
+ * sleeper is still asleep on a complete channel after BROKER_HAND_GRACE_NS (1 ms) itself. So
+ * a poster can delay another task's wake-up by that much at most; a wake_tid it writes is
+ * checked, and at worst makes a spurious wake-up. Besides, a task that is never woken still
+ * looks at its channel every CLIENT_WAKE_CHECK_NS.
  *
  * Everything in a channel is user-writable: the broker copies what it needs out of it once,
  * checks its own copy, and only copies payload bytes from the staging area (copy_from_user).
@@ -72,17 +84,17 @@ typedef struct lk_wake {
     _Alignas(64) _Atomic uint32_t seq;
 } lk_wake;
 
+/* Written by the broker only; mapped read-only by every process of the kernel. */
 typedef struct lk_bell {
     _Atomic uint32_t broker_sleeping;
     _Atomic uint32_t dead; /* the kernel has stopped: every call fails with ESHUTDOWN */
-    _Atomic uint64_t pending_procs; /* bit p: process p has posted slots */
     _Alignas(64) _Atomic uint32_t beat; /* bumped by the broker as it runs (see above) */
     lk_wake wake[MAX_SERVICE_NUM]; /* by TID: where each task sleeps */
 } lk_bell;
 
 typedef struct lk_chan {
     _Atomic uint32_t state; /* enum lk_chan_state; the task's futex word */
-    uint32_t pad0;
+    _Atomic uint32_t taken; /* 0 when posted; 1: the broker parked it while the task slept */
     /* command, written by the task */
     uint64_t cmd;
     uint64_t arg;
@@ -116,7 +128,7 @@ typedef struct lk_proc_region {
 
 #define LK_REGION_HEADER 64u
 
-/* Wake task tid (a user TID, checked): bump its word, then FUTEX_WAKE it. */
+/* FUTEX_WAKE task tid (a user TID, checked), whose word the broker has bumped already. */
 void lk_wake_task(lk_bell *bell, int32_t tid);
 
 /* Byte offset of the offsets array inside staging. */

@@ -218,7 +218,7 @@ static int cproc_hello(lk_cproc *p, int parent_pid)
         p->pid = err;
         p->efd = fds[1];
         p->region_size = (size_t)rs.b;
-        p->bell = lk_map_shared(fds[0], sizeof(lk_bell), PROT_READ | PROT_WRITE);
+        p->bell = lk_map_shared(fds[0], sizeof(lk_bell), PROT_READ); /* the broker's alone */
         p->region = lk_map_shared(fds[2], p->region_size, PROT_READ | PROT_WRITE);
         if (!p->bell || !p->region)
             err = -ENOMEM;
@@ -729,18 +729,24 @@ static void stage_command(const liteipc_kernel *k, lk_ctask *t, unsigned long cm
     }
 }
 
+/* Set the slot's bit in our region, and ring our doorbell if the broker sleeps. */
 static void ring_broker(lk_ctask *t)
 {
     lk_cproc *p = t->proc;
     uint64_t one = 1;
 
-    atomic_store_explicit(&t->ch->state, LK_CHAN_POSTED, memory_order_release);
-    atomic_fetch_or(&p->region->pending_slots[t->slot >> 6], 1ull << (t->slot & 63));
     /* seq_cst RMW, then the load: the Dekker pair with the broker's sleep (broker.c). */
-    atomic_fetch_or(&p->bell->pending_procs, 1ull << p->pid);
+    atomic_fetch_or(&p->region->pending_slots[t->slot >> 6], 1ull << (t->slot & 63));
     if (atomic_load(&p->bell->broker_sleeping) && write(p->efd, &one, sizeof(one)) < 0) {
         /* EAGAIN: the counter is already non-zero, the broker will wake */
     }
+}
+
+static void post_command(lk_ctask *t)
+{
+    atomic_store_explicit(&t->ch->taken, 0, memory_order_relaxed);
+    atomic_store_explicit(&t->ch->state, LK_CHAN_POSTED, memory_order_release);
+    ring_broker(t);
 }
 
 /*
@@ -762,8 +768,7 @@ void lk_wake_task(lk_bell *bell, int32_t tid)
 {
     if (tid < LK_FIRST_USER_TID || tid >= LK_MAX_TASKS)
         return;
-    atomic_fetch_add_explicit(&bell->wake[tid].seq, 1, memory_order_release);
-    lk_futex_wake(&bell->wake[tid].seq, 1);
+    lk_futex_wake(&bell->wake[tid].seq, 1); /* the broker has bumped the word already */
 }
 
 /* Do the wake-up the broker handed us, if any (channel.h). */
@@ -809,11 +814,12 @@ static int wait_done(lk_ctask *t)
         }
         lk_cpu_relax();
     }
-    for (;;) {
+    for (bool parked = false;;) {
         uint32_t seq = atomic_load_explicit(word, memory_order_acquire);
         uint32_t s = atomic_load_explicit(&ch->state, memory_order_acquire);
         bool timed_out = false;
 
+        parked |= s == LK_CHAN_PARKED; /* the broker has taken the command */
         run_handed_wake(t); /* before we sleep: the task we must wake may be what we wait for */
         if (s == LK_CHAN_DONE)
             return 0;
@@ -827,6 +833,10 @@ static int wait_done(lk_ctask *t)
         }
         if (atomic_load(&bell->dead) || host_gone(t->proc))
             return -ESHUTDOWN;
+        /* Our bits are ours to write and to lose (a scribble, a bug): ring again if the broker
+           has not taken the command yet (channel.h). */
+        if (timed_out && !parked && !atomic_load_explicit(&ch->taken, memory_order_relaxed))
+            ring_broker(t);
     }
 }
 
@@ -904,7 +914,7 @@ int lk_do_call(liteipc_kernel *k, lk_ctask *t, unsigned long cmd, uintptr_t arg)
         return -ESHUTDOWN;
     atomic_store_explicit(&t->in_call, 1, memory_order_relaxed);
     stage_command(k, t, cmd, arg);
-    ring_broker(t);
+    post_command(t);
     ret = wait_done(t);
     if (ret == 0) {
         ret = t->ch->result;

@@ -155,8 +155,20 @@ ssize_t lk_seq_recv(int sock, void *buf, size_t len, int *fds, int maxfds)
 int lk_memfd_seal_writes(int fd)
 {
     /* Mappings made from now on can never become writable (mprotect fails), while the
-       broker's existing writable mapping keeps working: the pool is the kernel's to write. */
-    if (fcntl(fd, F_ADD_SEALS, F_SEAL_FUTURE_WRITE | F_SEAL_SHRINK | F_SEAL_GROW) < 0)
+       broker's existing writable mapping keeps working: the memory is the kernel's to write.
+       Nobody can resize it (a shrunk file is SIGBUS for every mapper), or add seals. */
+    int seals = F_SEAL_FUTURE_WRITE | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL;
+
+    if (fcntl(fd, F_ADD_SEALS, seals) < 0)
+        return -errno;
+    return 0;
+}
+
+int lk_memfd_seal_size(int fd)
+{
+    /* The size is fixed (a shrunk file is SIGBUS for every mapper, the broker included), and
+       no seal can be added later (F_SEAL_WRITE would stop the broker's answers). */
+    if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0)
         return -errno;
     return 0;
 }

@@ -35,8 +35,11 @@ static inline void lk_cpu_relax(void)
 
 /* An anonymous memory file (memfd) of `size` bytes, close-on-exec. Returns the fd or -errno. */
 int lk_memfd_create(const char *name, size_t size);
-/* Forbid every later writable mapping of fd (the broker's own mapping stays). 0 or -errno. */
+/* Forbid every later writable mapping of fd (the broker's own mapping stays), any change of
+   size, and any further seal. 0 or -errno. */
 int lk_memfd_seal_writes(int fd);
+/* Forbid any change of fd's size and any further seal (a memory its users write). 0 or -errno. */
+int lk_memfd_seal_size(int fd);
 
 /*
  * Map `size` bytes of fd shared with prot, excluded from fork children (MADV_DONTFORK: a child

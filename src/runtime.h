@@ -34,7 +34,8 @@
 
 enum lk_op {
     LK_OP_HELLO = 1,    /* a: parent PID for a fork child, or -1; b: ABI profile (lk_abi).
-                           Reply fds: bell, eventfd, region */
+                           Reply fds: bell (read-only), the process's doorbell eventfd, its
+                           region */
     LK_OP_OPEN,         /* the driver's open */
     LK_OP_TASK_ATTACH,  /* reply a: TID, b: slot */
     LK_OP_TASK_DETACH,  /* a: TID */
@@ -98,6 +99,7 @@ typedef struct lk_bconn {
     int npend, cap_pend;
     int fds_held;        /* OBJ_FD files this process sent that the broker holds */
     int pid;             /* -1 until HELLO */
+    int efd;             /* the process's doorbell (eventfd), -1 until HELLO */
     bool in_host;        /* the peer is this very host process (virtual or default process) */
     bool closed;         /* ended, freed after the current batch of events */
     pid_t peer_pid;      /* the host process behind the connection, while pidfd is alive */
@@ -120,9 +122,18 @@ typedef struct lk_subscriber {
     void *ctx;
 } lk_subscriber;
 
+/* A wake-up handed to a poster, watched until it is due (broker.c). */
+typedef struct lk_handed {
+    int tid;
+    uint64_t due;
+} lk_handed;
+
+#define LK_HAND_RING 256
+
 typedef struct lk_broker {
     pthread_t thread;
-    int epfd, efd, lfd;          /* epoll, doorbell eventfd, listening socket */
+    int epfd, efd, lfd;          /* epoll, the broker's own eventfd (stop, subscriptions),
+                                    listening socket */
     int tfd;                     /* timer re-arming the listener after accept ran out of fds */
     bool listen_paused;          /* the listener is out of epoll until tfd fires */
     uint64_t next_serial;
@@ -137,7 +148,12 @@ typedef struct lk_broker {
     size_t chan_size;
     lk_bconn *conns;             /* every connection, with or without a process yet */
     lk_bconn *by_pid[LK_MAX_PROCS];
+    lk_bconn *live[LK_MAX_PROCS]; /* connections with a process, densely: scanned for posts */
+    _Atomic int door_fds[LK_MAX_PROCS]; /* each process's doorbell by PID, -1: none (fork) */
+    int nlive;
     lk_chan *hand_to;            /* the polling poster a wake-up may be handed to, or NULL */
+    lk_handed handed[LK_HAND_RING]; /* handed wake-ups, oldest (due first) at hand_head */
+    int hand_head, nhanded;
     struct { int16_t pid, slot; } by_tid[LK_MAX_TASKS];
     _Atomic int stop;
 
