@@ -27,18 +27,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-/* ThreadSanitizer does not support threads started in a child forked from a threaded
-   process (the test's host runs the broker thread). */
-#if defined(__SANITIZE_THREAD__)
-#define UNDER_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define UNDER_TSAN 1
-#endif
-#endif
-#ifndef UNDER_TSAN
-#define UNDER_TSAN 0
-#endif
+#include "sanitizer.h"
 
 /* Start a service and give the CMS access to it (CMS_GEN_HANDLE). */
 static void service_up(struct world *w, t_svc *s)

@@ -25,18 +25,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-/* ThreadSanitizer does not support threads started in a child forked from a threaded process
-   (the test's host runs the broker thread): the tests whose children start threads skip. */
-#if defined(__SANITIZE_THREAD__)
-#define UNDER_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define UNDER_TSAN 1
-#endif
-#endif
-#ifndef UNDER_TSAN
-#define UNDER_TSAN 0
-#endif
+#include "sanitizer.h"
 
 /* ---- the memory a process maps --------------------------------------------------------------- */
 
