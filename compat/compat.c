@@ -535,3 +535,38 @@ SHIM_EXPORT int munmap(void *addr, size_t len)
         return dev_munmap(addr, len);
     return real_munmap(addr, len);
 }
+
+/* ---- mprotect: refused on every LiteIPC region (EPERM, driver 2024-09) ---------------------- */
+
+typedef int (*mprotect_fn)(void *, size_t, int);
+static void *_Atomic real_mprotect_fn;
+
+static int real_mprotect(void *addr, size_t len, int prot)
+{
+    void *f = atomic_load_explicit(&real_mprotect_fn, memory_order_acquire);
+
+    if (!f && !resolving) {
+        resolving = 1;
+        f = dlsym(RTLD_NEXT, "mprotect");
+        resolving = 0;
+        /* pairs with the acquire above, as in real() */
+        atomic_store_explicit(&real_mprotect_fn, f, memory_order_release);
+    }
+    return f ? ((mprotect_fn)f)(addr, len, prot) : (int)syscall(SYS_mprotect, addr, len, prot);
+}
+
+/* Before the device is opened there is no LiteIPC region: the C library's call, at no cost. */
+SHIM_EXPORT int mprotect(void *addr, size_t len, int prot)
+{
+    liteipc_kernel *k = atomic_load_explicit(&kernel, memory_order_acquire);
+    int r, err;
+
+    if (inside || !k)
+        return real_mprotect(addr, len, prot);
+    inside++;
+    r = liteipc_mprotect(k, addr, len, prot);
+    err = errno;
+    inside--;
+    errno = err;
+    return r;
+}

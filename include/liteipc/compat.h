@@ -28,6 +28,7 @@
  *   ioctl, read, write, __read_chk, close     on a descriptor returned by such an open.
  *   mmap, mmap64      on such a descriptor (anonymous mappings are never routed).
  *   munmap            of a range overlapping the pool this process mapped from the device.
+ *   mprotect          once the device is open: EPERM on any LiteIPC region (liteipc_mprotect).
  * Results and errno are the device's (LITEIPC_REFERENCE §2): read and write fail, mmap refuses
  * with MAP_FAILED/ENOMEM what the driver refuses, close does nothing to the process's IPC state
  * (pool, CMS role, IPC thread and messages survive it, and a later open finds them), and if

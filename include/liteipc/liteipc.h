@@ -186,6 +186,13 @@ int liteipc_close(liteipc_kernel *k, int fd);
 void *liteipc_mmap(liteipc_kernel *k, void *addr, size_t length, int prot, int flags, int fd,
                    off_t offset);
 int liteipc_munmap(liteipc_kernel *k, void *addr, size_t length);
+/*
+ * mprotect(addr, len, prot), as the device answers it (driver 2024-09): -1/EPERM if the range
+ * touches any LiteIPC region of k mapped in this host (a pool, a channel region or the bell of
+ * any simulated process of this host), else the host's mprotect. The compat library and the
+ * LD_PRELOAD shim route mprotect here, so device code calling mprotect gets the same answer.
+ */
+int liteipc_mprotect(liteipc_kernel *k, void *addr, size_t len, int prot);
 /* ioctl(fd, request, arg): arg is a pointer, or an integer for IPC_SET_CMS. */
 int liteipc_ioctl(liteipc_kernel *k, int fd, unsigned long request, ...);
 ssize_t liteipc_read(liteipc_kernel *k, int fd, void *buf, size_t count);
