@@ -7,10 +7,12 @@
  * ERFKILL is returned only to a thread that is about to die, so users never see it: not tested
  * here (test_fork.c checks the RECV_KILLED event of a killed child).
  */
+#include "ofix.h"
 #include "sfix.h"
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -482,6 +484,48 @@ static void death_cms_as_reference_7_5(void **state)
 
 /* ---- kernel stop ------------------------------------------------------------------------------- */
 
+/*
+ * A process of this host dies with the kernel as on the device (§7.2): an OBJ_FD queued to it
+ * and never received is rolled back, so the descriptor installed for it in this host is closed
+ * (found by fuzz_device: it stayed open after liteipc_kernel_stop).
+ */
+static void fd_to_cms_body(t_actor *a)
+{
+    omsg *o = calloc(1, sizeof(*o));
+    int *sock = a->user;
+
+    T_CHECK(o != NULL);
+    if (!o)
+        return;
+    om_init(o, MT_REQUEST, 0, 1, LITEIPC_FLAG_ONEWAY, HOST_OBJ);
+    om_put(o, 0, o_fd(*sock));
+    T_CHECK_OK(om_send(a->k, a->fd, o));
+    free(o);
+}
+
+static void death_kernel_stop_closes_queued_obj_fd(void **state)
+{
+    t_ctx *c = *state;
+    int sv[2], fd = t_dev_setup(c->k, T_POOL, NULL);
+    t_actor sender = {.body = fd_to_cms_body, .user = &sv[0]};
+
+    assert_true(fd >= 0);
+    assert_int_equal(t_set_cms(c->k, fd, T_CMS_BIG), 0);
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    t_actor_start(&sender, c->k);
+    t_actor_go(&sender);
+    t_actor_join(&sender);
+    t_assert_threads_ok();
+    assert_int_equal(close(sv[0]), 0); /* the copy installed for the CMS is the last one */
+    assert_int_equal(send(sv[1], "x", 1, MSG_NOSIGNAL), 1);
+    assert_ok(liteipc_close(c->k, fd));
+    assert_int_equal(t_kernel_stop_now(c), 0);
+    assert_int_equal(send(sv[1], "x", 1, MSG_NOSIGNAL), -1);
+    assert_int_equal(errno, EPIPE);
+    close(sv[1]);
+}
+
+
 struct stopped {
     liteipc_kernel *k;
     int fd;
@@ -595,6 +639,7 @@ int main(void)
         T(death_cms_tid_reuse_inherits_handle_zero),
         T(death_cms_as_reference_7_5),
         T(death_kernel_stop_releases_vproc_recv),
+        T(death_kernel_stop_closes_queued_obj_fd),
         /* last: a host thread that ends while the kernel stops (see the report) */
         T(death_kernel_stop_releases_sync_call),
         T(death_kernel_stop_releases_plain_recv),
