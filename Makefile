@@ -16,6 +16,8 @@
 #                    benchmark and print the table and headline figures (BENCH_ARGS=--quick)
 #   make fuzz        build the libFuzzer harnesses with clang (build-fuzz/) and run each one
 #                    FUZZ_SECONDS (60) seconds from the committed corpus (docs/RELIABILITY.md)
+#   make chaos       a ServiceManager, services and clients on one liteipcd, killed with -9 at
+#                    random for CHAOS_SECONDS (60), then exact accounting (docs/RELIABILITY.md)
 #   make deps        only install missing packages
 #   make clean       remove the build directories
 #
@@ -55,7 +57,7 @@ TSAN_ENV = TSAN_OPTIONS="$${TSAN_OPTIONS:-halt_on_error=1 second_deadlock_stack=
 all: build
 
 help:
-	@sed -n '3,22s/^# \{0,1\}//p' Makefile
+	@sed -n '3,24s/^# \{0,1\}//p' Makefile
 
 deps:
 	@scripts/install-deps.sh
@@ -129,3 +131,10 @@ fuzz:
 	env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL cmake --build build-fuzz --parallel $(or $(JOBS),2) \
 	    --target fuzz_kernel fuzz_device
 	scripts/fuzz.sh build-fuzz $(FUZZ_SECONDS)
+
+# kill -9 chaos against one liteipcd (tests/real/chaos.c); exit status non-zero on any lost or
+# corrupted call, hang, unnoticed death or leak.
+CHAOS_SECONDS ?= 60
+.PHONY: chaos
+chaos: build
+	build/tests/real_chaos --seconds $(CHAOS_SECONDS) --liteipcd build/tools/liteipcd
