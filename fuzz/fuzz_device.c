@@ -59,15 +59,6 @@ static liteipc_kernel *K;
 static fd_proc Host; /* the host's default process: lives for the whole input */
 static uint8_t Scratch[FD_SCRATCH];
 
-#define FD_ASSERT(cond, ...)                                                               \
-    do {                                                                                   \
-        if (!(cond)) {                                                                     \
-            fprintf(stderr, "fuzz_device: invariant broken: " __VA_ARGS__);                \
-            fprintf(stderr, "\n");                                                         \
-            abort();                                                                       \
-        }                                                                                  \
-    } while (0)
-
 /* A device call's result: success, or one of the device's errors (the kernel is alive). */
 static void check_result(const char *what, long r)
 {
@@ -75,7 +66,7 @@ static void check_result(const char *what, long r)
 
     if (r >= 0)
         return;
-    FD_ASSERT(e != ESHUTDOWN && e != EPROTO && e != EIO && e != EPIPE && e != ECONNRESET &&
+    FZ_ASSERT(e != ESHUTDOWN && e != EPROTO && e != EIO && e != EPIPE && e != ECONNRESET &&
                   e != 0,
               "%s: -1 with errno %d (%s)", what, e, strerror(e));
 }
@@ -123,10 +114,10 @@ static void took(fd_proc *pr, const IpcMsg *m)
     uintptr_t u = (uintptr_t)m;
     volatile uint8_t sum = 0;
 
-    FD_ASSERT(in_pool(pr, u, sizeof(IpcMsg)), "inMsg %p outside the pool", (void *)m);
-    FD_ASSERT(m->dataSz == 0 || in_pool(pr, (uintptr_t)m->data, m->dataSz),
+    FZ_ASSERT(in_pool(pr, u, sizeof(IpcMsg)), "inMsg %p outside the pool", (void *)m);
+    FZ_ASSERT(m->dataSz == 0 || in_pool(pr, (uintptr_t)m->data, m->dataSz),
               "data of a received message outside the pool");
-    FD_ASSERT(m->spObjNum == 0 || in_pool(pr, (uintptr_t)m->offsets, 4u * (size_t)m->spObjNum),
+    FZ_ASSERT(m->spObjNum == 0 || in_pool(pr, (uintptr_t)m->offsets, 4u * (size_t)m->spObjNum),
               "offsets of a received message outside the pool");
     for (uint32_t i = 0; i < m->dataSz; i++)
         sum += ((const uint8_t *)m->data)[i]; /* really readable */
@@ -189,7 +180,7 @@ static void call_mmap(fd_phase *ph)
         check_result("mmap", -1);
         return;
     }
-    FD_ASSERT(ph->pr->pool == NULL, "a second pool was mapped");
+    FZ_ASSERT(ph->pr->pool == NULL, "a second pool was mapped");
     ph->pr->pool = p;
     ph->pr->pool_size = (len + 4095u) & ~(size_t)4095u;
 }
@@ -201,7 +192,7 @@ static void call_mprotect(fd_phase *ph)
     if (!ph->pr->pool || off >= ph->pr->pool_size)
         return;
     errno = 0;
-    FD_ASSERT(liteipc_mprotect(ph->k, ph->pr->pool + off, 4096, PROT_READ | PROT_WRITE) == -1 &&
+    FZ_ASSERT(liteipc_mprotect(ph->k, ph->pr->pool + off, 4096, PROT_READ | PROT_WRITE) == -1 &&
                   errno == EPERM,
               "mprotect on the pool: errno %d, not EPERM", errno);
 }
@@ -388,7 +379,7 @@ static void start_kernel(void)
     cfg.process_limit = 12;
     cfg.pool_max_size = FD_POOL_MAX;
     cfg.reply_timeout_ms = 2; /* every bounded wait is short */
-    FD_ASSERT(liteipc_kernel_start(&cfg, &K) == 0, "cannot start a kernel");
+    FZ_ASSERT(liteipc_kernel_start(&cfg, &K) == 0, "cannot start a kernel");
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -409,16 +400,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             vp_arg a = {.in = &in, .steps = steps};
             liteipc_vproc *vp;
 
-            FD_ASSERT(liteipc_vproc_spawn(K, vproc_phase, &a, &vp) == 0, "vproc_spawn");
-            FD_ASSERT(liteipc_vproc_join(vp, NULL) == 0, "vproc_join");
+            FZ_ASSERT(liteipc_vproc_spawn(K, vproc_phase, &a, &vp) == 0, "vproc_spawn");
+            FZ_ASSERT(liteipc_vproc_join(vp, NULL) == 0, "vproc_join");
         }
     }
     for (int i = 0; i < FD_FDS; i++)
         if (Host.fds[i] >= 0)
             check_result("close", liteipc_close(K, Host.fds[i]));
-    FD_ASSERT(liteipc_kernel_stop(K) == 0, "kernel stop");
+    FZ_ASSERT(liteipc_kernel_stop(K) == 0, "kernel stop");
     K = NULL;
-    FD_ASSERT(open_fd_count() == fds_before, "%d descriptor(s) left open",
+    FZ_ASSERT(open_fd_count() == fds_before, "%d descriptor(s) left open",
               open_fd_count() - fds_before);
     return 0;
 }

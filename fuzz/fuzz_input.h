@@ -10,7 +10,20 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+/* A broken invariant: say which and abort, which libFuzzer and the replayer report as a crash. */
+#define FZ_ASSERT(cond, ...)                                                               \
+    do {                                                                                   \
+        if (!(cond)) {                                                                     \
+            fprintf(stderr, "%s: invariant broken: ", __FILE__);                           \
+            fprintf(stderr, __VA_ARGS__);                                                  \
+            fprintf(stderr, "\n");                                                         \
+            abort();                                                                       \
+        }                                                                                  \
+    } while (0)
 
 typedef struct fz_in {
     const uint8_t *p;

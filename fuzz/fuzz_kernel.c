@@ -61,15 +61,6 @@ typedef struct fk {
 
 static fk F;
 
-#define FK_ASSERT(cond, ...)                                                               \
-    do {                                                                                   \
-        if (!(cond)) {                                                                     \
-            fprintf(stderr, "fuzz_kernel: invariant broken: " __VA_ARGS__);                \
-            fprintf(stderr, "\n");                                                         \
-            abort();                                                                       \
-        }                                                                                  \
-    } while (0)
-
 /* ---- the hooks: descriptors as numbers in a table ------------------------------------------ */
 
 static int fk_fd_dup(void *ctx, int src_pid, int fd, int dst_pid)
@@ -92,13 +83,13 @@ static void fk_fd_close(void *ctx, int pid, int fd)
     (void)ctx;
     for (int i = 0; i < FK_FDS; i++) {
         if (F.fds[i].owner != 0 && F.fds[i].num == fd) {
-            FK_ASSERT(F.fds[i].owner == pid, "fd %d of process %d closed in process %d", fd,
+            FZ_ASSERT(F.fds[i].owner == pid, "fd %d of process %d closed in process %d", fd,
                       F.fds[i].owner, pid);
             F.fds[i].owner = 0;
             return;
         }
     }
-    FK_ASSERT(false, "fd %d closed in process %d was never installed (or closed twice)", fd, pid);
+    FZ_ASSERT(false, "fd %d closed in process %d was never installed (or closed twice)", fd, pid);
 }
 
 /* The process is gone: its descriptors with it, as the host's kernel closes them. */
@@ -158,12 +149,12 @@ static void fk_check_received(int tid, uintptr_t u)
     int pid = lk_task_pid(F.k, tid);
     uintptr_t lo = FK_UVADDR(pid), hi = lo + F.pools[pid].size;
 
-    FK_ASSERT(m != NULL, "message %#lx handed to task %d outside its pool", (unsigned long)u, tid);
+    FZ_ASSERT(m != NULL, "message %#lx handed to task %d outside its pool", (unsigned long)u, tid);
     if (m->dataSz)
-        FK_ASSERT((uintptr_t)m->data >= lo && (uintptr_t)m->data + m->dataSz <= hi,
+        FZ_ASSERT((uintptr_t)m->data >= lo && (uintptr_t)m->data + m->dataSz <= hi,
                   "data of a message to task %d outside its pool", tid);
     if (m->spObjNum)
-        FK_ASSERT((uintptr_t)m->offsets >= lo &&
+        FZ_ASSERT((uintptr_t)m->offsets >= lo &&
                       (uintptr_t)m->offsets + 4u * (uintptr_t)m->spObjNum <= hi,
                   "offsets of a message to task %d outside its pool", tid);
 }
@@ -173,7 +164,7 @@ static void fk_drain_completions(void)
     lk_completion c;
 
     while (lk_kernel_take_completion(F.k, &c)) {
-        FK_ASSERT(c.tid >= 0 && c.tid < FK_TASKS && F.parked[c.tid],
+        FZ_ASSERT(c.tid >= 0 && c.tid < FK_TASKS && F.parked[c.tid],
                   "completion for task %d, which was not parked", c.tid);
         F.parked[c.tid] = false;
         if (c.result == 0) {
@@ -199,11 +190,11 @@ static void fk_check_invariants(void)
 
         if (lk_proc_view_get(F.k, pid, &pv) != 0 || !pv.in_use || !pv.pool_mapped)
             continue;
-        FK_ASSERT(F.pools[pid].mem && lk_proc_pool_base(F.k, pid) == F.pools[pid].mem,
+        FZ_ASSERT(F.pools[pid].mem && lk_proc_pool_base(F.k, pid) == F.pools[pid].mem,
                   "process %d: the kernel's pool is not the one it was given", pid);
-        FK_ASSERT(lk_pool_check(F.pools[pid].mem) == 0, "process %d: pool corrupt", pid);
+        FZ_ASSERT(lk_pool_check(F.pools[pid].mem) == 0, "process %d: pool corrupt", pid);
         lk_pool_get_stats(F.pools[pid].mem, &st);
-        FK_ASSERT(st.used_blocks == pv.used_buffers + queued[pid],
+        FZ_ASSERT(st.used_blocks == pv.used_buffers + queued[pid],
                   "process %d: %u blocks allocated, %u used buffers + %u queued", pid,
                   st.used_blocks, pv.used_buffers, queued[pid]);
     }
@@ -247,7 +238,7 @@ static void step_mmap(fz_in *in)
     if (lk_mmap_check(F.k, pid, len, prot, flags) != 0)
         return;
     mem = aligned_alloc(LK_PAGE_SIZE, len);
-    FK_ASSERT(mem != NULL, "out of memory");
+    FZ_ASSERT(mem != NULL, "out of memory");
     memset(mem, 0, len);
     if (lk_pool_attach(F.k, pid, mem, FK_UVADDR(pid), len) != 0) {
         free(mem);
@@ -489,12 +480,12 @@ static void fk_teardown(void)
         fk_drain_completions();
     }
     for (int tid = 0; tid < FK_TASKS; tid++)
-        FK_ASSERT(lk_task_pid(F.k, tid) < 0, "task %d outlived every process", tid);
+        FZ_ASSERT(lk_task_pid(F.k, tid) < 0, "task %d outlived every process", tid);
     lk_kernel_free(F.k);
     for (int pid = 0; pid < LK_MAX_PROCS; pid++)
-        FK_ASSERT(F.pools[pid].mem == NULL, "process %d: pool still held", pid);
+        FZ_ASSERT(F.pools[pid].mem == NULL, "process %d: pool still held", pid);
     for (int i = 0; i < FK_FDS; i++)
-        FK_ASSERT(F.fds[i].owner == 0, "descriptor %d outlived its process", F.fds[i].num);
+        FZ_ASSERT(F.fds[i].owner == 0, "descriptor %d outlived its process", F.fds[i].num);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
