@@ -607,6 +607,8 @@ static int kill_and_reap(pid_t pid)
 {
     int status;
 
+    if (pid <= 0)
+        return -1; /* never kill(-1) or a process group */
     kill(pid, SIGKILL);
     return waitpid(pid, &status, 0) == pid ? status : -1;
 }
@@ -668,7 +670,8 @@ static void chaos_loop(unsigned seconds, unsigned seed, tally *t, int sm_out)
         if (Kids[v].kind == 'c' && atomic_load(&S->cli[Kids[v].slot].call_start_ns))
             t->kills_in_call++;
         kill_and_reap(Kids[v].pid);
-        atomic_store(&S->cli[Kids[v].slot].call_start_ns, 0);
+        if (Kids[v].kind == 'c')
+            atomic_store(&S->cli[Kids[v].slot].call_start_ns, 0);
         if (Kids[v].kind == 's')
             t->kills_svc++;
         else
@@ -770,7 +773,8 @@ static void print_errnos(const char *what, const uint64_t *err)
     printf("%-28s", what);
     for (int e = 0; e < NERR; e++)
         if (err[e])
-            printf(" %s %llu", e ? strerrorname_np(e) : "other", (unsigned long long)err[e]);
+            printf(" %s %llu", e && strerrorname_np(e) ? strerrorname_np(e) : "other",
+                   (unsigned long long)err[e]);
     printf("\n");
 }
 
