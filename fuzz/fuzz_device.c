@@ -93,17 +93,20 @@ static bool in_pool(const fd_proc *pr, uintptr_t a, size_t n)
     return pr->pool && a >= lo && n <= pr->pool_size && a - lo <= pr->pool_size - n;
 }
 
-/* A received OBJ_FD is the receiver's descriptor: a program closes it when done. */
+/* A received OBJ_FD is the receiver's descriptor: a program closes it when done. (The offsets
+   follow the data unaligned, as on the device, §4.3.4: read them with memcpy.) */
 static void close_received_fds(const IpcMsg *m)
 {
-    const uint32_t *offs = m->offsets;
+    const uint8_t *offs = m->offsets;
 
     for (uint32_t i = 0; i < m->spObjNum && offs; i++) {
         SpecialObj o;
+        uint32_t off;
 
-        if ((uint64_t)offs[i] + sizeof(o) > m->dataSz)
+        memcpy(&off, offs + 4u * i, sizeof(off));
+        if ((uint64_t)off + sizeof(o) > m->dataSz)
             continue;
-        memcpy(&o, (const uint8_t *)m->data + offs[i], sizeof(o));
+        memcpy(&o, (const uint8_t *)m->data + off, sizeof(o));
         if (o.type == OBJ_FD && o.content.fd > 2)
             close((int)o.content.fd);
     }
