@@ -467,6 +467,9 @@ static void step(fz_in *in)
         step_ioctl(in);
         break;
     }
+    /* Any step may end a parked receive (a task's death sends notices, which wake receivers):
+       take the completions now, as the broker does after every operation. */
+    fk_drain_completions();
     fk_check_invariants();
 }
 
