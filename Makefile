@@ -18,6 +18,10 @@
 #                    memcheck (leaks and invalid accesses fail)
 #   make bench       install the benchmarks' peers, build build-bench/ in Release, run every
 #                    benchmark and print the table and headline figures (BENCH_ARGS=--quick)
+#   make fuzz        build the libFuzzer harnesses with clang (build-fuzz/) and run each one
+#                    FUZZ_SECONDS (60) seconds from the committed corpus (docs/RELIABILITY.md)
+#   make chaos       a ServiceManager, services and clients on one liteipcd, killed with -9 at
+#                    random for CHAOS_SECONDS (60), then exact accounting (docs/RELIABILITY.md)
 #   make deps        only install missing packages
 #   make clean       remove the build directories
 #
@@ -130,4 +134,26 @@ bench:
 	bench/run.sh $(BENCH_ARGS)
 
 clean:
-	rm -rf build build-asan build-tsan build-consumer build-bench build-m32 build-m32-asan
+	rm -rf build build-asan build-tsan build-consumer build-bench build-m32 build-m32-asan build-fuzz
+
+# ---- fuzzing (docs/RELIABILITY.md) ----
+# The fuzz build compiles only the harnesses (each over its own instrumented copy of the
+# sources), with clang: CC is not taken from the environment.
+FUZZ_SECONDS ?= 60
+FUZZ_CONFIGURE = -DCMAKE_BUILD_TYPE=RelWithDebInfo $(if $(WERROR),-DLITEIPC_WERROR=$(WERROR)) \
+                 -DLITEIPC_FUZZ=ON -DLITEIPC_BUILD_TESTS=OFF -DLITEIPC_BUILD_EXAMPLES=OFF \
+                 -DLITEIPC_BUILD_BENCH=OFF
+.PHONY: fuzz
+fuzz:
+	@scripts/install-deps.sh --fuzz
+	CC=clang cmake -S . -B build-fuzz $(FUZZ_CONFIGURE) >/dev/null
+	env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL cmake --build build-fuzz --parallel $(or $(JOBS),2) \
+	    --target fuzz_kernel fuzz_device
+	scripts/fuzz.sh build-fuzz $(FUZZ_SECONDS)
+
+# kill -9 chaos against one liteipcd (tests/real/chaos.c); exit status non-zero on any lost or
+# corrupted call, hang, unnoticed death or leak.
+CHAOS_SECONDS ?= 60
+.PHONY: chaos
+chaos: build
+	build/tests/real_chaos --seconds $(CHAOS_SECONDS) --liteipcd build/tools/liteipcd

@@ -70,6 +70,7 @@ enum real_id {
     R_MMAP,
     R_MMAP64,
     R_MUNMAP,
+    R_MPROTECT,
     R_SYSCALL,
     R_COUNT
 };
@@ -80,7 +81,8 @@ static const char *const real_names[R_COUNT] = {
     [R_OPENAT_2] = "__openat_2", [R_OPENAT64_2] = "__openat64_2", [R_CLOSE] = "close",
     [R_READ] = "read",         [R_READ_CHK] = "__read_chk",   [R_WRITE] = "write",
     [R_IOCTL] = "ioctl",       [R_MMAP] = "mmap",             [R_MMAP64] = "mmap64",
-    [R_MUNMAP] = "munmap",       [R_SYSCALL] = "syscall",
+    [R_MUNMAP] = "munmap",       [R_MPROTECT] = "mprotect",
+    [R_SYSCALL] = "syscall",
 };
 
 static void *_Atomic real_fns[R_COUNT];
@@ -627,4 +629,31 @@ SHIM_EXPORT long syscall(long number, ...)
         a[i] = va_arg(ap, long);
     va_end(ap);
     return real_syscall6(number, a[0], a[1], a[2], a[3], a[4], a[5]);
+}
+
+/* ---- mprotect: refused on every LiteIPC region (EPERM, driver 2024-09) ---------------------- */
+
+typedef int (*mprotect_fn)(void *, size_t, int);
+
+static int real_mprotect(void *addr, size_t len, int prot)
+{
+    mprotect_fn f = (mprotect_fn)real(R_MPROTECT);
+
+    return f ? f(addr, len, prot) : (int)syscall(SYS_mprotect, addr, len, prot);
+}
+
+/* Before the device is opened there is no LiteIPC region: the C library's call, at no cost. */
+SHIM_EXPORT int mprotect(void *addr, size_t len, int prot)
+{
+    liteipc_kernel *k = atomic_load_explicit(&kernel, memory_order_acquire);
+    int r, err;
+
+    if (inside || !k)
+        return real_mprotect(addr, len, prot);
+    inside++;
+    r = liteipc_mprotect(k, addr, len, prot);
+    err = errno;
+    inside--;
+    errno = err;
+    return r;
 }

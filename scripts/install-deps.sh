@@ -1,16 +1,18 @@
 #!/usr/bin/env bash
 # install-deps.sh - install what liteipc-sim needs to build and test, if it is missing.
 #
-# Usage: scripts/install-deps.sh [--cxx] [--valgrind] [--m32] [--check]
+# Usage: scripts/install-deps.sh [--cxx] [--valgrind] [--m32] [--fuzz] [--check]
 #   --cxx    also g++, for the C++ half of the installed-package consumer check
 #   --valgrind  also valgrind, for `make valgrind`
 #   --m32    also what a -m32 build needs on x86-64 (`make test32`): gcc-multilib and the
 #            i386 CMocka, adding the i386 architecture to dpkg first if it is not there
+#   --fuzz   also clang and its libFuzzer runtime (Debian 12: libclang-rt-14-dev), for `make fuzz`
 #   --check  only report what is missing (exit 1 if anything is)
 #
 # Assumes the base toolchain (gcc, make). Installs, on Debian/Ubuntu with apt-get, only what is
 # missing among: cmake, pkg-config, libcmocka-dev (and g++ with --cxx, valgrind with --valgrind,
-# gcc-multilib and libcmocka-dev:i386 with --m32). The sanitizer runtimes come with gcc. Prints
+# gcc-multilib and libcmocka-dev:i386 with --m32, clang and its runtime with --fuzz). The
+# sanitizer runtimes come with gcc. Prints
 # nothing when nothing is missing. Uses sudo when not root, and runs `apt-get update` only when
 # it has something to install.
 set -euo pipefail
@@ -18,12 +20,14 @@ set -euo pipefail
 want_cxx=0
 want_valgrind=0
 want_m32=0
+want_fuzz=0
 check_only=0
 for arg in "$@"; do
     case "$arg" in
     --cxx) want_cxx=1 ;;
     --valgrind) want_valgrind=1 ;;
     --m32) want_m32=1 ;;
+    --fuzz) want_fuzz=1 ;;
     --check) check_only=1 ;;
     -h | --help)
         sed -n '2,/^[^#]/s/^# \{0,1\}//p' "$0"
@@ -79,6 +83,16 @@ if [ "$want_cxx" = 1 ]; then
 fi
 if [ "$want_valgrind" = 1 ]; then
     have_cmd valgrind || missing+=(valgrind)
+fi
+# libFuzzer comes with clang's runtime, packaged per version (libclang-rt-N-dev on Debian 12).
+have_fuzzer_runtime() {
+    have_cmd clang &&
+        [ -e "$(clang -print-resource-dir)/lib/linux/libclang_rt.fuzzer-$(uname -m).a" ]
+}
+if [ "$want_fuzz" = 1 ] && ! have_fuzzer_runtime; then
+    have_cmd clang || missing+=(clang)
+    clang_major=$(clang --version 2>/dev/null | sed -n 's/.*clang version \([0-9]*\).*/\1/p' | head -1)
+    missing+=("libclang-rt-${clang_major:-14}-dev")
 fi
 
 if [ "$want_m32" = 1 ]; then

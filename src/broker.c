@@ -1308,6 +1308,24 @@ static void broker_sleep(liteipc_kernel *k)
 }
 
 /* The kernel stops: release every caller still waiting, then free everything. */
+/*
+ * The kernel stops: the simulated processes of this host die as on the device, so that §7.2's
+ * rollback closes the OBJ_FD descriptors installed for messages never received (in this host
+ * they are real descriptors of the host, which would otherwise leak; a real process's are the
+ * broker's, closed with its connection). Their waiters were completed with ESHUTDOWN already:
+ * the kernel's completions are dropped.
+ */
+static void end_host_procs(liteipc_kernel *k)
+{
+    lk_completion done;
+
+    for (int p = 0; p < LK_MAX_PROCS; p++)
+        if (k->b.by_pid[p] && k->b.by_pid[p]->in_host)
+            lk_proc_exit(k->kern, p, lk_now_ns());
+    while (lk_kernel_take_completion(k->kern, &done))
+        continue;
+}
+
 static void broker_shutdown(liteipc_kernel *k)
 {
     lk_broker *b = &k->b;
@@ -1327,6 +1345,7 @@ static void broker_shutdown(liteipc_kernel *k)
                 chan_complete(k, ch, c->slot_tid[s], -ESHUTDOWN, NULL, 0);
         }
     }
+    end_host_procs(k);
     while (b->conns)
         conn_close(k, b->conns, false);
     free_graveyard(k);

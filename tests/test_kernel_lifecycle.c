@@ -589,26 +589,46 @@ static void lifecycle_cms_tid_reuse_inherits_cms_role(void **state)
     assert_int_equal(t_remove_handle(f, old_sibling, 1), -EACCES);
 }
 
-static void lifecycle_cms_death_notice_to_handle_zero_grantees(void **state)
+/*
+ * §7.5 as a whole, in the order a system lives it (issue 10): after the CMS task dies, only the
+ * processes granted handle 0 hear of the death (with the real TID, not 0), handle 0 gives EINVAL
+ * while its TID is unused, IPC_SET_CMS stays EEXIST, and the next task to get the TID receives
+ * what is sent to handle 0 and passes the CMS check; the old CMS process no longer does.
+ */
+static void lifecycle_cms_death_as_reference_7_5(void **state)
 {
     t_kfix *f = *state;
     int cms_pid;
     int cms = t_must_cms_size(f, T_CMS_MAX, &cms_pid);
     int helper = t_must_task(f, cms_pid);
     t_give_info(f, cms);
-    int a;
     int a_pid = t_must_ready_proc(f, 0);
-    a = t_must_task(f, a_pid);
+    int a = t_must_task(f, a_pid);
     assert_int_equal(t_set_ipc_thread(f, a), a);
-    int b = t_must_ready_task(f, 0, NULL); /* not granted: gets nothing */
+    int b = t_must_ready_task(f, 0, NULL);
     assert_int_equal(t_set_ipc_thread(f, b), b);
-    assert_int_equal(t_add_access(f, helper, (uint32_t)a, 0), 0);
+    assert_int_equal(t_add_access(f, helper, (uint32_t)a, 0), 0); /* a's process: handle 0 */
+
     assert_int_equal(lk_task_exit(f->k, cms, f->now), 0);
-    assert_int_equal(t_tview(f, b).queued, 0);
+    /* death notices: to the granted process only, with the real TID */
     IpcMsg *in = t_must_recv(f, a);
     assert_int_equal(in->type, MT_DEATH_NOTIFY);
-    assert_int_equal(in->target.token, cms); /* the real TID, not 0 */
+    assert_int_equal(in->target.token, cms);
     t_must_free(f, a, in);
+    assert_int_equal(t_tview(f, b).queued, 0);
+    /* the TID unused: handle 0 is not alive */
+    assert_int_equal(t_send_req(f, a, 0, 1, LITEIPC_FLAG_ONEWAY), -EINVAL);
+    assert_int_equal(t_send_req(f, b, 0, 1, LITEIPC_FLAG_ONEWAY), -EINVAL);
+    assert_int_equal(t_set_cms(f, b, T_CMS_MAX), -EEXIST);
+    assert_int_equal(t_cview(f).task, cms);
+    /* a new task of an unrelated process gets the TID (LIFO) and with it the role */
+    int x_pid = t_must_ready_proc(f, 0);
+    assert_int_equal(t_must_task(f, x_pid), cms);
+    assert_int_equal(t_send_req(f, b, 0, 77, LITEIPC_FLAG_ONEWAY), 0);
+    assert_int_equal(t_must_recv_free(f, cms), 77);
+    assert_int_equal(t_remove_handle(f, cms, 1), 0);
+    assert_int_equal(t_remove_handle(f, helper, 1), -EACCES);
+    assert_int_equal(t_set_cms(f, cms, T_CMS_MAX), -EEXIST);
 }
 
 /* ---- §7.6 fork ------------------------------------------------------------------------------ */
@@ -1079,7 +1099,7 @@ int main(void)
         T(lifecycle_task_exit_cancels_parked_receive),
         T(lifecycle_cms_death_keeps_record),
         T(lifecycle_cms_tid_reuse_inherits_cms_role),
-        T(lifecycle_cms_death_notice_to_handle_zero_grantees),
+        T(lifecycle_cms_death_as_reference_7_5),
         T(lifecycle_fork_child_state),
         T(lifecycle_fork_of_process_without_ipc_state),
         T(lifecycle_fork_child_must_map_before_ioctls),

@@ -7,10 +7,12 @@
  * ERFKILL is returned only to a thread that is about to die, so users never see it: not tested
  * here (test_fork.c checks the RECV_KILLED event of a killed child).
  */
+#include "ofix.h"
 #include "sfix.h"
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -377,7 +379,152 @@ static void death_cms_tid_reuse_inherits_handle_zero(void **state)
     assert_int_equal(h.got.code, 0x0c); /* handle 0 reaches the new owner of the TID */
 }
 
+/*
+ * §7.5 as a whole through the stack (issue 10): the CMS's virtual process ends; only the process
+ * granted handle 0 gets the death notice (with the CMS's real TID); handle 0 gives EINVAL while
+ * the TID is unused; IPC_SET_CMS stays EEXIST; the next task to get the TID receives what is
+ * sent to handle 0 and passes the CMS check.
+ */
+struct cms_watch {
+    bool granted;
+    int ipc_rc, grant_rc, recv_rc;
+    IpcMsg got;
+    t_latch armed, noticed, done;
+};
+
+static void cms_watch_body(t_actor *a)
+{
+    struct cms_watch *w = a->user;
+    IpcMsg *m = NULL;
+
+    w->ipc_rc = t_set_ipc_thread(a->k, a->fd);
+    w->grant_rc = w->granted ? t_request_grant(a->k, a->fd, 0) : 0;
+    t_latch_set(&w->armed, 1);
+    if (w->granted) {
+        w->recv_rc = t_recv(a->k, a->fd, &m);
+        if (w->recv_rc == 0) {
+            w->got = *m;
+            T_CHECK_OK(t_free(a->k, a->fd, m));
+        }
+        t_latch_set(&w->noticed, 1);
+    }
+    /* stay alive (holding our TIDs) until the heir has taken the CMS's */
+    T_CHECK_EQ(t_latch_wait(&w->done, NULL, T_WAIT_MS), 0);
+}
+
+static void cms_watch_start(struct cms_watch *w, t_actor *a, liteipc_kernel *k, bool granted)
+{
+    w->granted = granted;
+    t_latch_init(&w->armed);
+    t_latch_init(&w->noticed);
+    t_latch_init(&w->done);
+    *a = (t_actor){.body = cms_watch_body, .user = w, .prime = true};
+    t_actor_start(a, k);
+    t_actor_go(a);
+    assert_int_equal(t_latch_wait(&w->armed, NULL, T_WAIT_MS), 0);
+}
+
+static void cms_watch_end(struct cms_watch *w, t_actor *a)
+{
+    t_latch_set(&w->done, 1);
+    t_actor_join(a);
+    t_latch_destroy(&w->armed);
+    t_latch_destroy(&w->noticed);
+    t_latch_destroy(&w->done);
+}
+
+static void death_cms_as_reference_7_5(void **state)
+{
+    t_ctx *c = *state;
+    t_svc cms = {0};
+    struct cms_watch g = {0}, n = {0};
+    struct heir h = {0};
+    t_actor ga, na, heir = {.body = heir_body, .user = &h};
+    int fd = t_dev_setup(c->k, T_POOL, NULL), rc_send;
+    unsigned n_written;
+
+    assert_true(fd >= 0);
+    assert_true(liteipc_self_tid(c->k) > 0);
+    cms_up(&cms, c->k, false);
+    cms_watch_start(&g, &ga, c->k, true);
+    cms_watch_start(&n, &na, c->k, false);
+    assert_int_equal(g.ipc_rc, ga.tid);
+    assert_int_equal(g.grant_rc, 0);
+    assert_int_equal(n.ipc_rc, na.tid);
+    n_written = t_ev_count(c->ev, LITEIPC_EV_MSG_WRITTEN, na.tid); /* its priming message */
+
+    cms_down(&cms, c->k, fd);
+    assert_int_equal(t_latch_wait(&g.noticed, NULL, T_WAIT_MS), 0);
+    assert_int_equal(g.recv_rc, 0);
+    assert_int_equal(g.got.type, MT_DEATH_NOTIFY);
+    assert_int_equal(g.got.target.token, cms.tid); /* the real TID, not 0 */
+    /* written in the same step as g's: none for the process not granted handle 0 */
+    assert_int_equal(t_ev_count(c->ev, LITEIPC_EV_MSG_WRITTEN, na.tid), n_written);
+    assert_errno(t_send(c->k, fd, 0, 1, LITEIPC_FLAG_ONEWAY, NULL, 0), EINVAL); /* TID unused */
+    assert_errno(t_set_cms(c->k, fd, 256), EEXIST);
+
+    t_latch_init(&h.sent);
+    t_actor_start(&heir, c->k); /* the next TID handed out is the CMS's */
+    t_actor_go(&heir);
+    rc_send = t_send(c->k, fd, 0, 0x0d, LITEIPC_FLAG_ONEWAY, NULL, 0);
+    t_latch_set(&h.sent, 1);
+    t_actor_join(&heir);
+    t_latch_destroy(&h.sent);
+    cms_watch_end(&g, &ga);
+    cms_watch_end(&n, &na);
+    assert_errno(t_set_cms(c->k, fd, 256), EEXIST);
+    assert_ok(liteipc_close(c->k, fd));
+    t_assert_threads_ok();
+    assert_int_equal(heir.tid, cms.tid);
+    assert_int_equal(h.cms_cmd_rc, 0);
+    assert_int_equal(rc_send, 0);
+    assert_int_equal(h.recv_rc, 0);
+    assert_int_equal(h.got.code, 0x0d);
+}
+
 /* ---- kernel stop ------------------------------------------------------------------------------- */
+
+/*
+ * A process of this host dies with the kernel as on the device (§7.2): an OBJ_FD queued to it
+ * and never received is rolled back, so the descriptor installed for it in this host is closed
+ * (found by fuzz_device: it stayed open after liteipc_kernel_stop).
+ */
+static void fd_to_cms_body(t_actor *a)
+{
+    omsg *o = calloc(1, sizeof(*o));
+    int *sock = a->user;
+
+    T_CHECK(o != NULL);
+    if (!o)
+        return;
+    om_init(o, MT_REQUEST, 0, 1, LITEIPC_FLAG_ONEWAY, HOST_OBJ);
+    om_put(o, 0, o_fd(*sock));
+    T_CHECK_OK(om_send(a->k, a->fd, o));
+    free(o);
+}
+
+static void death_kernel_stop_closes_queued_obj_fd(void **state)
+{
+    t_ctx *c = *state;
+    int sv[2], fd = t_dev_setup(c->k, T_POOL, NULL);
+    t_actor sender = {.body = fd_to_cms_body, .user = &sv[0]};
+
+    assert_true(fd >= 0);
+    assert_int_equal(t_set_cms(c->k, fd, T_CMS_BIG), 0);
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    t_actor_start(&sender, c->k);
+    t_actor_go(&sender);
+    t_actor_join(&sender);
+    t_assert_threads_ok();
+    assert_int_equal(close(sv[0]), 0); /* the copy installed for the CMS is the last one */
+    assert_int_equal(send(sv[1], "x", 1, MSG_NOSIGNAL), 1);
+    assert_ok(liteipc_close(c->k, fd));
+    assert_int_equal(t_kernel_stop_now(c), 0);
+    assert_int_equal(send(sv[1], "x", 1, MSG_NOSIGNAL), -1);
+    assert_int_equal(errno, EPIPE);
+    close(sv[1]);
+}
+
 
 struct stopped {
     liteipc_kernel *k;
@@ -490,7 +637,9 @@ int main(void)
         T(death_tid_reused_without_grants),
         T(death_cms_record_survives_cms_death),
         T(death_cms_tid_reuse_inherits_handle_zero),
+        T(death_cms_as_reference_7_5),
         T(death_kernel_stop_releases_vproc_recv),
+        T(death_kernel_stop_closes_queued_obj_fd),
         /* last: a host thread that ends while the kernel stops (see the report) */
         T(death_kernel_stop_releases_sync_call),
         T(death_kernel_stop_releases_plain_recv),

@@ -34,6 +34,7 @@
  *       thread that has not used the device yet becomes a task of the process on that call, as
  *       every thread is a task on the device. Before the process's first open (no kernel), or if
  *       the kernel cannot answer, the host's TID. Every other syscall() goes to the C library.
+ *   mprotect          once the device is open: EPERM on any LiteIPC region (liteipc_mprotect).
  * Results and errno are the device's (LITEIPC_REFERENCE §2): read and write fail, mmap refuses
  * with MAP_FAILED/ENOMEM what the driver refuses, close does nothing to the process's IPC state
  * (pool, CMS role, IPC thread and messages survive it, and a later open finds them), and if

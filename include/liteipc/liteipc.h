@@ -224,6 +224,13 @@ void *liteipc_mmap(liteipc_kernel *k, void *addr, size_t length, int prot, int f
                    off_t offset);
 int liteipc_munmap(liteipc_kernel *k, void *addr, size_t length);
 /*
+ * mprotect(addr, len, prot), as the device answers it (driver 2024-09): -1/EPERM if the range
+ * touches any LiteIPC region of k mapped in this host (a pool, a channel region or the bell of
+ * any simulated process of this host), else the host's mprotect. The compat library and the
+ * LD_PRELOAD shim route mprotect here, so device code calling mprotect gets the same answer.
+ */
+int liteipc_mprotect(liteipc_kernel *k, void *addr, size_t len, int prot);
+/*
  * ioctl(fd, request, arg): arg is a pointer, or an integer for IPC_SET_CMS. User memory is read
  * and written as the driver's copy_from_user/copy_to_user do: a bad pointer gives the driver's
  * error in the driver's order (EINVAL for an unreadable IpcContent, CmsCmdContent or outMsg, or

@@ -9,7 +9,8 @@
  * its own checks go to stderr as "devprog: FAIL ..." and make the exit status non-zero.
  *
  *   check            the device's answers in a fresh kernel (no CMS yet), non-device I/O,
- *                    state surviving close, fork. Exit 0 when every check passed.
+ *                    mprotect refused on the pool, state surviving close, fork. Exit 0
+ *                    when every check passed.
  *   nodevice         plain I/O only; prints "threads N", waits for a line, exits.
  *   poolwrite        maps a pool and writes into it: must die of SIGSEGV (exit 3 otherwise).
  *   idle             opens, maps; prints "ready POOLADDR"; waits for EOF or "quit".
@@ -417,6 +418,19 @@ static void check_mapped(int fd, char *pool)
     }
 }
 
+/* mprotect on the pool is refused with EPERM (driver 2024-09); elsewhere it is the host's. */
+static void check_mprotect(char *pool)
+{
+    void *anon = mmap(NULL, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+    CHECK_ERR(mprotect(pool, POOL_SIZE, PROT_READ | PROT_WRITE), EPERM);
+    CHECK_ERR(mprotect(pool + 4096, 4096, PROT_READ), EPERM);
+    CHECK_ERR(mprotect(pool, 4096, PROT_NONE), EPERM);
+    CHECK(anon != MAP_FAILED);
+    CHECK_EQ(mprotect(anon, 4096, PROT_READ | PROT_WRITE), 0);
+    CHECK_EQ(munmap(anon, 4096), 0);
+}
+
 /* close does nothing to the process's IPC state (§2.2). */
 static void check_survives_close(int fd, void *pool)
 {
@@ -490,6 +504,7 @@ static int mode_check(void)
     if (pool == MAP_FAILED)
         return 1;
     check_mapped(fd, pool);
+    check_mprotect(pool);
     check_survives_close(fd, pool);
     check_fork();
     check_plain_io(); /* and still untouched after the device was used */
