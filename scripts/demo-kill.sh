@@ -86,56 +86,28 @@ die() {
     exit 1
 }
 
-# wait_for_line FILE PATTERN PID SECONDS: until FILE has a line matching PATTERN (grep -E),
-# while process PID lives, for at most SECONDS.
-wait_for_line() {
-    local file=$1 pattern=$2 pid=$3 i
-    for ((i = 0; i < $4 * 50; i++)); do
-        grep -qE -- "$pattern" "$file" 2>/dev/null && return 0
-        kill -0 "$pid" 2>/dev/null || { grep -qE -- "$pattern" "$file" 2>/dev/null; return; }
-        sleep 0.02
-    done
-    return 1
-}
-
-# wait_exit PID SECONDS: wait (bounded) for our child PID to exit; sets $status. A reaped PID
-# leaves $pids at once: the system may give the number to another process.
-wait_exit() {
-    local pid=$1 i p left
-    for ((i = 0; i < $2 * 50; i++)); do
-        if ! kill -0 "$pid" 2>/dev/null; then
-            wait "$pid"
-            status=$?
-            left=()
-            for p in "${pids[@]}"; do [ "$p" = "$pid" ] || left+=("$p"); done
-            pids=("${left[@]}")
-            return 0
-        fi
-        sleep 0.02
-    done
-    status=-1
-    return 1
-}
+# shellcheck source=proc-wait.sh
+. "$(dirname "${BASH_SOURCE[0]}")/proc-wait.sh"
 
 step "liteipcd on device '$LITEIPC_DEVICE', reply timeout $timeout_ms ms"
 "$liteipcd" --timeout-ms "$timeout_ms" 2>"$logs/liteipcd.log" &
 daemon=$!
 pids+=("$daemon")
-wait_for_line "$logs/liteipcd.log" ' ready: ' "$daemon" 10 || die "liteipcd did not get ready"
+wait_for_line "$logs/liteipcd.log" ' ready: ' 10 "$daemon" || die "liteipcd did not get ready"
 ok "liteipcd (pid $daemon) is ready"
 
 step "liteipc-sm: the ServiceManager"
 "$sm" --no-start >"$logs/sm.log" 2>&1 &
 sm_pid=$!
 pids+=("$sm_pid")
-wait_for_line "$logs/sm.log" ': ready: ' "$sm_pid" 10 || die "liteipc-sm did not get ready"
+wait_for_line "$logs/sm.log" ': ready: ' 10 "$sm_pid" || die "liteipc-sm did not get ready"
 ok "liteipc-sm (pid $sm_pid) is handle 0"
 
 step "liteipc-echo: the service, 300 ms per request"
 "$echo_svc" --no-start --delay-ms 300 >"$logs/echo.log" 2>&1 &
 echo_pid=$!
 pids+=("$echo_pid")
-wait_for_line "$logs/echo.log" ': ready: ' "$echo_pid" 10 || die "liteipc-echo did not get ready"
+wait_for_line "$logs/echo.log" ': ready: ' 10 "$echo_pid" || die "liteipc-echo did not get ready"
 ok "liteipc-echo (pid $echo_pid) has registered 'echo'"
 
 step "liteipc-client: 20 calls, back to back"
@@ -144,7 +116,7 @@ step "liteipc-client: 20 calls, back to back"
 "$client" --no-start --count 20 --interval-ms 0 >"$logs/client.log" 2>&1 &
 client_pid=$!
 pids+=("$client_pid")
-wait_for_line "$logs/echo.log" "UPPER 'hello #3'" "$echo_pid" 10 ||
+wait_for_line "$logs/echo.log" "UPPER 'hello #3'" 10 "$echo_pid" ||
     die "the echo service did not receive a third request"
 
 step "kill -9 the echo service while it works on request #3"
