@@ -84,8 +84,11 @@ static int fds_end(liteipc_kernel *k, int fd)
 {
     int err = errno;
 
-    if (fd >= 0 && fd < k->b.owned_max)
+    if (fd >= 0 && fd < k->b.owned_max) {
         k->b.owned[fd / LONG_BITS] |= 1ul << (fd % LONG_BITS);
+        if (fd >= k->b.owned_top)
+            k->b.owned_top = fd + 1;
+    }
     pthread_mutex_unlock(&fds_lock);
     errno = err;
     return fd;
@@ -1549,7 +1552,7 @@ static void broker_release(lk_broker *b)
     pthread_mutex_lock(&fds_lock);
     free(b->owned);
     b->owned = NULL;
-    b->owned_max = 0;
+    b->owned_max = b->owned_top = 0;
     pthread_mutex_unlock(&fds_lock);
     pthread_mutex_destroy(&b->sub_lock);
     pthread_cond_destroy(&b->sub_cond);
@@ -1666,12 +1669,12 @@ void lk_broker_forget_in_child(liteipc_kernel *k)
        pidfds, doorbells, memory files, OBJ_FD files): it could read their control messages,
        their rings, their memory. Only the bitmap is read here, never the broker's lists,
        which fork may have caught half changed; fork held fds_lock, so it is exact. */
-    for (int w = 0; w < (k->b.owned_max + LONG_BITS - 1) / LONG_BITS; w++)
+    for (int w = 0; w < (k->b.owned_top + LONG_BITS - 1) / LONG_BITS; w++)
         for (unsigned long m = k->b.owned[w]; m; m &= m - 1)
             close(w * LONG_BITS + __builtin_ctzl(m));
     free(k->b.owned);
     k->b.owned = NULL;
-    k->b.owned_max = 0;
+    k->b.owned_max = k->b.owned_top = 0;
 }
 
 /* ---- subscriptions -------------------------------------------------------------------------- */

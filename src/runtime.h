@@ -152,6 +152,7 @@ typedef struct lk_broker {
     unsigned long *owned;        /* bitmap by number: the descriptors the broker holds for
                                     the processes (a fork child closes them all), NULL: none */
     int owned_max;               /* its size in bits: descriptors at or above are not tracked */
+    int owned_top;               /* above the highest descriptor ever marked: the walk's end */
     int nlive;
     lk_chan *hand_to;            /* the polling poster a wake-up may be handed to, or NULL */
     lk_handed handed[LK_HAND_RING]; /* handed wake-ups, oldest (due first) at hand_head */
