@@ -58,6 +58,89 @@
 
 static uint32_t prepare_fd_delivery(liteipc_kernel *k, lk_bconn *c, int tid, uintptr_t in_msg);
 
+/* ---- the descriptors the broker holds for the processes ------------------------------------- */
+
+/*
+ * Every descriptor the broker obtains for a process (its connection, its pidfd, its doorbell,
+ * its memory files, the OBJ_FD files held for it) is marked in k->b.owned, so that a fork child
+ * of the host closes them all (lk_broker_forget_in_child): they are the other processes'
+ * channels and files. A descriptor is obtained and marked, or unmarked and closed, under
+ * fds_lock, which fork takes too (lk_broker_fork_prepare): the child's bitmap names exactly the
+ * broker's descriptors at the instant of fork, never one it would not inherit, nor a number the
+ * broker had closed and another thread of the host reused. A lock per connection, memory file
+ * or OBJ_FD file; nothing per call.
+ */
+#define LONG_BITS ((int)(8 * sizeof(unsigned long)))
+
+static pthread_mutex_t fds_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void fds_begin(void)
+{
+    pthread_mutex_lock(&fds_lock);
+}
+
+/* End what fds_begin began: mark fd, if it is a descriptor, as the broker's. Returns fd. */
+static int fds_end(liteipc_kernel *k, int fd)
+{
+    int err = errno;
+
+    if (fd >= 0 && fd < k->b.owned_max) {
+        k->b.owned[fd / LONG_BITS] |= 1ul << (fd % LONG_BITS);
+        if (fd >= k->b.owned_top)
+            k->b.owned_top = fd + 1;
+    }
+    pthread_mutex_unlock(&fds_lock);
+    errno = err;
+    return fd;
+}
+
+/* Close a descriptor obtained between fds_begin and fds_end. */
+static void fd_drop(liteipc_kernel *k, int fd)
+{
+    if (fd < 0)
+        return;
+    pthread_mutex_lock(&fds_lock);
+    if (fd < k->b.owned_max)
+        k->b.owned[fd / LONG_BITS] &= ~(1ul << (fd % LONG_BITS));
+    close(fd);
+    pthread_mutex_unlock(&fds_lock);
+}
+
+void lk_broker_fork_prepare(void)
+{
+    pthread_mutex_lock(&fds_lock);
+}
+
+void lk_broker_fork_parent(void)
+{
+    pthread_mutex_unlock(&fds_lock);
+}
+
+/* The child's only thread is the one that took the lock: it releases it. (Initialising it
+   again instead made TSan report a double lock in a child that starts a kernel of its own.) */
+void lk_broker_fork_child(void)
+{
+    pthread_mutex_unlock(&fds_lock);
+}
+
+/* The bitmap's size: any descriptor the host may ever have (fs.nr_open, or its hard limit). */
+static int owned_size(void)
+{
+    struct rlimit rl;
+    long max = 1 << 20; /* fs.nr_open's default */
+    FILE *f = fopen("/proc/sys/fs/nr_open", "re");
+
+    if (f) {
+        if (fscanf(f, "%ld", &max) != 1 || max <= 0 || max > INT_MAX - LONG_BITS)
+            max = 1 << 20;
+        fclose(f);
+    }
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_max != RLIM_INFINITY &&
+        rl.rlim_max < (rlim_t)max)
+        max = (long)rl.rlim_max;
+    return (int)max;
+}
+
 /* ---- channels ------------------------------------------------------------------------------- */
 
 static lk_chan *chan_of(const liteipc_kernel *k, const lk_bconn *c, int slot)
@@ -262,11 +345,13 @@ static int fd_dup_hook(void *ctx, int src_pid, int fd, int dst_pid)
         nfd = fcntl(fd, F_DUPFD, 3);
         return nfd >= 0 ? nfd : errno == EBADF ? -EBADF : -EPERM;
     }
-    bfd = grab_fd(s, fd);
-    if (bfd < 0)
-        return bfd;
     if (d->in_host) {
-        /* The copy already is the lowest free number here; it only must not be CLOEXEC. */
+        /* The copy is the host's, not the broker's (a fork child may inherit it like any file
+           of its parent's). It already is the lowest free number here; it only must not be
+           CLOEXEC. */
+        bfd = grab_fd(s, fd);
+        if (bfd < 0)
+            return bfd;
         if (bfd >= 3) {
             fcntl(bfd, F_SETFD, 0);
             return bfd;
@@ -275,7 +360,9 @@ static int fd_dup_hook(void *ctx, int src_pid, int fd, int dst_pid)
         close(bfd);
         return nfd < 0 ? -EPERM : nfd;
     }
-    return pend_add(k, s, d, bfd);
+    fds_begin();
+    bfd = fds_end(k, grab_fd(s, fd));
+    return bfd < 0 ? bfd : pend_add(k, s, d, bfd);
 }
 
 /*
@@ -286,7 +373,7 @@ static int fd_dup_hook(void *ctx, int src_pid, int fd, int dst_pid)
 static int pend_add(liteipc_kernel *k, lk_bconn *s, lk_bconn *d, int bfd)
 {
     if (s->fds_held >= (int)k->cfg.fd_pending_max || k->b.fds_held >= k->b.fds_budget) {
-        close(bfd);
+        fd_drop(k, bfd);
         return -ENOMEM;
     }
     if (d->npend == d->cap_pend) {
@@ -294,7 +381,7 @@ static int pend_add(liteipc_kernel *k, lk_bconn *s, lk_bconn *d, int bfd)
         lk_fdpend *p = realloc(d->pend, (size_t)cap * sizeof(*p));
 
         if (!p) {
-            close(bfd);
+            fd_drop(k, bfd);
             return -EPERM;
         }
         d->pend = p;
@@ -321,7 +408,7 @@ static void pend_release(liteipc_kernel *k, lk_bconn *c, int i)
     int src = c->pend[i].src_pid;
     lk_bconn *s = src >= 0 && src < LK_MAX_PROCS ? k->b.by_pid[src] : NULL;
 
-    close(c->pend[i].bfd);
+    fd_drop(k, c->pend[i].bfd);
     if (s && s->serial == c->pend[i].src_serial)
         s->fds_held--;
     k->b.fds_held--;
@@ -621,8 +708,7 @@ static void conn_close(liteipc_kernel *k, lk_bconn *c, bool run_exit)
     }
     if (c->efd >= 0) {
         epoll_ctl(k->b.epfd, EPOLL_CTL_DEL, c->efd, NULL);
-        atomic_store(&k->b.door_fds[c->pid], -1); /* before close: see lk_broker_forget_in_child */
-        close(c->efd);
+        fd_drop(k, c->efd);
         c->efd = -1;
     }
     if (c->presence)
@@ -632,12 +718,12 @@ static void conn_close(liteipc_kernel *k, lk_bconn *c, bool run_exit)
     if (c->pidfd >= 0) {
         /* Explicitly: a fork child of this host may share the file, keeping it in the set. */
         epoll_ctl(k->b.epfd, EPOLL_CTL_DEL, c->pidfd, NULL);
-        close(c->pidfd);
+        fd_drop(k, c->pidfd);
     }
     if (c->region)
         munmap(c->region, c->region_size);
     epoll_ctl(k->b.epfd, EPOLL_CTL_DEL, c->sock, NULL);
-    close(c->sock);
+    fd_drop(k, c->sock);
     for (lk_bconn **pp = &k->b.conns; *pp; pp = &(*pp)->next) {
         if (*pp == c) {
             *pp = c->next;
@@ -733,12 +819,13 @@ static uint64_t start_ticks(pid_t pid)
  * accept is refused; one reused between connect and accept (at a tick's resolution) is not
  * caught: the reason to prefer SO_PEERPIDFD.
  */
-static int pidfd_by_pid(lk_bconn *c, pid_t pid, uint64_t accepted_ns)
+static int pidfd_by_pid(liteipc_kernel *k, lk_bconn *c, pid_t pid, uint64_t accepted_ns)
 {
     long hz = sysconf(_SC_CLK_TCK);
     uint64_t started;
 
-    c->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+    fds_begin();
+    c->pidfd = fds_end(k, (int)syscall(SYS_pidfd_open, pid, 0));
     if (c->pidfd < 0)
         return -errno;
     started = start_ticks(pid);
@@ -752,12 +839,13 @@ static int pidfd_by_pid(lk_bconn *c, pid_t pid, uint64_t accepted_ns)
  * What /proc says under its PID is about that process only if the pidfd shows it still alive
  * after the reads. The connection never looks the PID up again without the pidfd's word.
  */
-static int conn_identify(lk_bconn *c)
+static int conn_identify(liteipc_kernel *k, lk_bconn *c)
 {
     struct ucred cred;
     socklen_t len = sizeof(cred);
     struct timespec now;
     char pid[16];
+    int got;
 
     clock_gettime(CLOCK_BOOTTIME, &now);
     if (getsockopt(c->sock, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
@@ -776,9 +864,12 @@ static int conn_identify(lk_bconn *c)
         return 0;
     }
     len = sizeof(c->pidfd);
-    if (getsockopt(c->sock, SOL_SOCKET, SO_PEERPIDFD, &c->pidfd, &len) < 0) {
+    fds_begin();
+    got = getsockopt(c->sock, SOL_SOCKET, SO_PEERPIDFD, &c->pidfd, &len);
+    fds_end(k, got == 0 ? c->pidfd : -1);
+    if (got < 0) {
         int err = errno == ENOPROTOOPT
-                      ? pidfd_by_pid(c, cred.pid,
+                      ? pidfd_by_pid(k, c, cred.pid,
                                      (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec)
                       : -errno;
 
@@ -835,7 +926,7 @@ static void listen_resume(liteipc_kernel *k)
  * closed with unread data would make the peer's next read fail with ECONNRESET instead of
  * reading err: so no more may come in (the peer's sends fail with EPIPE) and what came is read.
  */
-static void conn_refuse(lk_bconn *c, int err)
+static void conn_refuse(liteipc_kernel *k, lk_bconn *c, int err)
 {
     lk_wire_resp rs = {.result = err};
     char buf[sizeof(lk_wire_req)];
@@ -844,9 +935,8 @@ static void conn_refuse(lk_bconn *c, int err)
     shutdown(c->sock, SHUT_RD);
     while (recv(c->sock, buf, sizeof(buf), MSG_DONTWAIT) > 0)
         ;
-    if (c->pidfd >= 0)
-        close(c->pidfd);
-    close(c->sock);
+    fd_drop(k, c->pidfd);
+    fd_drop(k, c->sock);
     free(c);
 }
 
@@ -864,9 +954,11 @@ static int conn_watch(liteipc_kernel *k, lk_bconn *c)
 
 static void accept_conn(liteipc_kernel *k)
 {
-    int s = accept4(k->b.lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK), err;
     lk_bconn *c;
+    int s, err;
 
+    fds_begin();
+    s = fds_end(k, accept4(k->b.lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK));
     if (s < 0) {
         if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
             listen_pause(k);
@@ -874,7 +966,7 @@ static void accept_conn(liteipc_kernel *k)
     }
     c = calloc(1, sizeof(*c));
     if (!c) {
-        close(s);
+        fd_drop(k, s);
         return;
     }
     c->sock = s;
@@ -884,7 +976,7 @@ static void accept_conn(liteipc_kernel *k)
     c->serial = ++k->b.next_serial;
     for (int i = 0; i < LK_MAX_TASKS; i++)
         c->slot_tid[i] = -1;
-    err = conn_identify(c);
+    err = conn_identify(k, c);
     if (err == 0 && user_at_cap(k, c))
         err = -EUSERS;
     if (err == 0)
@@ -892,7 +984,7 @@ static void accept_conn(liteipc_kernel *k)
     if (err < 0) {
         if (err == -EMFILE || err == -ENFILE)
             listen_pause(k);
-        conn_refuse(c, err == -EMFILE || err == -ENFILE ? -ENOMEM : err);
+        conn_refuse(k, c, err == -EMFILE || err == -ENFILE ? -ENOMEM : err);
         return;
     }
     c->next = k->b.conns;
@@ -910,14 +1002,15 @@ static int proc_channels(liteipc_kernel *k, lk_bconn *c, int pid)
     struct epoll_event ev = {.events = EPOLLIN, .data.u64 = EV_PROC_BELL + (uint64_t)pid};
     int rfd, err = -ENOMEM;
 
-    c->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    fds_begin();
+    c->efd = fds_end(k, eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
     if (c->efd < 0)
         return -ENOMEM;
-    atomic_store(&k->b.door_fds[pid], c->efd);
     if (epoll_ctl(k->b.epfd, EPOLL_CTL_ADD, c->efd, &ev) < 0)
         goto fail_efd;
     c->region_size = LK_REGION_HEADER + (size_t)k->cfg.task_limit * k->b.chan_size;
-    rfd = err = lk_memfd_create("liteipc-channels", c->region_size);
+    fds_begin();
+    rfd = err = fds_end(k, lk_memfd_create("liteipc-channels", c->region_size));
     if (rfd < 0)
         goto fail_epoll;
     err = lk_memfd_seal_size(rfd);
@@ -928,12 +1021,11 @@ static int proc_channels(liteipc_kernel *k, lk_bconn *c, int pid)
         return rfd;
     err = -ENOMEM;
 fail_rfd:
-    close(rfd);
+    fd_drop(k, rfd);
 fail_epoll:
     epoll_ctl(k->b.epfd, EPOLL_CTL_DEL, c->efd, NULL);
 fail_efd:
-    atomic_store(&k->b.door_fds[pid], -1);
-    close(c->efd);
+    fd_drop(k, c->efd);
     c->efd = -1;
     return err;
 }
@@ -1023,7 +1115,8 @@ static int op_mmap_prepare(liteipc_kernel *k, lk_bconn *c, const lk_wire_req *rq
     err = lk_mmap_check(k->kern, c->pid, len, (int)rq->c, (int)rq->d);
     if (err < 0)
         return err;
-    fd = lk_memfd_create("liteipc-pool", len);
+    fds_begin();
+    fd = fds_end(k, lk_memfd_create("liteipc-pool", len));
     if (fd < 0)
         return -ENOMEM;
     c->pool = lk_map_shared(fd, len, PROT_READ | PROT_WRITE);
@@ -1031,7 +1124,7 @@ static int op_mmap_prepare(liteipc_kernel *k, lk_bconn *c, const lk_wire_req *rq
         if (c->pool)
             munmap(c->pool, len);
         c->pool = NULL;
-        close(fd);
+        fd_drop(k, fd);
         return -ENOMEM;
     }
     c->pool_size = len;
@@ -1147,11 +1240,9 @@ static void handle_conn(liteipc_kernel *k, lk_bconn *c)
     lk_wire_req rq;
     lk_wire_resp rs;
     int fds[4], nfds = 0, own_fd = -1;
-    ssize_t n = lk_seq_recv(c->sock, &rq, sizeof(rq), fds, 4);
-
-    for (int i = 0; i < 4; i++)
-        if (fds[i] >= 0)
-            close(fds[i]); /* processes send us no descriptors */
+    /* Processes send us no descriptors: without room for any, the kernel discards those sent,
+       and the broker never holds a file a fork child could inherit unmarked. */
+    ssize_t n = lk_seq_recv(c->sock, &rq, sizeof(rq), NULL, 0);
     if (n == -EAGAIN)
         return;
     if (n != (ssize_t)sizeof(rq) || !peer_alive(c)) {
@@ -1191,8 +1282,7 @@ static void handle_conn(liteipc_kernel *k, lk_bconn *c)
     if (rq.op == LK_OP_FD_FETCH)
         own_fd = -1; /* still ours until FD_PUT */
     n = lk_seq_send(c->sock, &rs, sizeof(rs), fds, nfds);
-    if (own_fd >= 0)
-        close(own_fd);
+    fd_drop(k, own_fd);
     if (n != (ssize_t)sizeof(rs))
         conn_close(k, c, true);
 }
@@ -1458,6 +1548,12 @@ static void broker_release(lk_broker *b)
         close(b->tfd);
     if (b->epfd >= 0)
         close(b->epfd);
+    /* Under the lock: a fork meanwhile copies the bitmap whole or not at all. */
+    pthread_mutex_lock(&fds_lock);
+    free(b->owned);
+    b->owned = NULL;
+    b->owned_max = b->owned_top = 0;
+    pthread_mutex_unlock(&fds_lock);
     pthread_mutex_destroy(&b->sub_lock);
     pthread_cond_destroy(&b->sub_cond);
     pthread_mutex_destroy(&b->idle_lock);
@@ -1496,8 +1592,6 @@ int lk_broker_start(liteipc_kernel *k, const char *name)
 
     b->epfd = b->efd = b->lfd = b->bell_fd = b->tfd = -1;
     b->fds_budget = fd_budget();
-    for (int i = 0; i < LK_MAX_PROCS; i++)
-        atomic_init(&b->door_fds[i], -1);
     for (int i = 0; i < LK_MAX_TASKS; i++)
         b->by_tid[i].pid = b->by_tid[i].slot = -1;
     pthread_mutex_init(&b->sub_lock, NULL);
@@ -1505,6 +1599,13 @@ int lk_broker_start(liteipc_kernel *k, const char *name)
     pthread_mutex_init(&b->idle_lock, NULL);
     pthread_cond_init(&b->idle_cond, NULL);
     b->chan_size = lk_chan_size(k->cfg.data_max, k->cfg.object_max);
+    b->owned_max = owned_size();
+    b->owned = calloc(((size_t)b->owned_max + LONG_BITS - 1) / LONG_BITS, sizeof(*b->owned));
+    if (!b->owned) {
+        b->owned_max = 0;
+        err = -ENOMEM;
+        goto fail;
+    }
     to_lk_config(&k->cfg, &cfg);
     err = lk_kernel_new(&cfg, &ops, &k->kern);
     if (err < 0)
@@ -1564,16 +1665,16 @@ void lk_broker_forget_in_child(liteipc_kernel *k)
     close(k->b.tfd);
     close(k->b.bell_fd);
     k->b.lfd = k->b.epfd = k->b.efd = k->b.tfd = k->b.bell_fd = -1;
-    /* Nor may a child hold the other processes' doorbells: it could read their rings away.
-       Only numbers are read here, never the broker's lists, which fork may have caught half
-       changed; the broker clears a number before it closes the descriptor, so every number
-       read is a descriptor this child inherited. */
-    for (int p = 0; p < LK_MAX_PROCS; p++) {
-        int fd = atomic_exchange(&k->b.door_fds[p], -1);
-
-        if (fd >= 0)
-            close(fd);
-    }
+    /* Nor may a child hold what the broker holds for the processes (their connections,
+       pidfds, doorbells, memory files, OBJ_FD files): it could read their control messages,
+       their rings, their memory. Only the bitmap is read here, never the broker's lists,
+       which fork may have caught half changed; fork held fds_lock, so it is exact. */
+    for (int w = 0; w < (k->b.owned_top + LONG_BITS - 1) / LONG_BITS; w++)
+        for (unsigned long m = k->b.owned[w]; m; m &= m - 1)
+            close(w * LONG_BITS + __builtin_ctzl(m));
+    free(k->b.owned);
+    k->b.owned = NULL;
+    k->b.owned_max = k->b.owned_top = 0;
 }
 
 /* ---- subscriptions -------------------------------------------------------------------------- */

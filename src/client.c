@@ -59,7 +59,8 @@ static liteipc_kernel *registry;
 static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
 
 
-/* Lock order: the registry, each kernel's client lock, then the orphan list. */
+/* Lock order: the registry, each kernel's client lock, the orphan list, then the broker's
+   descriptor lock (broker.c: its descriptors are obtained and closed, never half, at fork). */
 static void atfork_prepare(void)
 {
     pthread_mutex_lock(&registry_lock);
@@ -72,10 +73,12 @@ static void atfork_prepare(void)
         k->c.fork_parent_pid = p ? p->pid : -1;
     }
     pthread_mutex_lock(&orphan_lock);
+    lk_broker_fork_prepare();
 }
 
 static void atfork_parent(void)
 {
+    lk_broker_fork_parent();
     pthread_mutex_unlock(&orphan_lock);
     for (liteipc_kernel *k = registry; k; k = k->next_registered)
         pthread_mutex_unlock(&k->c.lock);
@@ -128,6 +131,7 @@ static void atfork_child(void)
     lk_vproc_forget_in_child();
     for (liteipc_kernel *k = registry; k; k = k->next_registered)
         client_forget_in_child(k);
+    lk_broker_fork_child();
     pthread_mutex_init(&orphan_lock, NULL);
     pthread_mutex_init(&registry_lock, NULL);
 }

@@ -126,8 +126,10 @@ ssize_t lk_seq_recv(int sock, void *buf, size_t len, int *fds, int maxfds)
 
     for (int i = 0; i < maxfds; i++)
         fds[i] = -1;
-    msg.msg_control = ctl.buf;
-    msg.msg_controllen = sizeof(ctl.buf);
+    if (maxfds > 0) { /* with no room, the kernel discards descriptors sent (MSG_CTRUNC) */
+        msg.msg_control = ctl.buf;
+        msg.msg_controllen = sizeof(ctl.buf);
+    }
     do {
         n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
     } while (n < 0 && errno == EINTR);

@@ -149,7 +149,10 @@ typedef struct lk_broker {
     lk_bconn *conns;             /* every connection, with or without a process yet */
     lk_bconn *by_pid[LK_MAX_PROCS];
     lk_bconn *live[LK_MAX_PROCS]; /* connections with a process, densely: scanned for posts */
-    _Atomic int door_fds[LK_MAX_PROCS]; /* each process's doorbell by PID, -1: none (fork) */
+    unsigned long *owned;        /* bitmap by number: the descriptors the broker holds for
+                                    the processes (a fork child closes them all), NULL: none */
+    int owned_max;               /* its size in bits: descriptors at or above are not tracked */
+    int owned_top;               /* above the highest descriptor ever marked: the walk's end */
     int nlive;
     lk_chan *hand_to;            /* the polling poster a wake-up may be handed to, or NULL */
     lk_handed handed[LK_HAND_RING]; /* handed wake-ups, oldest (due first) at hand_head */
@@ -253,6 +256,11 @@ int lk_kernel_address(const char *name, struct sockaddr_un *addr, socklen_t *len
 void lk_broker_stop(struct liteipc_kernel *k);
 /* Close, in a fork child, the broker's descriptors it inherited. */
 void lk_broker_forget_in_child(struct liteipc_kernel *k);
+/* Around fork (client.c's handlers): the broker obtains and closes no descriptor meanwhile, so
+   that the child's copy of the bitmaps is exact. */
+void lk_broker_fork_prepare(void);
+void lk_broker_fork_parent(void);
+void lk_broker_fork_child(void);
 
 /* client.c */
 int lk_client_init(struct liteipc_kernel *k);

@@ -9,7 +9,9 @@
  *   - connections per host user are capped: past conn_user_max the device's open fails with
  *     EUSERS, and a closed connection makes room again;
  *   - a broker out of descriptors stops accepting for a while instead of spinning on a readable
- *     listener: its CPU time over a window with a flood of connections waiting stays small.
+ *     listener: its CPU time over a window with a flood of connections waiting stays small;
+ *   - a fork child of the host holds none of the descriptors the broker holds for the processes
+ *     (their connections, pidfds, doorbells, memory files, OBJ_FD files).
  * The wire protocol is spoken raw (runtime.h) where a test needs a connection the library would
  * never make: one handed to a child, or one left idle.
  */
@@ -17,6 +19,7 @@
 #include "child.h"
 #include "sanitizer.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
@@ -534,6 +537,91 @@ static void broker_out_of_descriptors_backs_off(void **state)
     }
 }
 
+/* ---- a fork child of the host ----------------------------------------------------------------- */
+
+/* Sends the receiver a socket, which the broker holds for it, and lives until told to exit. */
+static void child_sends_a_socket(void *arg)
+{
+    struct fdcap *fc = arg;
+    int sv[2], done = 1;
+    char x;
+
+    CHILD_CHECK(liteipc_mmap(fc->k, NULL, T_POOL, PROT_READ, MAP_PRIVATE, fc->fd, 0) !=
+                    MAP_FAILED,
+                1);
+    CHILD_CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0, 2);
+    CHILD_CHECK(t_request_grant(fc->k, fc->fd, fc->handle) == 0, 3);
+    CHILD_CHECK(send_fd_object(fc->k, fc->fd, fc->handle, sv[0]) == 0, 4);
+    write_pipe(fc->report, &done, sizeof(done));
+    CHILD_CHECK(read(fc->go, &x, 1) == 1, 5);
+    _exit(0);
+}
+
+/* Forked by the host: none of the broker's descriptors (a socket of any kind, a pidfd, an
+   eventfd, epoll, a timer, a memory file of the kernel's) is among its own. */
+static void child_holds_nothing_of_the_brokers(void *arg)
+{
+    DIR *d = opendir("/proc/self/fd");
+    struct dirent *e;
+
+    (void)arg;
+    CHILD_CHECK(d != NULL, 1);
+    while ((e = readdir(d)) != NULL) {
+        char path[300], link[256];
+        ssize_t n;
+
+        if (e->d_name[0] == '.' || atoi(e->d_name) == dirfd(d))
+            continue;
+        snprintf(path, sizeof(path), "/proc/self/fd/%s", e->d_name);
+        n = readlink(path, link, sizeof(link) - 1);
+        CHILD_CHECK(n > 0, 2);
+        link[n] = '\0';
+        CHILD_CHECK(strncmp(link, "socket:", 7) != 0, 3);
+        CHILD_CHECK(strstr(link, "pidfd") == NULL, 4);
+        CHILD_CHECK(strstr(link, "[eventfd") == NULL, 5);
+        CHILD_CHECK(strstr(link, "memfd:liteipc") == NULL, 6);
+        CHILD_CHECK(strstr(link, "[eventpoll]") == NULL && strstr(link, "[timerfd]") == NULL, 7);
+    }
+    closedir(d);
+    _exit(0);
+}
+
+static void fork_child_of_the_host_holds_none_of_the_brokers_descriptors(void **state)
+{
+    t_ctx *c = *state;
+    t_svc cms = {.cms_size = T_CMS_BIG};
+    struct fdcap fc = {.k = c->k};
+    int rep[2], go[2], handle = -1, done = 0;
+    pid_t rcv, snd;
+
+    /* The host is a process too (its connection, doorbell, channels and pool); two children
+       are others, one of which the broker holds a file for. */
+    fc.fd = t_dev_setup(c->k, T_POOL, NULL);
+    assert_true(fc.fd >= 0);
+    assert_ok(pipe(rep));
+    assert_ok(pipe(go));
+    fc.report = rep[1];
+    fc.go = go[0];
+    t_svc_start(&cms, c->k);
+    rcv = fork_child(child_never_receives, &fc);
+    assert_ok(read_pipe(rep[0], &handle, sizeof(handle)));
+    fc.handle = (uint32_t)handle;
+    snd = fork_child(child_sends_a_socket, &fc);
+    assert_ok(read_pipe(rep[0], &done, sizeof(done)));
+    assert_int_equal(done, 1);
+    assert_child_passed(wait_child(fork_child(child_holds_nothing_of_the_brokers, NULL)));
+    assert_int_equal(write(go[1], "xx", 2), 2);
+    assert_child_passed(wait_child(snd));
+    assert_child_passed(wait_child(rcv));
+    T_CHECK_OK(t_svc_quit(&cms, c->k, fc.fd, true));
+    t_svc_join(&cms);
+    assert_ok(liteipc_close(c->k, fc.fd));
+    for (int i = 0; i < 2; i++) {
+        close(rep[i]);
+        close(go[i]);
+    }
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, t_setup, t_teardown)
 
 int main(void)
@@ -546,6 +634,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(connections_past_the_users_cap_eusers, setup_conn_cap,
                                         t_teardown),
         T(broker_out_of_descriptors_backs_off),
+        T(fork_child_of_the_host_holds_none_of_the_brokers_descriptors),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
