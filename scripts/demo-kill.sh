@@ -64,12 +64,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-step() { printf '\n==> %s\n' "$*"; }
-ok() { printf '    ok: %s\n' "$*"; }
-fail() {
-    printf '    FAILED: %s\n' "$*"
-    failed=1
-}
+# shellcheck source=testlib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/testlib.sh"
 
 show_logs() {
     local f
@@ -86,8 +82,6 @@ die() {
     exit 1
 }
 
-# shellcheck source=proc-wait.sh
-. "$(dirname "${BASH_SOURCE[0]}")/proc-wait.sh"
 
 step "liteipcd on device '$LITEIPC_DEVICE', reply timeout $timeout_ms ms"
 "$liteipcd" --timeout-ms "$timeout_ms" 2>"$logs/liteipcd.log" &

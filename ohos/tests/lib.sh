@@ -29,12 +29,8 @@ ohos_cleanup() {
     rm -rf "$logs"
 }
 
-step() { printf '\n==> %s\n' "$*"; }
-ok() { printf '    ok: %s\n' "$*"; }
-fail() {
-    printf '    FAILED: %s\n' "$*"
-    failed=1
-}
+# shellcheck source=../../scripts/testlib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../../scripts/testlib.sh"
 
 show_logs() {
     local f
@@ -51,8 +47,6 @@ die() {
     exit 1
 }
 
-# shellcheck source=../../scripts/proc-wait.sh
-. "$(dirname "${BASH_SOURCE[0]}")/../../scripts/proc-wait.sh"
 
 # stop_term NAME PID: SIGTERM, then the exit status must be 0.
 stop_term() {

@@ -1,6 +1,13 @@
-# proc-wait.sh - bounded waits on the programs a test script started (sourced by
-# scripts/demo-kill.sh and ohos/tests/lib.sh). The caller keeps the PIDs its trap kills in the
-# array `pids`.
+# testlib.sh - what the test scripts share (sourced by scripts/demo-kill.sh and
+# ohos/tests/lib.sh): their step/ok/fail lines, and bounded waits on the programs they started.
+# The caller keeps the PIDs its trap kills in the array `pids`; fail sets `failed`.
+
+step() { printf '\n==> %s\n' "$*"; }
+ok() { printf '    ok: %s\n' "$*"; }
+fail() {
+    printf '    FAILED: %s\n' "$*"
+    failed=1
+}
 
 # wait_for_line FILE PATTERN SECONDS [PID]: until FILE has a line matching PATTERN (grep -E),
 # for at most SECONDS, and while process PID (if given) lives.
