@@ -119,6 +119,7 @@ VALGRIND_PROGRAMS = examples/echo_demo tests/test_pool_alloc tests/test_kernel_d
                     tests/test_stack_death tests/test_stack_exec tests/test_kernel_dump \
                     tests/test_stack_dump tests/test_stack_trace \
                     tests/test_kernel_abi tests/test_stack_abi tests/test_stack_fault
+VALGRIND_PROGRAMS += tests/test_kernel_access_events tests/test_stack_access_events
 VALGRIND = valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
            --show-leak-kinds=definite
 valgrind: build

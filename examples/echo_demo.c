@@ -114,19 +114,23 @@ static const char *msg_type_name(uint32_t type)
 /* --trace: one line per kernel event, printed by the broker thread. */
 static void on_event(const liteipc_event *ev, void *ctx)
 {
-    char who[64] = "", what[64] = "";
+    char who[96] = "", what[64] = "";
     bool has_msg = ev->type == LITEIPC_EV_MSG_WRITTEN || ev->type == LITEIPC_EV_MSG_READ ||
                    ev->type == LITEIPC_EV_DROP_ON_WRITE || ev->type == LITEIPC_EV_DROP_ON_READ;
 
     (void)ctx;
     if (ev->src_tid >= 0 && ev->dst_tid >= 0)
-        snprintf(who, sizeof who, "pid %d tid %d -> pid %d tid %d", ev->src_pid, ev->src_tid,
-                 ev->dst_pid, ev->dst_tid);
+        snprintf(who, sizeof who, "%.16s (tid %d) -> %.16s (tid %d)", ev->src_task, ev->src_tid,
+                 ev->dst_task, ev->dst_tid);
     else if (ev->src_tid >= 0)
-        snprintf(who, sizeof who, "pid %d tid %d", ev->src_pid, ev->src_tid);
+        snprintf(who, sizeof who, "%.16s (tid %d)", ev->src_task, ev->src_tid);
     else if (ev->dst_tid >= 0)
-        snprintf(who, sizeof who, "pid %d tid %d", ev->dst_pid, ev->dst_tid);
-    if (has_msg)
+        snprintf(who, sizeof who, "%.16s (tid %d)", ev->dst_task, ev->dst_tid);
+    if (ev->type == LITEIPC_EV_GEN_HANDLE || ev->type == LITEIPC_EV_GRANT)
+        snprintf(what, sizeof what, ": handle %d%s%.16s", (int)ev->handle,
+                 ev->type == LITEIPC_EV_GRANT ? " to " : "",
+                 ev->type == LITEIPC_EV_GRANT ? ev->grantee_prog : "");
+    else if (has_msg)
         snprintf(what, sizeof what, ": %s code %u", msg_type_name((uint32_t)ev->msg.type),
                  ev->msg.code);
     printf("    (trace) %s %s%s%s%s\n", liteipc_event_name(ev->type), who, what,
@@ -199,6 +203,7 @@ static void *fail(struct actor *a, struct demo *d, const char *what, int err)
 static int actor_attach(struct actor *a, liteipc_kernel *k, const char *name)
 {
     void *pool;
+    int rc;
 
     a->name = name;
     a->k = k;
@@ -207,6 +212,12 @@ static int actor_attach(struct actor *a, liteipc_kernel *k, const char *name)
     a->tid = liteipc_self_tid(k);
     if (a->pid < 0 || a->tid < 0)
         return a->pid < 0 ? a->pid : a->tid;
+    /* Names for events, diagrams and dumps: the task's and its process's. */
+    rc = liteipc_set_task_name(k, name);
+    if (rc == 0)
+        rc = liteipc_set_process_name(k, name);
+    if (rc < 0)
+        return rc;
     a->fd = liteipc_open(k, LITEIPC_DRIVER, O_RDWR);
     if (a->fd < 0)
         return -errno;

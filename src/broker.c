@@ -478,6 +478,8 @@ static uint32_t prepare_fd_delivery(liteipc_kernel *k, lk_bconn *c, int tid, uin
 /* ---- events --------------------------------------------------------------------------------- */
 
 _Static_assert((int)LITEIPC_EV_EXEC == (int)LK_EV_EXEC, "public and kernel event types align");
+_Static_assert((int)LITEIPC_EV_REFUSED == (int)LK_EV_REFUSED, "public and kernel types align");
+_Static_assert(sizeof(((liteipc_event *)0)->src_task) == LK_NAME_MAX, "task names fit");
 
 /* The host process behind simulated process pid, as identified when it connected. */
 static void host_of(const liteipc_kernel *k, int pid, int32_t *host_pid, char prog[16])
@@ -500,10 +502,20 @@ static void broker_event(void *ctx, const lk_event *ev)
         .dst_tid = ev->dst_tid,
         .dst_pid = ev->dst_pid,
         .msg = ev->msg,
+        .cmd = ev->cmd,
+        .cms_cmd = ev->cms_cmd,
+        .handle = ev->handle,
+        .grantee_pid = ev->grantee_pid,
     };
+    int32_t unused;
 
     host_of(k, ev->src_pid, &e.src_host_pid, e.src_prog);
     host_of(k, ev->dst_pid, &e.dst_host_pid, e.dst_prog);
+    host_of(k, ev->grantee_pid, &unused, e.grantee_prog);
+    if (ev->src_tid >= 0 && ev->src_tid < LK_MAX_TASKS)
+        memcpy(e.src_task, k->b.task_name[ev->src_tid], LK_NAME_MAX);
+    if (ev->dst_tid >= 0 && ev->dst_tid < LK_MAX_TASKS)
+        memcpy(e.dst_task, k->b.task_name[ev->dst_tid], LK_NAME_MAX);
 
     for (int i = 0; i < k->b.nactive; i++)
         k->b.active[i].fn(&e, k->b.active[i].ctx);
@@ -525,7 +537,7 @@ static void apply_subscriptions(liteipc_kernel *k)
 
         for (int p = 0; p < LK_MAX_PROCS; p++)
             host_of(k, p, &hosts[p].pid, hosts[p].prog);
-        lk_dump(k->kern, b->dump_to, hosts);
+        lk_dump_names(k->kern, b->dump_to, hosts, (const char(*)[LK_DUMP_NAME])b->task_name);
         b->dump_to = NULL;
     }
     b->sub_applied = b->sub_gen;
@@ -1071,7 +1083,32 @@ static int op_hello(liteipc_kernel *k, lk_bconn *c, const lk_wire_req *rq, lk_wi
     return pid;
 }
 
-static int op_task_attach(liteipc_kernel *k, lk_bconn *c, lk_wire_resp *rs)
+/* A name sent by a process (which may be hostile): at most 15 bytes, printable, NUL-ended. */
+static void name_take(char dst[LK_NAME_MAX], const lk_wire_req *rq)
+{
+    memcpy(dst, &rq->c, sizeof(rq->c));
+    memcpy(dst + sizeof(rq->c), &rq->d, sizeof(rq->d));
+    dst[LK_NAME_MAX - 1] = '\0';
+    for (char *s = dst; *s; s++)
+        if ((unsigned char)*s < 0x20 || (unsigned char)*s == 0x7f)
+            *s = '?';
+}
+
+/* LK_OP_SET_NAME: a process names itself or one of its own tasks. */
+static int op_set_name(liteipc_kernel *k, lk_bconn *c, const lk_wire_req *rq)
+{
+    if (rq->a == -1) {
+        name_take(c->prog, rq);
+        return 0;
+    }
+    if (rq->a < 0 || rq->a >= LK_MAX_TASKS || k->b.by_tid[rq->a].pid != c->pid)
+        return -ESRCH;
+    name_take(k->b.task_name[rq->a], rq);
+    return 0;
+}
+
+static int op_task_attach(liteipc_kernel *k, lk_bconn *c, const lk_wire_req *rq,
+                          lk_wire_resp *rs)
 {
     int slot, tid;
 
@@ -1085,6 +1122,7 @@ static int op_task_attach(liteipc_kernel *k, lk_bconn *c, lk_wire_resp *rs)
     c->slot_tid[slot] = (int16_t)tid;
     k->b.by_tid[tid].pid = (int16_t)c->pid;
     k->b.by_tid[tid].slot = (int16_t)slot;
+    name_take(k->b.task_name[tid], rq);
     atomic_store(&chan_of(k, c, slot)->state, LK_CHAN_IDLE);
     rs->a = slot;
     return tid;
@@ -1214,7 +1252,7 @@ static int dispatch_op(liteipc_kernel *k, lk_bconn *c, const lk_wire_req *rq, lk
     case LK_OP_OPEN:
         return lk_proc_open(k->kern, c->pid);
     case LK_OP_TASK_ATTACH:
-        return op_task_attach(k, c, rs);
+        return op_task_attach(k, c, rq, rs);
     case LK_OP_TASK_DETACH:
         return op_task_detach(k, c, rq->a);
     case LK_OP_MMAP_PREPARE:
@@ -1230,6 +1268,8 @@ static int dispatch_op(liteipc_kernel *k, lk_bconn *c, const lk_wire_req *rq, lk
         return op_fd_put(k, c, rq->a, (int)rq->b);
     case LK_OP_EXEC:
         return op_exec(k, c, rq->a, rq->b);
+    case LK_OP_SET_NAME:
+        return op_set_name(k, c, rq);
     default:
         return -EINVAL;
     }
@@ -1762,7 +1802,9 @@ const char *liteipc_event_name(liteipc_event_type type)
         [LITEIPC_EV_RECV_WAIT] = "recv-wait",       [LITEIPC_EV_RECV_TIMEOUT] = "recv-timeout",
         [LITEIPC_EV_RECV_KILLED] = "recv-killed",   [LITEIPC_EV_DROP_ON_WRITE] = "drop-on-write",
         [LITEIPC_EV_DROP_ON_READ] = "drop-on-read", [LITEIPC_EV_TASK_DEATH] = "task-death",
-        [LITEIPC_EV_EXEC] = "exec",
+        [LITEIPC_EV_EXEC] = "exec",                 [LITEIPC_EV_SET_CMS] = "set-cms",
+        [LITEIPC_EV_SET_IPC_THREAD] = "set-ipc-thread", [LITEIPC_EV_GEN_HANDLE] = "gen-handle",
+        [LITEIPC_EV_GRANT] = "grant",               [LITEIPC_EV_REFUSED] = "refused",
     };
 
     if ((unsigned)type >= sizeof(names) / sizeof(names[0]))

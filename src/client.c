@@ -388,6 +388,18 @@ lk_ctask *lk_task_lookup(liteipc_kernel *k)
     return (t && t->epoch == k->c.epoch) ? t : NULL;
 }
 
+void lk_wire_put_name(lk_wire_req *req, const char *name)
+{
+    char buf[LK_NAME_MAX] = "";
+
+    if (name)
+        strncpy(buf, name, sizeof(buf) - 1);
+    else if (pthread_getname_np(pthread_self(), buf, sizeof(buf)) != 0)
+        buf[0] = '\0';
+    memcpy(&req->c, buf, sizeof(req->c));
+    memcpy(&req->d, buf + sizeof(req->c), sizeof(req->d));
+}
+
 lk_ctask *lk_current_task(liteipc_kernel *k, lk_cproc *p, int *err)
 {
     lk_ctask *t = lk_task_lookup(k);
@@ -402,6 +414,7 @@ lk_ctask *lk_current_task(liteipc_kernel *k, lk_cproc *p, int *err)
         *err = -ENOMEM;
         return NULL;
     }
+    lk_wire_put_name(&rq, NULL); /* the task carries its thread's name */
     pthread_mutex_lock(&p->lock);
     tid = lk_cproc_request(p, &rq, &rs, NULL, 0);
     pthread_mutex_unlock(&p->lock);

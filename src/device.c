@@ -42,6 +42,40 @@ int liteipc_self_tid(liteipc_kernel *k)
     return t ? t->tid : err;
 }
 
+/* ---- public: names -------------------------------------------------------------------------- */
+
+static int set_name(lk_cproc *p, int tid, const char *name)
+{
+    lk_wire_req rq = {.op = LK_OP_SET_NAME, .a = tid};
+    lk_wire_resp rs;
+    int ret;
+
+    if (name && strlen(name) >= LK_NAME_MAX)
+        return -ERANGE;
+    lk_wire_put_name(&rq, name);
+    pthread_mutex_lock(&p->lock);
+    ret = lk_cproc_request(p, &rq, &rs, NULL, 0);
+    pthread_mutex_unlock(&p->lock);
+    return ret;
+}
+
+int liteipc_set_task_name(liteipc_kernel *k, const char *name)
+{
+    int err = -EINVAL;
+    lk_cproc *p = k ? lk_current_proc(k, &err) : NULL;
+    lk_ctask *t = p ? lk_current_task(k, p, &err) : NULL;
+
+    return t ? set_name(p, t->tid, name) : err;
+}
+
+int liteipc_set_process_name(liteipc_kernel *k, const char *name)
+{
+    int err = -EINVAL;
+    lk_cproc *p = k && name ? lk_current_proc(k, &err) : NULL;
+
+    return p ? set_name(p, -1, name) : err;
+}
+
 /* ---- public: the device ------------------------------------------------------------------------ */
 
 int liteipc_open(liteipc_kernel *k, const char *path, int flags)

@@ -80,9 +80,12 @@ static void dump_process(const lk_kernel *kern, int pid, const lk_proc_view *v,
     fputc('\n', out);
 }
 
-static void dump_task(int tid, const lk_task_view *v, FILE *out)
+static void dump_task(int tid, const lk_task_view *v, const char *name, FILE *out)
 {
-    fprintf(out, "  task %d (process %d): ", tid, v->pid);
+    fprintf(out, "  task %d", tid);
+    if (name && name[0])
+        fprintf(out, " '%s'", name);
+    fprintf(out, " (process %d): ", v->pid);
     if (!v->has_info) {
         fputs("no IPC state yet (it has not received or been sent anything)", out);
     } else {
@@ -95,6 +98,12 @@ static void dump_task(int tid, const lk_task_view *v, FILE *out)
 }
 
 void lk_dump(const lk_kernel *kern, FILE *out, const lk_dump_host *hosts)
+{
+    lk_dump_names(kern, out, hosts, NULL);
+}
+
+void lk_dump_names(const lk_kernel *kern, FILE *out, const lk_dump_host *hosts,
+                   const char (*task_names)[LK_DUMP_NAME])
 {
     const lk_config *cfg = lk_kernel_cfg(kern);
     lk_proc_view pv;
@@ -125,5 +134,5 @@ void lk_dump(const lk_kernel *kern, FILE *out, const lk_dump_host *hosts)
         fputs("tasks:\n", out);
     for (int tid = 0; tid < LK_MAX_TASKS; tid++)
         if (lk_task_view_get(kern, tid, &tv) == 0 && tv.in_use)
-            dump_task(tid, &tv, out);
+            dump_task(tid, &tv, task_names ? task_names[tid] : NULL, out);
 }

@@ -108,6 +108,29 @@ void lk__emit_slow(lk_kernel *k, lk_event_type type, int err, uint64_t now, int 
     ev.dst_pid = pid_of_tid(k, dst_tid);
     if (msg != NULL)
         ev.msg = *msg;
+    ev.cms_cmd = ev.handle = ev.grantee_pid = -1;
+    k->ev_fn(k->ev_ctx, &ev);
+}
+
+void lk__emit_access_slow(lk_kernel *k, lk_event_type type, int err, uint64_t now, int src_tid,
+                          int dst_tid, const lk_ev_access *a)
+{
+    lk_event ev;
+
+    memset(&ev, 0, sizeof(ev));
+    ev.type = type;
+    ev.err = err;
+    ev.time_ns = now;
+    ev.src_tid = src_tid;
+    ev.src_pid = pid_of_tid(k, src_tid);
+    ev.dst_tid = dst_tid;
+    ev.dst_pid = pid_of_tid(k, dst_tid);
+    if (a->msg != NULL)
+        ev.msg = *a->msg;
+    ev.cmd = a->cmd;
+    ev.cms_cmd = a->cms_cmd;
+    ev.handle = a->handle;
+    ev.grantee_pid = a->grantee_pid;
     k->ev_fn(k->ev_ctx, &ev);
 }
 
@@ -129,8 +152,16 @@ bool lk__has_access(const lk_kernel *k, int pid, uint32_t h)
     return (t->access_map >> pid) & 1u;
 }
 
-int lk__grant(lk_kernel *k, int pid, uint32_t h)
+int lk__grant(lk_kernel *k, int pid, uint32_t h, int by, int32_t cms_cmd, const IpcMsg *msg,
+              uint64_t now)
 {
+    lk_ev_access ev = {
+        .cmd = cms_cmd < 0 ? IPC_SEND_RECV_MSG : IPC_CMS_CMD,
+        .cms_cmd = cms_cmd,
+        .handle = (int32_t)h,
+        .grantee_pid = pid,
+        .msg = msg,
+    };
     int svc;
     lk_task *t;
     lk_proc *p = lk__proc(k, pid);
@@ -144,6 +175,8 @@ int lk__grant(lk_kernel *k, int pid, uint32_t h)
         return -EINVAL;
     t->access_map |= (uint64_t)1 << pid;
     p->access[svc / 64] |= (uint64_t)1 << (svc % 64);
+    if (by >= 0)
+        lk__emit_access(k, LK_EV_GRANT, 0, now, by, svc, &ev);
     return 0;
 }
 
@@ -467,8 +500,10 @@ static bool in_cms_process(const lk_kernel *k, const lk_task *caller)
 }
 
 /* §3.5: arg is the number maxMsgSize. */
-static int kcmd_set_cms(lk_kernel *k, int tid, uintptr_t arg)
+static int kcmd_set_cms(lk_kernel *k, int tid, uintptr_t arg, uint64_t now)
 {
+    const lk_ev_access ev = {.cmd = IPC_SET_CMS, .cms_cmd = -1, .handle = -1, .grantee_pid = -1};
+
     if (arg < LITEIPC_DEVICE_SIZEOF_IPCMSG)
         return -EINVAL;
     if (k->cms_status != HANDLE_NOT_USED)
@@ -476,12 +511,15 @@ static int kcmd_set_cms(lk_kernel *k, int tid, uintptr_t arg)
     k->cms_status = HANDLE_REGISTED;
     k->cms_task = tid;
     k->cms_max = arg > UINT32_MAX ? UINT32_MAX : (uint32_t)arg;
+    lk__emit_access(k, LK_EV_SET_CMS, 0, now, tid, -1, &ev);
     return 0;
 }
 
 /* §3.4 CMS_GEN_HANDLE. */
-static int cms_gen_handle(lk_kernel *k, int tid, const lk_ioctl_in *in, lk_ioctl_out *out)
+static int cms_gen_handle(lk_kernel *k, int tid, const lk_ioctl_in *in, uint64_t now,
+                          lk_ioctl_out *out)
 {
+    lk_ev_access ev = {.cmd = IPC_CMS_CMD, .cms_cmd = CMS_GEN_HANDLE, .grantee_pid = -1};
     uint32_t handle = in->cms.taskID;
     int cms_pid = k->tasks[k->cms_task].pid;
     int ret = 0;
@@ -496,13 +534,17 @@ static int cms_gen_handle(lk_kernel *k, int tid, const lk_ioctl_in *in, lk_ioctl
         out->cms = in->cms;
         out->cms.serviceHandle = handle;
         out->copyout = LK_COPYOUT_CMS;
+        ev.handle = (int32_t)handle;
+        lk__emit_access(k, LK_EV_GEN_HANDLE, 0, now, tid, (int)handle, &ev);
     }
-    (void)lk__grant(k, cms_pid, handle); /* Q10: silently nothing without IpcTaskInfo */
+    /* Q10: silently nothing without IpcTaskInfo */
+    (void)lk__grant(k, cms_pid, handle, tid, CMS_GEN_HANDLE, NULL, now);
     return ret;
 }
 
 /* §3.4. IPC_CMS_CMD with arg == 0 never gets here (§2.5 A). */
-static int kcmd_cms_cmd(lk_kernel *k, int tid, const lk_ioctl_in *in, lk_ioctl_out *out)
+static int kcmd_cms_cmd(lk_kernel *k, int tid, const lk_ioctl_in *in, uint64_t now,
+                        lk_ioctl_out *out)
 {
     if (!in_cms_process(k, &k->tasks[tid]))
         return -EACCES;
@@ -510,21 +552,24 @@ static int kcmd_cms_cmd(lk_kernel *k, int tid, const lk_ioctl_in *in, lk_ioctl_o
         return -EINVAL; /* copying the 12 bytes in failed (step 3) */
     switch (in->cms.cmd) {
     case CMS_GEN_HANDLE:
-        return cms_gen_handle(k, tid, in, out);
+        return cms_gen_handle(k, tid, in, now, out);
     case CMS_REMOVE_HANDLE: /* Q8: a no-op */
         return in->cms.serviceHandle >= MAX_SERVICE_NUM ? -EINVAL : 0;
     case CMS_ADD_ACCESS:
         if (!lk__alive(k, in->cms.taskID))
             return -EINVAL;
-        return lk__grant(k, k->tasks[in->cms.taskID].pid, in->cms.serviceHandle);
+        return lk__grant(k, k->tasks[in->cms.taskID].pid, in->cms.serviceHandle, tid,
+                         CMS_ADD_ACCESS, NULL, now);
     default:
         return -EINVAL;
     }
 }
 
 /* §3.6: once per process, never reset (Q9). Returns the TID. */
-static int kcmd_set_ipc_thread(lk_kernel *k, int tid)
+static int kcmd_set_ipc_thread(lk_kernel *k, int tid, uint64_t now)
 {
+    const lk_ev_access ev = {
+        .cmd = IPC_SET_IPC_THREAD, .cms_cmd = -1, .handle = -1, .grantee_pid = -1};
     lk_proc *p = &k->procs[k->tasks[tid].pid];
 
     if (k->cms_status != HANDLE_REGISTED)
@@ -532,6 +577,7 @@ static int kcmd_set_ipc_thread(lk_kernel *k, int tid)
     if (p->ipc_task != LK_INVALID_ID)
         return -EINVAL;
     p->ipc_task = tid;
+    lk__emit_access(k, LK_EV_SET_IPC_THREAD, 0, now, tid, -1, &ev);
     return tid;
 }
 
@@ -558,14 +604,13 @@ static int syscall_layer(const lk_ioctl_in *in)
     return 0;
 }
 
-int lk_ioctl(lk_kernel *k, int tid, const lk_ioctl_in *in, uint64_t now, lk_ioctl_out *out)
+static int ioctl_run(lk_kernel *k, int tid, const lk_ioctl_in *in, uint64_t now,
+                     lk_ioctl_out *out)
 {
     lk_task *t = lk__task(k, tid);
     lk_proc *p;
     int ret;
 
-    memset(out, 0, sizeof(*out));
-    out->copyout = LK_COPYOUT_NONE;
     if (t == NULL || t->exiting)
         return -ESRCH;
     if (t->parked)
@@ -580,11 +625,11 @@ int lk_ioctl(lk_kernel *k, int tid, const lk_ioctl_in *in, uint64_t now, lk_ioct
         return -ENOMEM;
     switch (in->cmd) {
     case IPC_SET_CMS:
-        return kcmd_set_cms(k, tid, in->arg);
+        return kcmd_set_cms(k, tid, in->arg, now);
     case IPC_CMS_CMD:
-        return kcmd_cms_cmd(k, tid, in, out);
+        return kcmd_cms_cmd(k, tid, in, now, out);
     case IPC_SET_IPC_THREAD:
-        return kcmd_set_ipc_thread(k, tid);
+        return kcmd_set_ipc_thread(k, tid, now);
     case IPC_SEND_RECV_MSG:
         return lk__cmd_send_recv(k, tid, in, now, out);
     case IPC_GET_VERSION:
@@ -592,6 +637,35 @@ int lk_ioctl(lk_kernel *k, int tid, const lk_ioctl_in *in, uint64_t now, lk_ioct
     default:
         return -EINVAL;
     }
+}
+
+/* The REFUSED event of a failed command: what it was, and for a send the header it carried. */
+static void emit_refused(lk_kernel *k, int tid, const lk_ioctl_in *in, int err, uint64_t now)
+{
+    bool sent = in->cmd == IPC_SEND_RECV_MSG && (in->content.flag & SEND) &&
+                in->content.outMsg != NULL && !(in->faults & LK_FAULT_OUTMSG);
+    bool cms = in->cmd == IPC_CMS_CMD && in->arg != 0 && !(in->faults & LK_FAULT_ARG);
+    lk_ev_access ev = {
+        .cmd = (uint32_t)in->cmd,
+        .cms_cmd = cms ? (int32_t)in->cms.cmd : -1,
+        .handle = -1,
+        .grantee_pid = -1,
+        .msg = sent ? &in->out : NULL,
+    };
+
+    lk__emit_access(k, LK_EV_REFUSED, err, now, tid, -1, &ev);
+}
+
+int lk_ioctl(lk_kernel *k, int tid, const lk_ioctl_in *in, uint64_t now, lk_ioctl_out *out)
+{
+    int ret;
+
+    memset(out, 0, sizeof(*out));
+    out->copyout = LK_COPYOUT_NONE;
+    ret = ioctl_run(k, tid, in, now, out);
+    if (ret < 0 && __builtin_expect(k->ev_fn != NULL, 0))
+        emit_refused(k, tid, in, -ret, now);
+    return ret;
 }
 
 /* ---- read-only views ------------------------------------------------------------------------ */

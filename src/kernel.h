@@ -63,6 +63,15 @@ typedef enum lk_event_type {
     LK_EV_DROP_ON_READ,
     LK_EV_TASK_DEATH,
     LK_EV_EXEC, /* src: the exec'ing task and its process */
+    /* The access model (src: the task whose command it was; cmd: that command). */
+    LK_EV_SET_CMS,        /* src became the ServiceManager (IPC_SET_CMS) */
+    LK_EV_SET_IPC_THREAD, /* src became its process's IPC thread */
+    LK_EV_GEN_HANDLE,     /* CMS_GEN_HANDLE handed out handle (dst: the task it names) */
+    LK_EV_GRANT,          /* process grantee_pid may call handle (dst: its task), granted by
+                             CMS_GEN_HANDLE or CMS_ADD_ACCESS (cms_cmd), or by an OBJ_SVC
+                             object sent by src (cms_cmd -1, msg: the message carrying it) */
+    LK_EV_REFUSED,        /* src's ioctl cmd failed with err (msg: the header it tried to
+                             send, if it was a send that got that far) */
 } lk_event_type;
 
 typedef struct lk_event {
@@ -72,6 +81,10 @@ typedef struct lk_event {
     int32_t src_tid, src_pid; /* -1 if none */
     int32_t dst_tid, dst_pid; /* -1 if none */
     IpcMsg msg;               /* header of the message concerned, zeroed if none */
+    uint32_t cmd;             /* access-model events: the ioctl request, else 0 */
+    int32_t cms_cmd;          /* GEN_HANDLE, GRANT, REFUSED of IPC_CMS_CMD: its cmd, else -1 */
+    int32_t handle;           /* GEN_HANDLE, GRANT: the service handle, else -1 */
+    int32_t grantee_pid;      /* GRANT: the process granted access, else -1 */
 } lk_event;
 
 typedef void (*lk_event_fn)(void *ctx, const lk_event *ev);

@@ -138,12 +138,30 @@ static inline void lk__emit(lk_kernel *k, lk_event_type type, int err, uint64_t 
         lk__emit_slow(k, type, err, now, src_tid, src_pid, dst_tid, msg);
 }
 
+/* What an access-model event says beyond lk__emit's fields (see lk_event). */
+typedef struct lk_ev_access {
+    uint32_t cmd;
+    int32_t cms_cmd, handle, grantee_pid;
+    const IpcMsg *msg;
+} lk_ev_access;
+void lk__emit_access_slow(lk_kernel *k, lk_event_type type, int err, uint64_t now, int src_tid,
+                          int dst_tid, const lk_ev_access *a);
+static inline void lk__emit_access(lk_kernel *k, lk_event_type type, int err, uint64_t now,
+                                   int src_tid, int dst_tid, const lk_ev_access *a)
+{
+    if (__builtin_expect(k->ev_fn != NULL, 0))
+        lk__emit_access_slow(k, type, err, now, src_tid, dst_tid, a);
+}
+
 /* ---- access (§1.5), kernel.c ----------------------------------------------------------------- */
 
 /* HasServiceAccess(h) for process pid. */
 bool lk__has_access(const lk_kernel *k, int pid, uint32_t h);
-/* AddServiceAccess, with the grantee named by its process. Returns 0 or -EINVAL. */
-int lk__grant(lk_kernel *k, int pid, uint32_t h);
+/* AddServiceAccess, with the grantee named by its process; by: the task whose command grants
+   (-1: no GRANT event), cms_cmd its CMS command (-1: an OBJ_SVC in message msg), for the GRANT
+   event. Returns 0 or -EINVAL. */
+int lk__grant(lk_kernel *k, int pid, uint32_t h, int by, int32_t cms_cmd, const IpcMsg *msg,
+              uint64_t now);
 
 /* ---- messages, kernel_msg.c ------------------------------------------------------------------ */
 

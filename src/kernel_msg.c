@@ -195,6 +195,7 @@ typedef struct lk_write {
     int dst_tid, dst_pid;
     uint32_t node;            /* payload offset of the node in the destination pool */
     uint64_t match_stamp;     /* what a RECV in the same call matches (§4.4.2) */
+    uint64_t now;             /* of the command: for the GRANT events of OBJ_SVC objects */
 } lk_write;
 
 /* §4.3.6: the sender fields the kernel fills, from the sending task and its process. */
@@ -433,7 +434,8 @@ static int svc_self(lk_kernel *k, const lk_write *w, lk_obj *svc)
     if (w->src_tid == k->cms_task)
         return -EINVAL;
     svc->handle = (uint32_t)w->src_tid;
-    (void)lk__grant(k, w->dst_pid, svc->handle);
+    /* No event: obj_svc makes the same grant again at once, and reports that one. */
+    (void)lk__grant(k, w->dst_pid, svc->handle, -1, -1, &w->hdr, w->now);
     return 0;
 }
 
@@ -453,7 +455,7 @@ static int obj_svc(lk_kernel *k, const lk_write *w, lk_obj *o)
     if (!lk__has_access(k, w->src_pid, svc->handle))
         return -EACCES;
     k->tasks[svc->handle].has_info = true;
-    (void)lk__grant(k, w->dst_pid, svc->handle);
+    (void)lk__grant(k, w->dst_pid, svc->handle, w->src_tid, -1, &w->hdr, w->now);
     return 0;
 }
 
@@ -734,6 +736,7 @@ static int send_phase(lk_kernel *k, int tid, const lk_ioctl_in *in, bool freeing
     if ((uint32_t)in->out.type > MT_FAILED_REPLY)
         return -EINVAL; /* MT_DEATH_NOTIFY cannot be sent from user space */
     wr_init(k, &w, tid, in);
+    w.now = now;
     memcpy(&w.hdr, &in->out, LK_MSG_SENDER_BYTES); /* Q20: only the sender's bytes */
     w.hi = in->out_hi;
     w.data = in->data;

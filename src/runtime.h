@@ -37,7 +37,7 @@ enum lk_op {
                            Reply fds: bell (read-only), the process's doorbell eventfd, its
                            region */
     LK_OP_OPEN,         /* the driver's open */
-    LK_OP_TASK_ATTACH,  /* reply a: TID, b: slot */
+    LK_OP_TASK_ATTACH,  /* c, d: the thread's name (lk_wire_name). Reply a: TID, b: slot */
     LK_OP_TASK_DETACH,  /* a: TID */
     LK_OP_MMAP_PREPARE, /* b: rounded length, c: prot, d: flags. Reply fd: the pool memory */
     LK_OP_MMAP_COMMIT,  /* b: user address */
@@ -48,7 +48,12 @@ enum lk_op {
     LK_OP_FD_PUT,       /* a: TID, b: the number it got in this process (-1: none) */
     LK_OP_EXEC,         /* a: TID of the only task left, which execs (§7.7); b: the new
                            program's ABI profile */
+    LK_OP_SET_NAME,     /* a: a TID of the process, or -1 for the process; c, d: the name */
 };
+
+/* A name (a thread's, a program's) travels in the request's c and d: 15 bytes and a NUL. */
+#define LK_NAME_MAX 16
+_Static_assert(2 * sizeof(uint64_t) == LK_NAME_MAX, "a name fits in c and d");
 
 #define LK_WIRE_MAGIC 0x4c495043u /* "LIPC" */
 
@@ -158,6 +163,7 @@ typedef struct lk_broker {
     lk_handed handed[LK_HAND_RING]; /* handed wake-ups, oldest (due first) at hand_head */
     int hand_head, nhanded;
     struct { int16_t pid, slot; } by_tid[LK_MAX_TASKS];
+    char task_name[LK_MAX_TASKS][LK_NAME_MAX]; /* as its thread gave it at attach, or set */
     _Atomic int stop;
 
     pthread_mutex_t sub_lock;
@@ -270,6 +276,8 @@ lk_cproc *lk_cproc_connect(struct liteipc_kernel *k, int parent_pid, int abi, in
 /* The profile named by $LITEIPC_ABI, or -EINVAL after saying why on stderr (once). */
 int lk_env_abi(void);
 int lk_cproc_request(lk_cproc *p, const lk_wire_req *req, lk_wire_resp *resp, int *fds, int nfds);
+/* Put name (NULL: the calling thread's own) into req's c and d, cut to LK_NAME_MAX - 1 bytes. */
+void lk_wire_put_name(lk_wire_req *req, const char *name);
 /* End a simulated process of this host: EXIT, close, unmap, free. */
 void lk_cproc_exit(lk_cproc *p);
 /* Detach the calling thread's task of k, if it has one (thread about to end). */

@@ -1,9 +1,11 @@
 /*
  * trace.c - a kernel's events drawn as a Mermaid sequence diagram (liteipc_trace_start): one
- * participant per task, one arrow per message the kernel queues, one note per wait, timeout,
- * drop, death and exec. A subscriber like any other: it runs on the broker thread and only
+ * participant per task, named after it, one arrow per message the kernel queues, one note per
+ * wait, timeout, drop, death, exec, IPC_SET_CMS, IPC_SET_IPC_THREAD, handle generated, access
+ * granted and command refused. A subscriber like any other: it runs on the broker thread and only
  * formats lines into the caller's stream.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -20,6 +22,7 @@ struct liteipc_trace {
     /* A TID comes back after its task dies (LIFO reuse): each life is its own participant. */
     unsigned life[LK_MAX_TASKS];
     bool declared[LK_MAX_TASKS];
+    int dropped_tid; /* the sender of a DROP_ON_WRITE just drawn: its REFUSED says nothing new */
 };
 
 static const char *err_name(int err)
@@ -38,21 +41,44 @@ static void put_id(FILE *out, const struct liteipc_trace *t, int tid)
         fprintf(out, "T%d_%u", tid, t->life[tid] + 1);
 }
 
-/* Declare tid (with its process) before its first appearance. False if tid is not a task ID. */
-static bool participant(struct liteipc_trace *t, int tid, int pid)
+/* A name as Mermaid text: characters that mean something to Mermaid become '_'. */
+static void put_name(FILE *out, const char *name)
+{
+    for (; *name; name++)
+        fputc(isalnum((unsigned char)*name) || strchr(" ._-+", *name) ? *name : '_', out);
+}
+
+/* Declare tid (named, with its process) before its first appearance. False if tid is not a
+   task ID. */
+static bool participant(struct liteipc_trace *t, int tid, int pid, const char *name)
 {
     if (tid < 0 || tid >= LK_MAX_TASKS)
         return false;
     if (!t->declared[tid]) {
         fputs("    participant ", t->out);
         put_id(t->out, t, tid);
+        fputs(" as ", t->out);
+        if (name[0] != '\0') {
+            put_name(t->out, name);
+            fputs(" (", t->out);
+        }
+        fprintf(t->out, "task %d", tid);
         if (pid >= 0)
-            fprintf(t->out, " as task %d of pid %d\n", tid, pid);
-        else
-            fprintf(t->out, " as task %d\n", tid);
+            fprintf(t->out, " of pid %d", pid);
+        fputs(name[0] != '\0' ? ")\n" : "\n", t->out);
         t->declared[tid] = true;
     }
     return true;
+}
+
+static bool src_participant(struct liteipc_trace *t, const liteipc_event *ev)
+{
+    return participant(t, ev->src_tid, ev->src_pid, ev->src_task);
+}
+
+static bool dst_participant(struct liteipc_trace *t, const liteipc_event *ev)
+{
+    return participant(t, ev->dst_tid, ev->dst_pid, ev->dst_task);
 }
 
 static void put_size(FILE *out, const IpcMsg *m)
@@ -110,6 +136,76 @@ static void note(struct liteipc_trace *t, int tid, const char *text, const char 
     fprintf(t->out, ": %s%s\n", text, detail ? detail : "");
 }
 
+static const char *cmd_name(uint32_t cmd)
+{
+    switch (cmd) {
+    case IPC_SET_CMS: return "IPC_SET_CMS";
+    case IPC_CMS_CMD: return "IPC_CMS_CMD";
+    case IPC_SET_IPC_THREAD: return "IPC_SET_IPC_THREAD";
+    case IPC_SEND_RECV_MSG: return "IPC_SEND_RECV_MSG";
+    case IPC_GET_VERSION: return "IPC_GET_VERSION";
+    default: return "ioctl";
+    }
+}
+
+static const char *cms_cmd_name(int32_t cmd)
+{
+    switch (cmd) {
+    case CMS_GEN_HANDLE: return "CMS_GEN_HANDLE";
+    case CMS_REMOVE_HANDLE: return "CMS_REMOVE_HANDLE";
+    case CMS_ADD_ACCESS: return "CMS_ADD_ACCESS";
+    default: return "OBJ_SVC";
+    }
+}
+
+/* A note over the task that granted and the service (one of them if they are the same). */
+static void put_note_over(struct liteipc_trace *t, const liteipc_event *ev)
+{
+    fputs("    Note over ", t->out);
+    put_id(t->out, t, ev->src_tid);
+    if (ev->dst_tid != ev->src_tid) {
+        fputc(',', t->out);
+        put_id(t->out, t, ev->dst_tid);
+    }
+    fputs(": ", t->out);
+}
+
+static void on_grant(struct liteipc_trace *t, const liteipc_event *ev)
+{
+    if (!src_participant(t, ev) || !dst_participant(t, ev))
+        return;
+    put_note_over(t, ev);
+    if (ev->type == LITEIPC_EV_GEN_HANDLE) {
+        fprintf(t->out, "CMS_GEN_HANDLE: handle %d\n", (int)ev->handle);
+        return;
+    }
+    fprintf(t->out, "pid %d", (int)ev->grantee_pid);
+    if (ev->grantee_prog[0]) {
+        fputc(' ', t->out);
+        put_name(t->out, ev->grantee_prog);
+    }
+    fprintf(t->out, " may call handle %d (%s)\n", (int)ev->handle, cms_cmd_name(ev->cms_cmd));
+}
+
+static void on_refused(struct liteipc_trace *t, const liteipc_event *ev)
+{
+    char buf[96];
+
+    if (!src_participant(t, ev))
+        return;
+    if (ev->cmd == IPC_SEND_RECV_MSG && ev->src_tid == t->dropped_tid)
+        return; /* its arrow says it already */
+    if (ev->cmd == IPC_CMS_CMD && ev->cms_cmd >= 0)
+        snprintf(buf, sizeof buf, " %s refused, %s", cms_cmd_name(ev->cms_cmd),
+                 err_name(ev->err));
+    else if (ev->cmd == IPC_SEND_RECV_MSG && ev->msg.type == MT_REQUEST)
+        snprintf(buf, sizeof buf, " refused, %s (code %u to handle %u)", err_name(ev->err),
+                 ev->msg.code, ev->msg.target.handle);
+    else
+        snprintf(buf, sizeof buf, " refused, %s", err_name(ev->err));
+    note(t, ev->src_tid, cmd_name(ev->cmd), buf);
+}
+
 /* What happened to a task's wait. */
 static const char *const wait_notes[] = {
     [LITEIPC_EV_RECV_WAIT] = "waits",
@@ -121,35 +217,56 @@ static void on_event(const liteipc_event *ev, void *ctx)
 {
     struct liteipc_trace *t = ctx;
     char buf[64];
+    int dropped = t->dropped_tid;
 
+    t->dropped_tid = -1;
     switch (ev->type) {
     case LITEIPC_EV_MSG_WRITTEN:
     case LITEIPC_EV_DROP_ON_WRITE:
-        if (participant(t, ev->src_tid, ev->src_pid) && participant(t, ev->dst_tid, ev->dst_pid))
+        if (src_participant(t, ev) && dst_participant(t, ev))
             put_message(t, ev, ev->type == LITEIPC_EV_DROP_ON_WRITE);
+        if (ev->type == LITEIPC_EV_DROP_ON_WRITE)
+            t->dropped_tid = ev->src_tid;
         break;
     case LITEIPC_EV_RECV_WAIT:
     case LITEIPC_EV_RECV_TIMEOUT:
     case LITEIPC_EV_RECV_KILLED:
-        if (participant(t, ev->dst_tid, ev->dst_pid))
+        if (dst_participant(t, ev))
             note(t, ev->dst_tid, wait_notes[ev->type], NULL);
         break;
     case LITEIPC_EV_DROP_ON_READ:
-        if (participant(t, ev->dst_tid, ev->dst_pid)) {
+        if (dst_participant(t, ev)) {
             snprintf(buf, sizeof buf, " code %u, %s", ev->msg.code, err_name(ev->err));
             note(t, ev->dst_tid, "drops", buf);
         }
         break;
     case LITEIPC_EV_TASK_DEATH:
-        if (participant(t, ev->src_tid, ev->src_pid)) {
+        if (src_participant(t, ev)) {
             note(t, ev->src_tid, "task ends", NULL);
             t->declared[ev->src_tid] = false;
             t->life[ev->src_tid]++;
         }
         break;
     case LITEIPC_EV_EXEC:
-        if (participant(t, ev->src_tid, ev->src_pid))
+        if (src_participant(t, ev))
             note(t, ev->src_tid, "exec", NULL);
+        break;
+    case LITEIPC_EV_SET_CMS:
+        if (src_participant(t, ev))
+            note(t, ev->src_tid, "IPC_SET_CMS, the ServiceManager", NULL);
+        break;
+    case LITEIPC_EV_SET_IPC_THREAD:
+        if (src_participant(t, ev))
+            note(t, ev->src_tid, "IPC_SET_IPC_THREAD, its process's IPC thread", NULL);
+        break;
+    case LITEIPC_EV_GEN_HANDLE:
+    case LITEIPC_EV_GRANT:
+        on_grant(t, ev);
+        break;
+    case LITEIPC_EV_REFUSED:
+        t->dropped_tid = dropped;
+        on_refused(t, ev);
+        t->dropped_tid = -1;
         break;
     default: /* MSG_READ: the arrow was drawn when the message was queued */
         break;
@@ -170,6 +287,7 @@ int liteipc_trace_start(liteipc_kernel *k, FILE *out, liteipc_trace **trace)
         return -ENOMEM;
     t->k = k;
     t->out = out;
+    t->dropped_tid = -1;
     fputs("sequenceDiagram\n", out);
     id = liteipc_subscribe(k, on_event, t);
     if (id < 0) {

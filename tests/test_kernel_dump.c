@@ -151,6 +151,27 @@ static void dump_shows_the_host_process_of_each_process(void **state)
     free(text);
 }
 
+/* The broker names each task after its thread; an empty name shows nothing. */
+static void dump_names_each_task(void **state)
+{
+    t_kfix *f = *state;
+    int named = t_must_ready_task(f, 0, NULL), unnamed = t_must_ready_task(f, 0, NULL);
+    char names[LK_MAX_TASKS][LK_DUMP_NAME] = {{0}};
+    char *text = NULL, want[64];
+    size_t len = 0;
+    FILE *out = open_memstream(&text, &len);
+
+    snprintf(names[named], LK_DUMP_NAME, "echo");
+    assert_non_null(out);
+    lk_dump_names(f->k, out, NULL, (const char(*)[LK_DUMP_NAME])names);
+    assert_int_equal(fclose(out), 0);
+    snprintf(want, sizeof want, "  task %d 'echo' (process %d): ", named, t_pid_of(f, named));
+    assert_non_null(strstr(text, want));
+    snprintf(want, sizeof want, "  task %d (process %d): ", unnamed, t_pid_of(f, unnamed));
+    assert_non_null(strstr(text, want));
+    free(text);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -158,6 +179,7 @@ int main(void)
         T(dump_describes_every_process_and_task),
         T(dump_shows_a_caller_waiting_for_its_reply),
         T(dump_shows_the_host_process_of_each_process),
+        T(dump_names_each_task),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

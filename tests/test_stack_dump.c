@@ -48,6 +48,7 @@ static void dump_shows_the_callers_process_and_task(void **state)
     own_comm(comm);
     assert_true(comm[0] != '\0');
     assert_true(fd >= 0);
+    assert_int_equal(liteipc_set_task_name(c->k, "dumper"), 0);
     assert_ok(t_set_cms(c->k, fd, 256));
     assert_ok(t_send(c->k, fd, 0, 1, LITEIPC_FLAG_ONEWAY, "x", 1)); /* queued to ourselves */
     text = dump_of(c->k, &rc);
@@ -58,8 +59,8 @@ static void dump_shows_the_callers_process_and_task(void **state)
     snprintf(want, sizeof want, "process %d (host %d %s): pool of 64 KiB at 0x",
              liteipc_self_pid(c->k), (int)getpid(), comm);
     assert_non_null(strstr(text, want));
-    snprintf(want, sizeof want, "task %d (process %d): 1 queued", liteipc_self_tid(c->k),
-             liteipc_self_pid(c->k));
+    snprintf(want, sizeof want, "task %d 'dumper' (process %d): 1 queued",
+             liteipc_self_tid(c->k), liteipc_self_pid(c->k));
     assert_non_null(strstr(text, want));
     free(text);
     IpcMsg *m = NULL;

@@ -1,8 +1,9 @@
 /*
  * test_stack_trace.c - liteipc_trace_start/stop: a kernel's events as a Mermaid sequence diagram.
- * A call and its reply, a one-way message, a synchronous wait that times out and a task that
- * ends are each drawn with their own arrow or note; bad arguments give EINVAL and an attached
- * kernel EPERM.
+ * Participants are named after their tasks. A call and its reply, a one-way message, a
+ * synchronous wait that times out and a task that ends are each drawn with their own arrow or
+ * note, and so are IPC_SET_CMS, IPC_SET_IPC_THREAD, a handle generated, the grants and a refused
+ * call; bad arguments give EINVAL and an attached kernel EPERM.
  */
 #include "sfix.h"
 
@@ -54,6 +55,7 @@ static void trace_draws_a_call_its_reply_and_a_one_way(void **state)
     assert_true(fd >= 0);
     me = liteipc_self_tid(c->k);
     pid = liteipc_self_pid(c->k);
+    assert_int_equal(liteipc_set_task_name(c->k, "caller;#1"), 0); /* Mermaid-safe: '_' */
     draw_start(&d, c->k);
     assert_ok(t_call(c->k, fd, 0, T_CODE_ECHO, "hi", 2, &r));
     assert_ok(t_free(c->k, fd, r));
@@ -63,7 +65,8 @@ static void trace_draws_a_call_its_reply_and_a_one_way(void **state)
     liteipc_close(c->k, fd);
 
     assert_memory_equal(d.text, "sequenceDiagram\n", 16);
-    snprintf(want, sizeof want, "    participant T%d as task %d of pid %d\n", me, me, pid);
+    snprintf(want, sizeof want, "    participant T%d as caller__1 (task %d of pid %d)\n", me, me,
+             pid);
     assert_drawn(&d, want);
     snprintf(want, sizeof want, "    T%d->>T%d: request code %d (2 B)\n", me, cms.tid, T_CODE_ECHO);
     assert_drawn(&d, want);
@@ -114,6 +117,74 @@ static void trace_draws_a_timeout_and_a_task_death(void **state)
     free(d.text);
 }
 
+/* A client process that calls the service before it is granted, then asks for access. */
+static void *refused_client(void *arg)
+{
+    liteipc_kernel *k = ((void **)arg)[0];
+    uint32_t handle = (uint32_t)(uintptr_t)((void **)arg)[1];
+    int fd = t_dev_setup(k, T_POOL, NULL);
+
+    T_CHECK(fd >= 0);
+    T_CHECK_EQ(liteipc_set_task_name(k, "client-B"), 0);
+    T_CHECK_EQ(liteipc_set_process_name(k, "client-B"), 0);
+    T_CHECK_ERR(t_send(k, fd, handle, 5, LITEIPC_FLAG_ONEWAY, "x", 1), EACCES);
+    T_CHECK_OK(t_request_grant(k, fd, handle));
+    liteipc_close(k, fd);
+    return (void *)(intptr_t)liteipc_self_tid(k);
+}
+
+static void trace_draws_the_access_model(void **state)
+{
+    t_ctx *c = *state;
+    t_svc cms = {.cms_size = T_CMS_BIG, .ipc_thread = true};
+    struct drawing d = {0};
+    char want[128];
+    void *args[2];
+    int fd, me, pid, client;
+
+    draw_start(&d, c->k);
+    t_svc_start(&cms, c->k);
+    fd = t_dev_setup(c->k, T_POOL, NULL);
+    assert_true(fd >= 0);
+    assert_int_equal(liteipc_set_task_name(c->k, "svc"), 0);
+    me = liteipc_self_tid(c->k);
+    pid = liteipc_self_pid(c->k);
+    assert_ok(t_prime_task(c->k, fd));
+    assert_ok(t_request_register(c->k, fd));
+    args[0] = c->k;
+    args[1] = (void *)(uintptr_t)me;
+    client = (int)(intptr_t)t_run_in_vproc(c->k, refused_client, args);
+    t_assert_threads_ok();
+    assert_ok(t_svc_quit(&cms, c->k, fd, true));
+    t_svc_join(&cms);
+    draw_stop(&d);
+    liteipc_close(c->k, fd);
+
+    snprintf(want, sizeof want, "    Note over T%d: IPC_SET_CMS, the ServiceManager\n", cms.tid);
+    assert_drawn(&d, want);
+    snprintf(want, sizeof want, "    Note over T%d: IPC_SET_IPC_THREAD, its process's IPC thread\n",
+             cms.tid);
+    assert_drawn(&d, want);
+    snprintf(want, sizeof want, "    participant T%d as svc (task %d of pid %d)\n", me, me, pid);
+    assert_drawn(&d, want);
+    snprintf(want, sizeof want, "    Note over T%d,T%d: CMS_GEN_HANDLE: handle %d\n", cms.tid, me,
+             me);
+    assert_drawn(&d, want);
+    snprintf(want, sizeof want, "    Note over T%d,T%d: pid %d ", cms.tid, me, cms.pid);
+    assert_drawn(&d, want);
+    snprintf(want, sizeof want, " may call handle %d (CMS_GEN_HANDLE)\n", me);
+    assert_drawn(&d, want);
+    snprintf(want, sizeof want, "    participant T%d as client-B (task %d of pid ", client, client);
+    assert_drawn(&d, want);
+    snprintf(want, sizeof want,
+             "    Note over T%d: IPC_SEND_RECV_MSG refused, EACCES (code 5 to handle %d)\n",
+             client, me);
+    assert_drawn(&d, want);
+    snprintf(want, sizeof want, " client-B may call handle %d (CMS_ADD_ACCESS)\n", me);
+    assert_drawn(&d, want);
+    free(d.text);
+}
+
 static void trace_argument_errors(void **state)
 {
     t_ctx *c = *state;
@@ -145,6 +216,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         T(trace_draws_a_call_its_reply_and_a_one_way),
         T_FAST(trace_draws_a_timeout_and_a_task_death),
+        T(trace_draws_the_access_model),
         T(trace_argument_errors),
         cmocka_unit_test(trace_of_an_attached_kernel_eperm),
     };

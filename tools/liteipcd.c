@@ -273,6 +273,23 @@ static void log_event(const struct event_log *log, const liteipc_event *ev)
                ev->dst_tid, dst, msg_type_name((uint32_t)ev->msg.type), ev->msg.code,
                ev->err ? " err " : "", ev->err ? errno_name(ev->err) : "");
         return;
+    case LITEIPC_EV_SET_CMS:
+    case LITEIPC_EV_SET_IPC_THREAD:
+    case LITEIPC_EV_REFUSED:
+        log_at(&when, "%-13s task %d '%.16s' of process %d%s ioctl 0x%x%s%s",
+               liteipc_event_name(ev->type), ev->src_tid, ev->src_task, ev->src_pid, src,
+               (unsigned)ev->cmd, ev->err ? " err " : "", ev->err ? errno_name(ev->err) : "");
+        return;
+    case LITEIPC_EV_GEN_HANDLE:
+        log_at(&when, "%-13s by task %d of process %d%s: handle %d for task %d '%.16s'",
+               liteipc_event_name(ev->type), ev->src_tid, ev->src_pid, src, (int)ev->handle,
+               ev->dst_tid, ev->dst_task);
+        return;
+    case LITEIPC_EV_GRANT:
+        log_at(&when, "%-13s by task %d of process %d%s: process %d (%.16s) may call handle %d",
+               liteipc_event_name(ev->type), ev->src_tid, ev->src_pid, src, (int)ev->grantee_pid,
+               ev->grantee_prog, (int)ev->handle);
+        return;
     default:
         log_at(&when, "%-13s task %d of process %d%s", liteipc_event_name(ev->type), ev->dst_tid,
                ev->dst_pid, dst);

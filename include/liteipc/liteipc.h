@@ -166,6 +166,19 @@ int liteipc_self_pid(liteipc_kernel *k);
 /* The simulated TID of the calling thread (attaching it as a task if needed), or -errno. */
 int liteipc_self_tid(liteipc_kernel *k);
 
+/* ---- names --------------------------------------------------------------------------------- */
+
+/*
+ * Names shown by events (liteipc_event), the Mermaid trace and the dump. A task is named after
+ * its host thread (pthread_setname_np) when it first uses the device, and a process after its
+ * program (comm) when it connects; these calls change them. Set the calling thread's task name
+ * (attaching the thread as a task if needed); NULL reads the thread's name again (after a
+ * pthread_setname_np). Returns 0, -ERANGE (15 bytes at most), or -errno.
+ */
+int liteipc_set_task_name(liteipc_kernel *k, const char *name);
+/* Name the calling thread's simulated process. Returns 0, -ERANGE, -EINVAL (NULL), or -errno. */
+int liteipc_set_process_name(liteipc_kernel *k, const char *name);
+
 /* ---- virtual processes ------------------------------------------------------------------- */
 
 typedef struct liteipc_vproc liteipc_vproc;
@@ -254,6 +267,16 @@ typedef enum liteipc_event_type {
     LITEIPC_EV_DROP_ON_READ,   /* dst's receive threw a message away */
     LITEIPC_EV_TASK_DEATH,     /* task src ended; its queue was drained */
     LITEIPC_EV_EXEC,           /* task src exec'd (liteipc_exec): its process lost its IPC state */
+    /* The access model: src is the task whose ioctl it was, cmd that ioctl's request. */
+    LITEIPC_EV_SET_CMS,        /* src became the ServiceManager (IPC_SET_CMS) */
+    LITEIPC_EV_SET_IPC_THREAD, /* src became its process's IPC thread (IPC_SET_IPC_THREAD) */
+    LITEIPC_EV_GEN_HANDLE,     /* CMS_GEN_HANDLE gave out handle, naming task dst */
+    LITEIPC_EV_GRANT,          /* process grantee_pid may now call handle (task dst): granted by
+                                  the ServiceManager (cms_cmd CMS_GEN_HANDLE or CMS_ADD_ACCESS)
+                                  or by an OBJ_SVC object src sent (cms_cmd -1; msg: the
+                                  message that carried it) */
+    LITEIPC_EV_REFUSED,        /* src's ioctl cmd failed with err (EACCES, EINVAL, ENOMEM...);
+                                  cms_cmd for IPC_CMS_CMD; msg: the header of a refused send */
 } liteipc_event_type;
 
 typedef struct liteipc_event {
@@ -267,6 +290,16 @@ typedef struct liteipc_event {
        when it connected; 0 and "" if none. */
     int32_t src_host_pid, dst_host_pid;
     char src_prog[16], dst_prog[16];
+    /* The tasks' names (their threads' names when they first used the device, or as set with
+       liteipc_set_task_name); "" if none. src_prog/dst_prog become the name given with
+       liteipc_set_process_name. */
+    char src_task[16], dst_task[16];
+    /* The access-model events (SET_CMS to REFUSED); 0 / -1 for the others. */
+    uint32_t cmd;        /* the ioctl request (IPC_SET_CMS, IPC_CMS_CMD, IPC_SEND_RECV_MSG...) */
+    int32_t cms_cmd;     /* CMS_GEN_HANDLE, CMS_ADD_ACCESS...: the CmsCmdContent's cmd, or -1 */
+    int32_t handle;      /* GEN_HANDLE, GRANT: the service handle, or -1 */
+    int32_t grantee_pid; /* GRANT: the process that may now call handle, or -1 */
+    char grantee_prog[16]; /* its program name, as src_prog */
 } liteipc_event;
 
 typedef void (*liteipc_event_fn)(const liteipc_event *ev, void *ctx);
@@ -284,8 +317,9 @@ const char *liteipc_event_name(liteipc_event_type type);
 /*
  * Draw k's events, from now until liteipc_trace_stop, as a Mermaid sequence diagram on out (text
  * that GitHub and many Markdown viewers render; see docs/USAGE.md). One participant per task,
- * one arrow per message the kernel queues (request ->>, one-way -), reply -->>, death notice --),
- * a send that failed -x), one note per wait, timeout, drop, task death and exec. The lines are
+ * named after it, one arrow per message the kernel queues (request ->>, one-way -), reply -->>,
+ * death notice --), a send that failed -x), one note per wait, timeout, drop, task death, exec,
+ * IPC_SET_CMS, IPC_SET_IPC_THREAD, handle generated, grant and refused command. The lines are
  * written on the broker thread, which waits while out blocks: give a file or a memory stream,
  * not a pipe nobody drains. Host side only. Returns 0 and *trace, or -EINVAL, -EPERM (an
  * attached kernel), -ENOSPC (8 subscribers already) or -ENOMEM.

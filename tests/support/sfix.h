@@ -132,7 +132,7 @@ bool t_latch_is_set(t_latch *l);
 
 /* ---- event recorder ------------------------------------------------------------------------- */
 
-#define T_EV_TYPES (LITEIPC_EV_EXEC + 1)
+#define T_EV_TYPES (LITEIPC_EV_REFUSED + 1)
 #define T_EV_TIDS 128
 #define T_EV_LOG_MAX 8192
 
