@@ -13,7 +13,9 @@
 #   make asan32      the same in build-m32-asan/ with ASan+UBSan (TSan has no 32-bit x86 port)
 #   make install     install into PREFIX (default /usr/local; DESTDIR is honoured)
 #   make consumer    install into a staging prefix, then build and run tests/consumer (C, C++
-#                    and compat) against it, with find_package and with pkg-config
+#                    and compat) against it, with find_package and with pkg-config; then
+#                    install a scratch build, delete that build tree and run the shim and
+#                    attach_or_start from the installed package alone
 #   make valgrind    build, then run the demo and the kernel and stack tests under valgrind's
 #                    memcheck (leaks and invalid accesses fail)
 #   make bench       install the benchmarks' peers, build build-bench/ in Release, run every
@@ -110,6 +112,7 @@ consumer: deps-cxx build
 	rm -rf build/consumer-prefix
 	cmake --install build --prefix '$(CURDIR)/build/consumer-prefix'
 	scripts/consumer-check.sh '$(CURDIR)/build/consumer-prefix' build-consumer
+	scripts/consumer-installed.sh
 
 # What runs under memcheck: the demo and the tests that need no fork-heavy timing (valgrind is
 # 20-50 times slower; the fork and real-process suites would outrun their watchdogs).
