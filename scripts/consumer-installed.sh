@@ -44,13 +44,10 @@ ok "device (no liteipc linked) and attach (libliteipc.a)"
 # run NAME CMD...: with a private device name, no $LITEIPCD, a PATH without the prefix; then
 # the daemon started for NAME must exit by itself (it serves no one).
 run() {
-    local name=$1 i
+    local name=$1
     shift
-    env -u LITEIPCD PATH=/usr/bin:/bin LITEIPC_DEVICE="$name" "$@"
-    for ((i = 0; i < 500; i++)); do
-        pgrep -f -- "liteipcd --name $name " >/dev/null || return 0
-        sleep 0.02
-    done
+    env -u LITEIPCD PATH=/usr/bin:/bin LITEIPC_DEVICE="$name" "$@" || { fail "$* failed"; return 1; }
+    wait_daemon_gone "$name" 10 && return 0
     fail "the liteipcd started for $name still runs"
     return 1
 }

@@ -42,3 +42,14 @@ wait_exit() {
     status=-1
     return 1
 }
+
+# wait_daemon_gone NAME SECONDS: wait (bounded) until no `liteipcd --name NAME` runs (a daemon
+# started on demand exits once its last user has gone).
+wait_daemon_gone() {
+    local i
+    for ((i = 0; i < $2 * 50; i++)); do
+        pgrep -f -- "liteipcd --name $1 " >/dev/null || return 0
+        sleep 0.02
+    done
+    return 1
+}
