@@ -23,12 +23,15 @@
 #include <sys/types.h>
 
 #include <liteipc/lite_ipc.h>
+#include <liteipc/version.h>
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-#define LITEIPC_VERSION_STRING "0.1.0"
+/* The version of the library linked in, "MAJOR.MINOR.PATCH": LITEIPC_VERSION_STRING is that of
+   the headers (include/liteipc/version.h). */
+const char *liteipc_version(void);
 
 /* ---- kernels ---------------------------------------------------------------------------- */
 

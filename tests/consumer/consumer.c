@@ -42,6 +42,11 @@ int main(void)
         fprintf(stderr, "consumer (C): liteipc_kernel_stop: %s\n", strerror(-rc));
         ok = 0;
     }
+    if (strcmp(liteipc_version(), LITEIPC_VERSION_STRING) != 0) {
+        fprintf(stderr, "consumer (C): library %s, headers %s\n", liteipc_version(),
+                LITEIPC_VERSION_STRING);
+        ok = 0;
+    }
     if (ok)
         printf("consumer (C): liteipc %s, driver version %d.%d\n", LITEIPC_VERSION_STRING,
                (int)(v.driverVersion & 0xffff), (int)((unsigned)v.driverVersion >> 16));
