@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # liteipc-sim: a thin wrapper around CMake and CTest. See README.md.
 #
 #   make demo        install missing packages, build, run the echo demo (DEMO_ARGS=--trace)

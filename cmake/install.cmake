@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # install.cmake - installation of liteipc-sim, included from the top-level CMakeLists.txt.
 #
 # Installs:

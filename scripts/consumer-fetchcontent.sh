@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # consumer-fetchcontent.sh - liteipc-sim as a subproject: tests/consumer/fetchcontent pulls this
 # tree in with FetchContent and builds one program; the check is that the subproject defines no
 # test, example or benchmark target, and that the program, calling attach_or_start with no

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # consumer-installed.sh - the installed package on its own: build the library in a scratch tree,
 # install it to a staging prefix, DELETE the build tree, then run, with no $LITEIPCD and the
 # daemon not on PATH:

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # testlib.sh - what the test scripts share (sourced by scripts/demo-kill.sh and
 # ohos/tests/lib.sh): their step/ok/fail lines, and bounded waits on the programs they started.
 # The caller keeps the PIDs its trap kills in the array `pids`; fail sets `failed`.

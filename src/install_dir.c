@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * install_dir.c - the one object of libliteipc.a that `cmake --install` rebuilds (see
  * install_dir.h): the installation's bin directory, recorded when installing, not configuring.

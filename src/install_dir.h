@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * install_dir.h - the bin directory of the installation this copy of the library belongs to.
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * kernels.c - kernel instances as the API sees them: configuration, start and stop of a kernel
  * hosted here, named kernels served to or attached from other programs, and the daemon started

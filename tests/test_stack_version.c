@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_stack_version.c - the version macros of the installed header and liteipc_version() agree
  * with each other and with the version the build was configured with (CMake's project version).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * liteipcd.c - host a named liteipc-sim kernel that separate programs attach to.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * liteipc.h - the liteipc-sim API: start and stop simulated LiteIPC kernels, run virtual
  * processes, and call the device (/dev/lite_ipc) as functions.

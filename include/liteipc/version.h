@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * version.h - the version of liteipc-sim these headers belong to (included by liteipc.h). This
  * is the one place the version is written: CMakeLists.txt reads it for project(), and with it

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * consumer.c - uses an installed liteipc-sim from C: start a kernel, open the device in the
  * default (host) process, map a pool, ask for the driver version, stop. Built as strict C11

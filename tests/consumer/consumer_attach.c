@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * consumer_attach.c - a program linked with an installed liteipc-sim that attaches to a named
  * kernel, starting that installation's liteipcd when none serves it (with no $LITEIPCD and the
