@@ -258,9 +258,9 @@ const liteipc_config *liteipc_kernel_config(const liteipc_kernel *k)
 
 /* ---- the embedded default: a daemon started on demand ------------------------------------------ */
 
-/* Where the daemon may be, in the order tried. A program must find the daemon that belongs to
-   its copy of the library, wherever that was installed or moved (note: no path fixed when the
-   library was configured, except the build tree's own, for the build tree's own programs). */
+/* Where the daemon may be, in the order tried. A program must find the daemon of the
+   installation its copy of the library came from, wherever that was installed: no path fixed
+   when the library was configured is used, except the build tree's, for its own programs. */
 enum { LK_DAEMON_PLACES = 6 };
 
 /* Set by the library's build (CMakeLists.txt); a build without them looks next to the library
@@ -273,19 +273,22 @@ enum { LK_DAEMON_PLACES = 6 };
 #define LITEIPC_LITEIPCD_BUILD_DIR ""
 #endif
 
+/* On the heap: about 30 KiB, too much for the stack of a device program's small thread. */
 typedef struct lk_daemon_places {
     char path[LK_DAEMON_PLACES][PATH_MAX];
     int n;
+    char found[PATH_MAX];
 } lk_daemon_places;
 
-static void add_place(lk_daemon_places *pl, const char *dir, const char *rel)
+/* Add where/liteipcd, or with rel, liteipcd in the directory rel relative to the file where. */
+static void add_place(lk_daemon_places *pl, const char *where, const char *rel)
 {
     char *slash;
 
-    if (pl->n >= LK_DAEMON_PLACES || !dir || !*dir)
+    if (pl->n >= LK_DAEMON_PLACES || !where || !*where)
         return;
-    snprintf(pl->path[pl->n], PATH_MAX, "%s", dir);
-    if (rel) { /* dir is a file: take its directory */
+    snprintf(pl->path[pl->n], PATH_MAX, "%s", where);
+    if (rel) {
         slash = strrchr(pl->path[pl->n], '/');
         if (!slash)
             return;
@@ -345,22 +348,23 @@ static bool find_in_path(char *out)
     return false;
 }
 
-/* The daemon to start: $LITEIPCD (an explicit choice wins), the places above, then PATH. */
-static bool find_liteipcd(char *out, lk_daemon_places *pl)
+/* The daemon to start, into pl->found: $LITEIPCD (an explicit choice wins), the places above,
+   then PATH. */
+static bool find_liteipcd(lk_daemon_places *pl)
 {
     const char *env = getenv("LITEIPCD");
 
     if (env && *env) {
-        snprintf(out, PATH_MAX, "%s", env);
+        snprintf(pl->found, PATH_MAX, "%s", env);
         return true;
     }
     daemon_places(pl);
     for (int i = 0; i < pl->n; i++)
         if (access(pl->path[i], X_OK) == 0) {
-            snprintf(out, PATH_MAX, "%s", pl->path[i]);
+            snprintf(pl->found, PATH_MAX, "%s", pl->path[i]);
             return true;
         }
-    return find_in_path(out);
+    return find_in_path(pl->found);
 }
 
 /* The one message a user needs when no daemon is found: every place tried, and the way out. */
@@ -420,21 +424,15 @@ static char **daemon_environment(void)
     return envp;
 }
 
-/* Start a liteipcd for name and wait (bounded) until it serves or gives up. */
-static int spawn_daemon(const char *name)
+/* Start the liteipcd at path for name and wait (bounded) until it serves or gives up. */
+static int start_daemon(const char *path, const char *name)
 {
-    char path[PATH_MAX];
-    lk_daemon_places pl;
     int pfd[2];
     char fdarg[16], byte;
     struct pollfd pp;
     char **envp;
     pid_t pid;
 
-    if (!find_liteipcd(path, &pl)) {
-        report_no_liteipcd(name, &pl);
-        return -ENOEXEC;
-    }
     envp = daemon_environment();
     if (!envp)
         return -ENOMEM;
@@ -461,6 +459,24 @@ static int spawn_daemon(const char *name)
     }
     close(pfd[0]);
     return 0;
+}
+
+/* Find the daemon, then start it for name. */
+static int spawn_daemon(const char *name)
+{
+    lk_daemon_places *pl = calloc(1, sizeof(*pl));
+    int err;
+
+    if (!pl)
+        return -ENOMEM;
+    if (find_liteipcd(pl)) {
+        err = start_daemon(pl->found, name);
+    } else {
+        report_no_liteipcd(name, pl);
+        err = -ENOEXEC;
+    }
+    free(pl);
+    return err;
 }
 
 int liteipc_kernel_attach_or_start(const char *name, liteipc_kernel **out)
