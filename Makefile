@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # liteipc-sim: a thin wrapper around CMake and CTest. See README.md.
 #
 #   make demo        install missing packages, build, run the echo demo (DEMO_ARGS=--trace)
@@ -13,7 +14,10 @@
 #   make asan32      the same in build-m32-asan/ with ASan+UBSan (TSan has no 32-bit x86 port)
 #   make install     install into PREFIX (default /usr/local; DESTDIR is honoured)
 #   make consumer    install into a staging prefix, then build and run tests/consumer (C, C++
-#                    and compat) against it, with find_package and with pkg-config
+#                    and compat) against it, with find_package and with pkg-config; then
+#                    install a scratch build, delete that build tree and run the shim and
+#                    attach_or_start from the installed package alone; and build a
+#                    FetchContent consumer (the library as a subproject: no tests built)
 #   make valgrind    build, then run the demo and the kernel and stack tests under valgrind's
 #                    memcheck (leaks and invalid accesses fail)
 #   make bench       install the benchmarks' peers, build build-bench/ in Release, run every
@@ -110,6 +114,8 @@ consumer: deps-cxx build
 	rm -rf build/consumer-prefix
 	cmake --install build --prefix '$(CURDIR)/build/consumer-prefix'
 	scripts/consumer-check.sh '$(CURDIR)/build/consumer-prefix' build-consumer
+	scripts/consumer-installed.sh
+	scripts/consumer-fetchcontent.sh build-fetchcontent
 
 # What runs under memcheck: the demo and the tests that need no fork-heavy timing (valgrind is
 # 20-50 times slower; the fork and real-process suites would outrun their watchdogs).
@@ -135,7 +141,8 @@ bench:
 	bench/run.sh $(BENCH_ARGS)
 
 clean:
-	rm -rf build build-asan build-tsan build-consumer build-bench build-m32 build-m32-asan build-fuzz
+	rm -rf build build-asan build-tsan build-consumer build-bench build-m32 build-m32-asan build-fuzz \
+	       build-fetchcontent
 
 # ---- fuzzing (docs/RELIABILITY.md) ----
 # The fuzz build compiles only the harnesses (each over its own instrumented copy of the

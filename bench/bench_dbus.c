@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * bench_dbus.c - D-Bus method calls through a dbus-daemon (libdbus-1): a server process owns a
  * well-known name and answers Echo(ay) -> ay; the client process calls it and blocks for the

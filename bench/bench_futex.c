@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * bench_futex.c - the floor: a request/reply ping-pong between two processes over shared
  * memory, woken by futexes, with nothing else on the path.

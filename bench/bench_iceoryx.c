@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * bench_iceoryx.c - iceoryx 2.0 request/response (C binding) through a running iox-roudi: a
  * server process answers each request with a response of the same size and contents; the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * bench_liteipc.c - liteipc-sim measured the way a user would use it: the function-call device
  * (liteipc_open/mmap/ioctl), a service that is the CMS task (handle 0, which every process may

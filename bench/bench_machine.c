@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * bench_machine.c - what the machine charges for the operations a hand-off is made of, measured
  * in the same run as the round trips, so that docs/PERFORMANCE.md can explain them: a trivial

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * bench_uds.c - request/reply over a Unix-domain SOCK_SEQPACKET socket pair between two
  * processes: the client sends a message and blocks in recv for the echo.

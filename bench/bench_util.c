@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* bench_util.c - shared helpers of the benchmark programs (see bench_util.h). */
 #include "bench_util.h"
 

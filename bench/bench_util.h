@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * bench_util.h - what every benchmark program of bench/ shares: clocks, latency statistics,
  * the result lines that bench/run.sh parses, shared memory and futexes between forked

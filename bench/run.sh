@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # bench/run.sh - the benchmark suite of issue 5 in one go.
 #
 # Usage: bench/run.sh [--quick] [--wait-quiet] [--keep]

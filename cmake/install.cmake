@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # install.cmake - installation of liteipc-sim, included from the top-level CMakeLists.txt.
 #
 # Installs:
@@ -26,6 +27,28 @@ install(TARGETS ${LITEIPC_EXPORTED_TARGETS}
   EXPORT liteipcTargets
   ARCHIVE DESTINATION "${CMAKE_INSTALL_LIBDIR}"
   INCLUDES DESTINATION "${CMAKE_INSTALL_INCLUDEDIR}")
+
+# The installed libliteipc.a records the bin directory of this install (src/install_dir.h): the
+# prefix is known only now (`cmake --install --prefix`), so install_dir.c is compiled again here
+# and replaces its object in the installed archive. DESTDIR is not part of the recorded path.
+install(CODE "
+  set(bindir \"\${CMAKE_INSTALL_PREFIX}/${CMAKE_INSTALL_BINDIR}\")
+  if(IS_ABSOLUTE \"${CMAKE_INSTALL_BINDIR}\")
+    set(bindir \"${CMAKE_INSTALL_BINDIR}\")
+  endif()
+  string(REPLACE \"\\\\\" \"\\\\\\\\\" bindir \"\${bindir}\")
+  string(REPLACE \"\\\"\" \"\\\\\\\"\" bindir \"\${bindir}\")
+  set(obj \"${PROJECT_BINARY_DIR}/install_dir/install_dir.c.o\")
+  file(MAKE_DIRECTORY \"${PROJECT_BINARY_DIR}/install_dir\")
+  separate_arguments(flags UNIX_COMMAND \"${CMAKE_C_FLAGS}\")
+  execute_process(COMMAND \"${CMAKE_C_COMPILER}\" \${flags} -fPIC
+                          \"-DLITEIPC_INSTALLED_BINDIR=\\\"\${bindir}\\\"\"
+                          -c \"${PROJECT_SOURCE_DIR}/src/install_dir.c\" -o \"\${obj}\"
+                  COMMAND_ERROR_IS_FATAL ANY)
+  set(lib \"\$ENV{DESTDIR}\${CMAKE_INSTALL_PREFIX}/${CMAKE_INSTALL_LIBDIR}/$<TARGET_FILE_NAME:liteipc>\")
+  execute_process(COMMAND \"${CMAKE_AR}\" rs \"\${lib}\" \"\${obj}\" COMMAND_ERROR_IS_FATAL ANY)
+  message(STATUS \"Recorded in \${lib}: liteipcd in \${bindir}\")
+")
 
 install(DIRECTORY "${PROJECT_SOURCE_DIR}/include/liteipc"
   DESTINATION "${CMAKE_INSTALL_INCLUDEDIR}"

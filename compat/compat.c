@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * compat.c - the device's system calls, interposed: open/mmap/munmap/ioctl/read/write/close of
  * "/dev/lite_ipc" go to a simulated kernel, everything else to the C library (see

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * cmocka_minimal.c - a minimal CMocka test of LiteIPC code with liteipc-sim (the README's
  * example, built and run by CTest so that it is known to work).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * echo_demo.c - a ServiceManager, an echo service and two clients, each in its own simulated
  * LiteOS process, talking through one simulated /dev/lite_ipc.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * fuzz_device.c - libFuzzer harness over the device calls (liteipc_open, mmap, ioctl, close,
  * read, write, mprotect) of a kernel started in this process for each input, through the whole

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * fuzz_input.h - reading a fuzzer's input as a sequence of small decisions (shared by the
  * harnesses in fuzz/). Reading past the end gives zeros, and fz_done() says the input is spent,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * fuzz_kernel.c - libFuzzer harness over the pure kernel (src/kernel*.c, no threads, no
  * system calls): the input is decoded into a sequence of steps (process create, open, fork,

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """make_seeds.py - write the hand-made seeds of fuzz/corpus/kernel/ and fuzz/corpus/device/
 (scenarios that reach deep paths at once: a CMS, a service and a client exchanging a request with
 special objects and its reply; through the device, a process sending itself objects, receiving,

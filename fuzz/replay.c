@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * replay.c - the main of a harness built without libFuzzer: run LLVMFuzzerTestOneInput once
  * on every file named, or on every file of every directory named, so that the committed

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # check.sh - the whole test suite, as `make check` runs it:
 #   1. build/       the test suite as is
 #   2. build-asan/  the same under AddressSanitizer + UndefinedBehaviorSanitizer

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # cmake-build.sh - configure (when needed) and build one build directory. Used by the Makefile.
 #
 # Usage: scripts/cmake-build.sh DIR [CMAKE_ARGS...]

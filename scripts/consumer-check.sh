@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # consumer-check.sh - build and run tests/consumer against an installed liteipc-sim.
 #
 # Usage: scripts/consumer-check.sh PREFIX [BUILD_DIR]

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # demo-kill.sh - separate programs on one simulated /dev/lite_ipc, and a service killed mid-call.
 #
 # Starts, each as its own process, on a private device name (LITEIPC_DEVICE=demo-$$):

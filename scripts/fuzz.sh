@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # fuzz.sh - run every libFuzzer harness of a fuzz build for a while and print the figures.
 #
 # Usage: scripts/fuzz.sh BUILD_DIR SECONDS [HARNESS...]

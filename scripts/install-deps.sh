@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # install-deps.sh - install what liteipc-sim needs to build and test, if it is missing.
 #
 # Usage: scripts/install-deps.sh [--cxx] [--valgrind] [--m32] [--fuzz] [--check]

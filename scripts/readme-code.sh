@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # readme-code.sh - keep the code and output shown in README.md identical to their sources.
 #
 # Usage: scripts/readme-code.sh --check|--update [DEMO]

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # testlib.sh - what the test scripts share (sourced by scripts/demo-kill.sh and
 # ohos/tests/lib.sh): their step/ok/fail lines, and bounded waits on the programs they started.
 # The caller keeps the PIDs its trap kills in the array `pids`; fail sets `failed`.
@@ -40,5 +41,16 @@ wait_exit() {
         sleep 0.02
     done
     status=-1
+    return 1
+}
+
+# wait_daemon_gone NAME SECONDS: wait (bounded) until no `liteipcd --name NAME` runs (a daemon
+# started on demand exits once its last user has gone).
+wait_daemon_gone() {
+    local i
+    for ((i = 0; i < $2 * 50; i++)); do
+        pgrep -f -- "liteipcd --name $1 " >/dev/null || return 0
+        sleep 0.02
+    done
     return 1
 }

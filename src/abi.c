@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * abi.c - the 64-bit ABI profiles (abi.h): their layouts, and field-by-field conversion
  * between a profile's bytes and the kernel's canonical header. Every access is a memcpy: user

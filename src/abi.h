@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * abi.h - the 64-bit ABI profiles: how each OpenHarmony user stack lays out the driver's
  * structures on an LP64 host (private to the library; docs/ABI.md has the tables and sources).

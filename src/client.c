@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * client.c - the client side of every simulated process living in this host: which process
  * and task a thread is, the command path through its channel, and fork handling.

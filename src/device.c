@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * device.c - the function-call device: open/mmap/ioctl/close/read/write of /dev/lite_ipc, with
  * the device's checks that come before the driver (the generic mmap layer, descriptor checks)

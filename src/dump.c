@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * dump.c - the kernel's tables as text for a human (liteipc_kernel_dump, liteipcd's SIGUSR2):
  * the ServiceManager, every process and every task, written from the kernel's read-only views

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* dump.h - the kernel's tables as text (private to the library; see dump.c). */
 #ifndef LITEIPC_DUMP_H
 #define LITEIPC_DUMP_H

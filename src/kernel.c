@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * kernel.c - the LiteIPC driver as pure logic: tables, life cycle, mmap, the ioctl prelude and
  * the small commands (LITEIPC_REFERENCE §1, §2, §3, §7). IPC_SEND_RECV_MSG is in kernel_msg.c.

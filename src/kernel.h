@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * kernel.h - the LiteIPC driver as pure logic (private to the library).
  *

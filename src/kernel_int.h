@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * kernel_int.h - shared internals of the kernel layer (private to kernel.c and kernel_msg.c).
  *

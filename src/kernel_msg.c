@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * kernel_msg.c - IPC_SEND_RECV_MSG (LITEIPC_REFERENCE §4, §5): BUFF_FREE, the write path, the
  * special objects, the read path with parking, timeouts and completions, and the death notice

@@ -1,13 +1,17 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * kernels.c - kernel instances as the API sees them: configuration, start and stop of a kernel
  * hosted here, named kernels served to or attached from other programs, and the daemon started
  * on demand for the embedded default.
  */
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <sched.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +20,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "install_dir.h"
 #include "platform.h"
 #include "runtime.h"
 
@@ -253,17 +258,123 @@ const liteipc_config *liteipc_kernel_config(const liteipc_kernel *k)
 
 /* ---- the embedded default: a daemon started on demand ------------------------------------------ */
 
-static const char *find_liteipcd(void)
+/* Where the daemon may be, in the order tried. A program must find the daemon of the
+   installation its copy of the library came from, wherever that was installed: no path fixed
+   when the library was configured is used, except the build tree's, for its own programs. */
+enum { LK_DAEMON_PLACES = 6 };
+
+/* Set by the library's build (CMakeLists.txt); a build without them looks next to the library
+   and the program only. */
+#ifndef LITEIPC_LIBDIR_TO_BINDIR
+#define LITEIPC_LIBDIR_TO_BINDIR "../bin"
+#endif
+#ifndef LITEIPC_BUILD_ROOT
+#define LITEIPC_BUILD_ROOT ""
+#define LITEIPC_LITEIPCD_BUILD_DIR ""
+#endif
+
+/* On the heap: about 30 KiB, too much for the stack of a device program's small thread. */
+typedef struct lk_daemon_places {
+    char path[LK_DAEMON_PLACES][PATH_MAX];
+    int n;
+    char found[PATH_MAX];
+} lk_daemon_places;
+
+/* Add where/liteipcd, or with rel, liteipcd in the directory rel relative to the file where. */
+static void add_place(lk_daemon_places *pl, const char *where, const char *rel)
+{
+    char *slash;
+
+    if (pl->n >= LK_DAEMON_PLACES || !where || !*where)
+        return;
+    snprintf(pl->path[pl->n], PATH_MAX, "%s", where);
+    if (rel) {
+        slash = strrchr(pl->path[pl->n], '/');
+        if (!slash)
+            return;
+        snprintf(slash, PATH_MAX - (size_t)(slash - pl->path[pl->n]), "/%s/liteipcd", rel);
+    } else {
+        snprintf(pl->path[pl->n] + strlen(pl->path[pl->n]),
+                 PATH_MAX - strlen(pl->path[pl->n]), "/liteipcd");
+    }
+    for (int i = 0; i < pl->n; i++)
+        if (strcmp(pl->path[i], pl->path[pl->n]) == 0)
+            return; /* already listed */
+    pl->n++;
+}
+
+static bool under_dir(const char *path, const char *dir)
+{
+    size_t n = strlen(dir);
+
+    return n > 0 && strncmp(path, dir, n) == 0 && path[n] == '/';
+}
+
+/* The places next to this library and this program, then the build tree's. */
+static void daemon_places(lk_daemon_places *pl)
+{
+    char exe[PATH_MAX];
+    ssize_t len = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    Dl_info info;
+
+    pl->n = 0;
+    exe[len > 0 ? len : 0] = '\0';
+    /* A shared object holding this code (the LD_PRELOAD shim): <libdir>/../bin. */
+    if (dladdr((void *)liteipc_kernel_attach_or_start, &info) && info.dli_fname &&
+        info.dli_fname[0] == '/' && strcmp(info.dli_fname, exe) != 0)
+        add_place(pl, info.dli_fname, LITEIPC_LIBDIR_TO_BINDIR);
+    /* A program installed with the library: <bindir>/../bin. */
+    add_place(pl, exe, "../bin");
+    /* A program linked with the installed static library: the bindir of that installation. */
+    add_place(pl, lk_installed_bindir, NULL);
+    if (under_dir(exe, LITEIPC_BUILD_ROOT))
+        add_place(pl, LITEIPC_LITEIPCD_BUILD_DIR, NULL);
+}
+
+static bool find_in_path(char *out)
+{
+    const char *path = getenv("PATH");
+    const char *p = path, *end;
+
+    while (p && *p) {
+        end = strchr(p, ':');
+        if (!end)
+            end = p + strlen(p);
+        if (end > p && snprintf(out, PATH_MAX, "%.*s/liteipcd", (int)(end - p), p) < PATH_MAX &&
+            access(out, X_OK) == 0)
+            return true;
+        p = *end ? end + 1 : end;
+    }
+    return false;
+}
+
+/* The daemon to start, into pl->found: $LITEIPCD (an explicit choice wins), the places above,
+   then PATH. */
+static bool find_liteipcd(lk_daemon_places *pl)
 {
     const char *env = getenv("LITEIPCD");
 
-    if (env && *env)
-        return env;
-    if (access(LITEIPC_LITEIPCD_INSTALLED, X_OK) == 0)
-        return LITEIPC_LITEIPCD_INSTALLED;
-    if (access(LITEIPC_LITEIPCD_BUILD, X_OK) == 0)
-        return LITEIPC_LITEIPCD_BUILD;
-    return NULL;
+    if (env && *env) {
+        snprintf(pl->found, PATH_MAX, "%s", env);
+        return true;
+    }
+    daemon_places(pl);
+    for (int i = 0; i < pl->n; i++)
+        if (access(pl->path[i], X_OK) == 0) {
+            snprintf(pl->found, PATH_MAX, "%s", pl->path[i]);
+            return true;
+        }
+    return find_in_path(pl->found);
+}
+
+/* The one message a user needs when no daemon is found: every place tried, and the way out. */
+static void report_no_liteipcd(const char *name, const lk_daemon_places *pl)
+{
+    fprintf(stderr, "liteipc: no liteipcd to start for the kernel \"%s\"; tried:\n", name);
+    for (int i = 0; i < pl->n; i++)
+        fprintf(stderr, "  %s\n", pl->path[i]);
+    fprintf(stderr, "  each directory of $PATH\n"
+                    "  set LITEIPCD=/path/to/liteipcd (unset now) to choose the daemon\n");
 }
 
 /* In the intermediate child: detach from our session and exec the daemon in a grandchild, so
@@ -313,18 +424,15 @@ static char **daemon_environment(void)
     return envp;
 }
 
-/* Start a liteipcd for name and wait (bounded) until it serves or gives up. */
-static int spawn_daemon(const char *name)
+/* Start the liteipcd at path for name and wait (bounded) until it serves or gives up. */
+static int start_daemon(const char *path, const char *name)
 {
-    const char *path = find_liteipcd();
     int pfd[2];
     char fdarg[16], byte;
     struct pollfd pp;
     char **envp;
     pid_t pid;
 
-    if (!path)
-        return -ENOEXEC;
     envp = daemon_environment();
     if (!envp)
         return -ENOMEM;
@@ -351,6 +459,24 @@ static int spawn_daemon(const char *name)
     }
     close(pfd[0]);
     return 0;
+}
+
+/* Find the daemon, then start it for name. */
+static int spawn_daemon(const char *name)
+{
+    lk_daemon_places *pl = calloc(1, sizeof(*pl));
+    int err;
+
+    if (!pl)
+        return -ENOMEM;
+    if (find_liteipcd(pl)) {
+        err = start_daemon(pl->found, name);
+    } else {
+        report_no_liteipcd(name, pl);
+        err = -ENOEXEC;
+    }
+    free(pl);
+    return err;
 }
 
 int liteipc_kernel_attach_or_start(const char *name, liteipc_kernel **out)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * mprotect.c - mprotect as the device answers it: refused with EPERM on any LiteIPC region.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* platform.c - Linux system interfaces used by the runtime (see platform.h). */
 #include "platform.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * platform.h - the only place that talks to Linux directly (private to the library): futexes,
  * clocks, memory-file regions, descriptor passing. Wrappers return 0 / a value or -errno; they

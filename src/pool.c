@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * pool.c - the allocator inside a process's IPC pool (interface and capacity model: pool.h).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * pool.h - the allocator that lives inside a process's IPC pool (private to the library).
  *

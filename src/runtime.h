@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * runtime.h - the simulator's private runtime: the kernel instance, its broker, and the
  * client side of the function-call device (private to the library).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * trace.c - a kernel's events drawn as a Mermaid sequence diagram (liteipc_trace_start): one
  * participant per task, named after it, one arrow per message the kernel queues, one note per

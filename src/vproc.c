@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * vproc.c - virtual processes: simulated LiteOS processes made of host threads.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_fork.c - real host processes: a child forked from a thread attached to a kernel is a new
  * simulated process (LITEIPC_REFERENCE §7.6, Q16, Q25), and its death is noticed however it ends

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_kernel_abi.c - the 64-bit ABI profiles in the pure kernel (src/abi.h, docs/ABI.md):
  * every sender/receiver pair of profiles for requests, replies and special objects, death

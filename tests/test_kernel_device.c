@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_kernel_device.c - the device as the pure kernel layer sees it (LITEIPC_REFERENCE §2, §3):
  * open, the driver's mmap checks, the checks that run before every ioctl (§2.5, row by row of

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_kernel_dump.c - the text of the state dump (src/dump.c, liteipc_kernel_dump): every fact
  * the dump states about the ServiceManager, processes and tasks, from a kernel put into a known

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_kernel_lifecycle.c - tasks and processes over time (LITEIPC_REFERENCE §1.1, §1.4, §1.5,
  * §7): TID/PID allocation (LIFO/FIFO), lazy IpcTaskInfo (Q10), the access model, task death and

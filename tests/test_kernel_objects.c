@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_kernel_objects.c - special objects (LITEIPC_REFERENCE §5): validation of the offsets
  * array (bounds with the host SpecialObj size, the count check with the device size), bad types

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_kernel_recv.c - the read path (LITEIPC_REFERENCE §4.4): parking and completion, the
  * accept/drop table row by row for synchronous calls and plain receives, Q4 (fixed: a plain

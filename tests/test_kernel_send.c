@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_kernel_send.c - IPC_SEND_RECV_MSG up to the write path (LITEIPC_REFERENCE §4.1-§4.3):
  * flag combinations and the order of the phases, BUFF_FREE validation (Q13, Q14), size and type

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_kernel_smoke.c - end-to-end scenes of the pure kernel layer, with their own helpers
  * (independent of kfix): CMS set-up, a request/reply round trip with data, a synchronous

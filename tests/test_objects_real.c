@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_objects_real.c - special objects between real processes (LITEIPC_REFERENCE §5 with
  * §4.3-4.4): a child forked from the test (a simulated process of its own, §7.6) sends and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_objects_stack.c - special objects through the whole stack (LITEIPC_REFERENCE §5 with
  * §4.3-4.4): OBJ_PTR, OBJ_FD and OBJ_SVC between virtual processes and host threads; the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_pool_alloc.c - the pool allocator on its own: capacity model, rounding, merging,
  * rejection of bad frees, an exhaustive free-order test in the style of Linux's

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_real_abi.c - a real program picks its ABI profile with LITEIPC_ABI (docs/ABI.md): a
  * program that lays its messages out as communication_ipc or ipc_lite does (tests/real/devprog.c

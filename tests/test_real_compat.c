@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_real_compat.c - code written for /dev/lite_ipc runs unchanged (issue 3, item 5): a
  * program with its own copies of the device's structures and ioctl numbers (tests/real/devprog.c)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_real_death.c - death by SIGKILL of separate programs, and of the kernel's host
  * (issue 3, item 3; LITEIPC_REFERENCE §7.2-§7.5).

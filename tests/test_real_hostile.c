@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_real_hostile.c - a process can only hurt itself (issue 10, item 1; DESIGN.md invariant
  * 9): whatever a hostile or buggy process does to the memory it is given (truncate it, write

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_real_isolation.c - identity and isolation of real processes, and nothing left behind
  * (issue 3, items 4 and 6; LITEIPC_REFERENCE §4.3.6, invariants 1 and 7 of DESIGN.md).

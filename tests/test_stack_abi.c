@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_stack_abi.c - ABI profiles through the whole stack (docs/ABI.md): virtual processes of
  * every profile call each other with the function-call API, each writing and reading its own

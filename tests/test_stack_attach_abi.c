@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_stack_attach_abi.c - a program attaches only to a kernel of its own build. A 32-bit
  * program and a 64-bit daemon (or the reverse) lay out their shared structures differently, so

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_stack_basic.c - the device calls of LITEIPC_REFERENCE §2 and §3 through the
  * function-call device: open, close, mmap, read/write, the ioctl prelude and result matrix,

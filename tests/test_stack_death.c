@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_stack_death.c - task death, process death and kernel stop through the whole stack
  * (LITEIPC_REFERENCE §7.2-§7.5, Q1, Q6, Q9): death notices to the access holders' IPC

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_stack_dump.c - liteipc_kernel_dump through the whole stack: the snapshot is taken by the
  * broker and shows what the device calls did; bad arguments give EINVAL, and a kernel this

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_stack_exec.c - exec through the whole stack (LITEIPC_REFERENCE §7.7, Q17 fixed):
  * liteipc_exec keeps the PID and the TID, destroys the process's IPC state (pool unmapped,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_stack_fault.c - bad user pointers through the whole stack (DESIGN note 10,
  * LITEIPC_REFERENCE §2.5, §3.4, §4.1, Q12): an unmapped page, a PROT_NONE page, an address in

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_stack_identity.c - a process is identified once, when it connects, and can make the
  * broker hold only so much (DESIGN.md invariant 9):

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_stack_ipc.c - messages between simulated processes through the whole stack
  * (LITEIPC_REFERENCE §1.5, §4, §5.4, §6): synchronous calls with data, one-way messages,

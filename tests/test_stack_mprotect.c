@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_stack_mprotect.c - mprotect on a LiteIPC region is refused with EPERM, as on the device
  * since 2024-09 (LITEIPC_REFERENCE §2.3 step 10, §12 88ef6712), through liteipc_mprotect:

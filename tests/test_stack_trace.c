@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_stack_trace.c - liteipc_trace_start/stop: a kernel's events as a Mermaid sequence diagram.
  * Participants are named after their tasks. A call and its reply, a one-way message, a

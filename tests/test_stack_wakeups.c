@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_stack_wakeups.c - nobody is left asleep with an answer (src/channel.h): thousands of calls
  * and one-way messages between virtual processes and from a forked process, once with callers

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * liteipcd.c - host a named liteipc-sim kernel that separate programs attach to.
  *
@@ -468,7 +469,7 @@ static void usage(FILE *f)
             "                          the kernel's own)\n"
             "      --processes N       process IDs 0..N-1 (default %u; 4..%d, as IDs 0..2 are\n"
             "                          the kernel's own)\n"
-            "      --pool-default SIZE pool size liteipc_setup maps (default %zu)\n"
+            "      --pool-default SIZE pool size programs should map (default %zu)\n"
             "      --pool-max SIZE     largest pool mmap accepts, a multiple of 4096\n"
             "                          (default %zu)\n"
             "      --data-max BYTES    largest message data (default %u)\n"

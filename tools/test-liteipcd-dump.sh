@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # tools/test-liteipcd-dump.sh LITEIPCD - a CTest: liteipcd writes its kernel's tables to its log
 # on SIGUSR2 and goes on serving; SIGTERM then stops it cleanly.
 set -eu

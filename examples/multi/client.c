@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * client.c - liteipc-client: a client of the echo service as its own program.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * common.h - what liteipc-sm, liteipc-echo and liteipc-client share: a program's simulated
  * process on a named kernel, thin wrappers of IPC_SEND_RECV_MSG, timestamped output, and a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * echo.c - liteipc-echo: a service as its own program.
  *

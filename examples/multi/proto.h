@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * proto.h - the messages that liteipc-sm, liteipc-echo and liteipc-client exchange.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * sm.c - liteipc-sm: a ServiceManager as its own program.
  *

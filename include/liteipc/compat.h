@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * compat.h - run code written for the LiteIPC device (/dev/lite_ipc) unchanged on the host.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * lite_ipc.h - the LiteOS-A LiteIPC device ABI (/dev/lite_ipc), as seen from user space.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * liteipc.h - the liteipc-sim API: start and stop simulated LiteIPC kernels, run virtual
  * processes, and call the device (/dev/lite_ipc) as functions.
@@ -23,12 +24,15 @@
 #include <sys/types.h>
 
 #include <liteipc/lite_ipc.h>
+#include <liteipc/version.h>
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-#define LITEIPC_VERSION_STRING "0.1.0"
+/* The version of the library linked in, "MAJOR.MINOR.PATCH": LITEIPC_VERSION_STRING is that of
+   the headers (include/liteipc/version.h). */
+const char *liteipc_version(void);
 
 /* ---- kernels ---------------------------------------------------------------------------- */
 
@@ -137,8 +141,10 @@ int liteipc_kernel_attach(const char *name, liteipc_kernel **out);
 /*
  * Attach to the kernel served under name, first starting one if none is running: a liteipcd
  * process that lives as long as any process uses the kernel and exits, leaving nothing, when
- * the last one has gone. The daemon is found in $LITEIPCD, then where it was installed, then in
- * the build tree. Returns 0, or -errno (-ENOEXEC if no liteipcd could be started).
+ * the last one has gone. The daemon is $LITEIPCD, else the liteipcd of the installation this
+ * library belongs to (found next to the shared library or program, or where the static library
+ * was installed), of the build tree for its own programs, or on PATH. Returns 0, or -errno
+ * (-ENOEXEC if no liteipcd was found: the places tried are printed on stderr).
  */
 int liteipc_kernel_attach_or_start(const char *name, liteipc_kernel **out);
 

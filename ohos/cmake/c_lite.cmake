@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # communication_ipc's own C IPC tests (test/unittest/c_lite/ipc): its samgr, server and client
 # programs (googletest, C++), built unchanged against the current path's IPC objects, and run
 # together by tests/c_lite.sh as the CTest entry ohos_ipc_c_lite. googletest is built from its

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # The current path: communication_ipc's C IPC (ipc_skeleton, the liteos_a invoker over
 # /dev/lite_ipc, the serializer) under samgr_lite HEAD's *_rpc.c files. Upstream files are
 # compiled unchanged; the glue supplies the platform.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # The pieces shared by both paths: bounds_checking_function, cJSON (the ServiceManager reads
 # its system capabilities with it) and the project's glue (log, thread creation).
 if(_common_missing)

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # The legacy path: ipc_lite (communication_ipc_lite) under samgr_lite at its last ipc_lite
 # commit. Upstream files are compiled unchanged; the glue supplies the platform.
 ohos_path_ready(_ready legacy "ipc_lite + samgr_lite" OHOS_IPC_LITE_DIR OHOS_SAMGR_LITE_LEGACY_DIR)

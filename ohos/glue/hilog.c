@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * hilog.c - OpenHarmony's log macros on the host: one line on stderr per message, filtered by
  * $OHOS_LOG_LEVEL (see include/ohos_glue_log.h).

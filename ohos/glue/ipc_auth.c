@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * ipc_auth.c - the IpcAuth policy feature that samgr_lite's ServiceManager asks for in its own
  * process (GetFeatureApi("permissionms", "ipc_auth")). On the device security_permission_lite

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * samgr_main.c - the main of a samgr_lite process on the host: the ServiceManager
  * (samgr_server), and the sample service. On LiteOS-A the init functions of the linked

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * thread.c - thread creation for OpenHarmony code on an unprivileged host.
  *

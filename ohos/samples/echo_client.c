@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * echo_client.c - a client of the sample feature (echo_service.c), built against either
  * OpenHarmony IPC stack. It looks the feature up through samgr_lite, as any client on the

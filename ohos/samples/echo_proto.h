@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * echo_proto.h - the sample remote feature of ohos/: its names, its functions, and the few
  * serializer calls it needs, spelled for either IPC stack (ipc_lite: IpcIoPush/Pop...,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * echo_service.c - a sample samgr_lite service with one remote feature, built against either
  * OpenHarmony IPC stack (see echo_proto.h). Its process is started by glue/samgr_main.c.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # c_lite.sh - communication_ipc's own C IPC tests (test/unittest/c_lite/ipc) over liteipc-sim:
 # its samgr, server and client programs, unchanged, and a kill -9 of the server at the end (the
 # CTest entry ohos_ipc_c_lite).

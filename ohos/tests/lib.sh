@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # shellcheck shell=bash
 # lib.sh - shell helpers of the ohos/ test scripts (sourced by scenario.sh and c_lite.sh).
 # ohos_setup gives the script a private device, a log directory ($logs: NAME.log files), and

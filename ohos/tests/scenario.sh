@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # scenario.sh - OpenHarmony's own IPC stack over liteipc-sim: ServiceManager, service, client
 # (the CTest entries ohos_<path>_kill and ohos_<path>_ipc_auth).
 #

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * consumer.c - uses an installed liteipc-sim from C: start a kernel, open the device in the
  * default (host) process, map a pool, ask for the driver version, stop. Built as strict C11
@@ -40,6 +41,11 @@ int main(void)
     rc = liteipc_kernel_stop(k);
     if (rc < 0) {
         fprintf(stderr, "consumer (C): liteipc_kernel_stop: %s\n", strerror(-rc));
+        ok = 0;
+    }
+    if (strcmp(liteipc_version(), LITEIPC_VERSION_STRING) != 0) {
+        fprintf(stderr, "consumer (C): library %s, headers %s\n", liteipc_version(),
+                LITEIPC_VERSION_STRING);
         ok = 0;
     }
     if (ok)

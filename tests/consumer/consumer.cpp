@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 // consumer.cpp - uses an installed liteipc-sim from C++: the same steps as consumer.c.
 #include <liteipc/liteipc.h>
 

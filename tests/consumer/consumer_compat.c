@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * consumer_compat.c - code written for the device, unchanged: plain open, mmap, ioctl and close
  * of /dev/lite_ipc, linked with the installed compat layer (liteipc::compat, or

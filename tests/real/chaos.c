@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * chaos.c - kill -9 chaos against one liteipcd, with exact accounting (`make chaos`).
  *

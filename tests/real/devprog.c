@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * devprog.c - a program written only against the LiteIPC device ABI, as code for the device is:
  * plain open/mmap/ioctl/read/write/close on "/dev/lite_ipc", its OWN copies of the structures

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* abiview.c - the user stacks' layouts (64-bit; the device's on ILP32), for tests (abiview.h). */
 #include "abiview.h"
 

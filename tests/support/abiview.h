@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * abiview.h - the user stacks' own 64-bit layouts, for tests of the ABI profiles (docs/ABI.md).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* child.c - forked children in tests (see child.h). */
 #include "child.h"
 

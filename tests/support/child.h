@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * child.h - forked children in tests: fork one that runs a function and can never hang its
  * parent (alarm, default signal actions, no core), report its checks through its exit status,

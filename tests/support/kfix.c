@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * kfix.c - fixture for tests of the pure kernel layer (see kfix.h).
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * kfix.h - fixture for tests of the pure kernel layer (src/kernel.h), no threads, no broker.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* ofix.c - helpers shared by the special-object tests (see ofix.h). */
 #include "ofix.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * ofix.h - helpers shared by the special-object tests (test_objects_stack.c, test_objects_real.c):
  * building messages with objects, reading them back, descriptor counts, and measuring a pool by

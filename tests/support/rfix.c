@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* rfix.c - fixtures for the real-process tests (see rfix.h). */
 #include "rfix.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * rfix.h - fixtures for the real-process tests (test_real_*.c): a named kernel served by the
  * test process, separate executables that reach it by name (through the LD_PRELOAD shim or

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * sanitizer.h - what the tests need to know about the sanitizer they run under.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* sfix.c - fixtures and helpers for the full-stack tests (see sfix.h). */
 #include "sfix.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * sfix.h - fixtures and helpers for the full-stack tests (kernel + broker + virtual and forked
  * processes), through the public API only (<liteipc/liteipc.h>).

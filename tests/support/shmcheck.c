@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * shmcheck.c - list the simulator's leftovers in /dev/shm (see shmcheck.h).
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * shmcheck.h - what a test run left in /dev/shm.
  *

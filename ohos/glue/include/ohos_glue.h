@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * ohos_glue.h - the platform pieces OpenHarmony's IPC stacks expect from LiteOS-A, provided
  * on the host by the project (ohos/glue/): logging (ohos_glue_log.h), thread creation that

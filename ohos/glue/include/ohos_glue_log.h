@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * ohos_glue_log.h - OpenHarmony's logging macros, printed to stderr on the host.
  *

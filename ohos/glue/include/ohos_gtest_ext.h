@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * ohos_gtest_ext.h - what OpenHarmony's tests expect on top of googletest: HWTEST_F (a TEST_F
  * with a test level) and testing::ext::TestSize. Force-included (-include) before the test's

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * ohos_samgr_glue.h - the lifecycle that every samgr_lite service and feature of ohos/ shares
  * (the IpcAuth feature of the glue, the sample service): a service that only hosts features,
