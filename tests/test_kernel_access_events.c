@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_kernel_access_events.c - the events of the access model (issue 11 item 2): IPC_SET_CMS,
  * IPC_SET_IPC_THREAD, CMS_GEN_HANDLE, every grant (CMS_GEN_HANDLE, CMS_ADD_ACCESS, OBJ_SVC) and

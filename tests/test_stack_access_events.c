@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_stack_access_events.c - the access model's events through the whole stack (issue 11
  * items 2 and 3): a ServiceManager, a service and a client in separate processes; the handle
