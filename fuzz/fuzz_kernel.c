@@ -4,7 +4,10 @@
  * system calls): the input is decoded into a sequence of steps (process create, open, fork,
  * exec, exit; task create, exit; mmap; every ioctl with fuzzed structures, data, offsets and
  * special objects; BUFF_FREE and replies built from what was received; clock ticks) and after
- * every step the kernel's invariants are checked:
+ * every step the kernel's invariants are checked. Every process created gets an ABI profile
+ * from the input (abi.h; a fork child keeps its parent's), so the kernel writes what a process
+ * receives in its layout and reads the special objects a process sends in that one's; the
+ * harness decodes every received message in the receiver's layout. Invariants:
  *   - every mapped pool passes lk_pool_check, and its allocated blocks are exactly the
  *     process's used buffers plus the messages queued to its tasks (nothing leaks, nothing is
  *     freed twice);
@@ -132,32 +135,66 @@ static void fk_remember(int tid, uintptr_t in_msg)
     F.got[tid][0] = in_msg;
 }
 
-/* The harness's view of a message at user address u of tid's process, or NULL. */
-static const IpcMsg *fk_kview(int tid, uintptr_t u)
+/* The layout of pid's profile: what it sends and receives (the default for no process). */
+static const lk_abi_layout *fk_layout(int pid)
 {
-    int pid = lk_task_pid(F.k, tid);
-
-    if (pid < 0 || !F.pools[pid].mem || u < FK_UVADDR(pid) ||
-        u - FK_UVADDR(pid) + sizeof(IpcMsg) > F.pools[pid].size)
-        return NULL;
-    return (const IpcMsg *)((char *)F.pools[pid].mem + (u - FK_UVADDR(pid)));
+    return lk_abi_layout_of(lk_proc_abi(F.k, pid));
 }
 
-/* A message handed to tid must lie in its pool, with its data and offsets. */
+/* Where user address u of pid's process is in the harness's memory, if [u, u + n) is in its
+   pool; else NULL. */
+static const unsigned char *fk_user(int pid, uintptr_t u, uintptr_t n)
+{
+    if (pid < 0 || !F.pools[pid].mem || u < FK_UVADDR(pid) || n > F.pools[pid].size ||
+        u - FK_UVADDR(pid) > F.pools[pid].size - n)
+        return NULL;
+    return (const unsigned char *)F.pools[pid].mem + (u - FK_UVADDR(pid));
+}
+
+/* The message at user address u of tid's process, decoded from that process's layout into *m;
+   false if it does not lie in the pool. */
+static bool fk_kview(int tid, uintptr_t u, IpcMsg *m)
+{
+    int pid = lk_task_pid(F.k, tid);
+    const lk_abi_layout *L = fk_layout(pid);
+    const unsigned char *p = fk_user(pid, u, L->msg_size);
+
+    if (p == NULL)
+        return false;
+    lk_abi_decode_msg(L, p, m);
+    return true;
+}
+
+/* A message handed to tid must lie in its pool, with its data and its offsets (entries of the
+   receiver's size), and every offset must be one the kernel accepted: increasing, each object
+   inside data. The sender's object size is not known here (it may have exited): the default's
+   SpecialObj is the smallest of every profile's. */
 static void fk_check_received(int tid, uintptr_t u)
 {
-    const IpcMsg *m = fk_kview(tid, u);
     int pid = lk_task_pid(F.k, tid);
-    uintptr_t lo = FK_UVADDR(pid), hi = lo + F.pools[pid].size;
+    const lk_abi_layout *L = fk_layout(pid);
+    uint32_t min_obj = lk_abi_layout_of(LK_ABI_DEFAULT)->obj_size, prev = 0;
+    const unsigned char *offs;
+    IpcMsg m;
 
-    FZ_ASSERT(m != NULL, "message %#lx handed to task %d outside its pool", (unsigned long)u, tid);
-    if (m->dataSz)
-        FZ_ASSERT((uintptr_t)m->data >= lo && (uintptr_t)m->data + m->dataSz <= hi,
+    FZ_ASSERT(fk_kview(tid, u, &m), "message %#lx handed to task %d outside its pool",
+              (unsigned long)u, tid);
+    if (m.dataSz)
+        FZ_ASSERT(fk_user(pid, (uintptr_t)m.data, m.dataSz) != NULL,
                   "data of a message to task %d outside its pool", tid);
-    if (m->spObjNum)
-        FZ_ASSERT((uintptr_t)m->offsets >= lo &&
-                      (uintptr_t)m->offsets + 4u * (uintptr_t)m->spObjNum <= hi,
-                  "offsets of a message to task %d outside its pool", tid);
+    if (m.spObjNum == 0)
+        return;
+    offs = fk_user(pid, (uintptr_t)m.offsets, (uintptr_t)L->entry_size * m.spObjNum);
+    FZ_ASSERT(offs != NULL, "offsets of a message to task %d outside its pool", tid);
+    for (uint32_t i = 0; i < m.spObjNum; i++) {
+        uint32_t off = lk_abi_offset_get(L, offs, i);
+
+        FZ_ASSERT(m.dataSz >= min_obj && off <= m.dataSz - min_obj &&
+                      (i == 0 || off >= prev + min_obj),
+                  "task %d (%s) received object %u at offset %u of %u data bytes", tid, L->name,
+                  i, off, m.dataSz);
+        prev = off;
+    }
 }
 
 static void fk_drain_completions(void)
@@ -283,36 +320,61 @@ static void step_task_exit(fz_in *in)
         fk_forget_task(tid);
 }
 
-/* A SpecialObj of a fuzzed kind at data + off. */
-static void put_object(fz_in *in, uint32_t off)
+static void fk_put32(unsigned char *p, uint32_t v)
 {
-    SpecialObj o;
-
-    memset(&o, 0, sizeof(o));
-    o.type = (ObjType)fz_pick(in, 4);
-    switch (o.type) {
-    case OBJ_FD:
-        o.content.fd = fz_pick(in, FK_VALID_SRC_FD + 4);
-        break;
-    case OBJ_PTR:
-        o.content.ptr.buffSz = fz_u16(in) % (FK_SCRATCH + 64);
-        o.content.ptr.buff = fz_pick(in, 8) == 0 ? (void *)(uintptr_t)fz_u32(in)
-                                                 : (void *)(F.scratch + fz_u16(in) % FK_SCRATCH);
-        break;
-    case OBJ_SVC:
-        o.content.svc.handle = fz_pick(in, 8) == 0 ? UINT32_MAX : (uint32_t)fk_pick_tid(in);
-        o.content.svc.token = fz_pick(in, 3);
-        o.content.svc.cookie = fz_u8(in);
-        break;
-    default:
-        o.type = (ObjType)fz_u32(in);
-        break;
-    }
-    memcpy(F.data + off, &o, sizeof(o));
+    memcpy(p, &v, sizeof(v));
 }
 
-/* The payload and objects of a message: sizes and offsets mostly sane, sometimes not. */
-static void fill_payload(fz_in *in, IpcMsg *out, lk_ioctl_in *io)
+/* A token or cookie of layout L's width (4 or 8 bytes) at p. */
+static void fk_put_id(const lk_abi_layout *L, unsigned char *p, uint64_t v)
+{
+    if (L->id_size == 8)
+        memcpy(p, &v, sizeof(v));
+    else
+        fk_put32(p, (uint32_t)v);
+}
+
+/*
+ * A special object of a fuzzed kind at data + off, in the sender's layout L, as its stack would
+ * write it: the kernel reads objects in the sender's layout, so objects in the default layout
+ * sent by a communication_ipc process (32-byte objects, 64-bit tokens) would be misread and
+ * mostly refused, and its OBJ_SVC and OBJ_FD paths would go unexercised. The fuzzed bytes
+ * around them still try every misreading.
+ */
+static void put_object(fz_in *in, const lk_abi_layout *L, uint32_t off)
+{
+    unsigned char *o = F.data + off, *c = o + L->obj_content;
+    uint32_t type = fz_pick(in, 4);
+    void *buff;
+
+    memset(o, 0, L->obj_size);
+    switch (type) {
+    case OBJ_FD:
+        fk_put32(c, fz_pick(in, FK_VALID_SRC_FD + 4));
+        break;
+    case OBJ_PTR: /* BuffPtr is the driver's own in every profile */
+        fk_put32(c + offsetof(BuffPtr, buffSz), fz_u16(in) % (FK_SCRATCH + 64));
+        buff = fz_pick(in, 8) == 0 ? (void *)(uintptr_t)fz_u32(in)
+                                   : (void *)(F.scratch + fz_u16(in) % FK_SCRATCH);
+        memcpy(c + offsetof(BuffPtr, buff), &buff, sizeof(buff));
+        break;
+    case OBJ_SVC:
+        fk_put32(c, fz_pick(in, 8) == 0 ? UINT32_MAX : (uint32_t)fk_pick_tid(in));
+        /* a 64-bit token with a high half: what only communication_ipc can carry */
+        fk_put_id(L, c + L->id_size, fz_pick(in, 3) | (uint64_t)fz_pick(in, 2) << 32);
+        fk_put_id(L, c + 2 * L->id_size, fz_u8(in));
+        break;
+    default:
+        type = fz_u32(in);
+        break;
+    }
+    fk_put32(o, type);
+}
+
+/* The payload and objects of a message in the sender's layout L: sizes and offsets mostly
+   sane, sometimes not. The offsets are u32 whatever the profile: the device layer converts
+   them before the kernel sees them (lk_ioctl_in). */
+static void fill_payload(fz_in *in, const lk_abi_layout *L, IpcMsg *out, lk_ioctl_in *io)
 {
     unsigned shape = fz_pick(in, 16);
     uint32_t n;
@@ -322,11 +384,11 @@ static void fill_payload(fz_in *in, IpcMsg *out, lk_ioctl_in *io)
     out->spObjNum = n;
     fz_fill(in, F.data, out->dataSz);
     for (uint32_t i = 0; i < n; i++) {
-        uint32_t off = fz_pick(in, 4) == 0 ? fz_u16(in) : i * (uint32_t)sizeof(SpecialObj);
+        uint32_t off = fz_pick(in, 4) == 0 ? fz_u16(in) : i * L->obj_size;
 
         F.offsets[i] = off;
-        if (i < 8 && (uint64_t)off + sizeof(SpecialObj) <= out->dataSz)
-            put_object(in, off);
+        if (i < 8 && (uint64_t)off + L->obj_size <= out->dataSz)
+            put_object(in, L, off);
     }
     out->data = fz_pick(in, 16) == 0 ? NULL : F.data;
     out->offsets = fz_pick(in, 16) == 0 ? NULL : F.offsets;
@@ -335,17 +397,19 @@ static void fill_payload(fz_in *in, IpcMsg *out, lk_ioctl_in *io)
     io->offsets = out->offsets && out->spObjNum <= F.cfg.object_max ? F.offsets : NULL;
 }
 
-/* A reply to a message tid received, or a fresh message with fuzzed header fields. */
-static void fill_header(fz_in *in, int tid, IpcMsg *out)
+/* A reply to a message tid received (read in tid's layout), or a fresh message with fuzzed
+   header fields; a sender with 64-bit tokens (L) also gives their high halves. */
+static void fill_header(fz_in *in, int tid, const lk_abi_layout *L, lk_ioctl_in *io)
 {
-    const IpcMsg *req = fk_kview(tid, F.got[tid][fz_pick(in, FK_GOT)]);
+    IpcMsg *out = &io->out, req;
+    bool got_req = fk_kview(tid, F.got[tid][fz_pick(in, FK_GOT)], &req);
     unsigned kind = fz_pick(in, 4);
 
     memset(out, 0, sizeof(*out));
-    if (req && kind != 0) {
+    if (got_req && kind != 0) {
         out->type = kind == 3 ? MT_FAILED_REPLY : MT_REPLY;
-        out->target.handle = req->taskID;
-        out->timestamp = fz_pick(in, 8) == 0 ? fz_u32(in) : req->timestamp;
+        out->target.handle = req.taskID;
+        out->timestamp = fz_pick(in, 8) == 0 ? fz_u32(in) : req.timestamp;
     } else {
         out->type = (MsgType)fz_pick(in, MT_NUM + 1);
         out->target.handle = fz_pick(in, 6) == 0 ? fz_u32(in) : (uint32_t)fk_pick_tid(in);
@@ -354,6 +418,10 @@ static void fill_header(fz_in *in, int tid, IpcMsg *out)
     out->target.token = fz_u8(in);
     out->code = fz_u8(in);
     out->flag = fz_pick(in, 3) == 0 ? LITEIPC_FLAG_DEFAULT : LITEIPC_FLAG_ONEWAY;
+    if (L->id_size == 8 && fz_pick(in, 4) == 0) {
+        io->out_hi.token_hi = fz_u8(in);
+        io->out_hi.cookie_hi = fz_u32(in);
+    }
 }
 
 static uintptr_t pick_buff_to_free(fz_in *in, int tid)
@@ -394,8 +462,10 @@ static void fill_ioctl(fz_in *in, int tid, lk_ioctl_in *io)
     io->content.outMsg = fz_pick(in, 16) == 0 ? NULL : &outmsg;
     io->content.buffToFree = (void *)pick_buff_to_free(in, tid);
     if ((io->content.flag & SEND) && io->content.outMsg) {
-        fill_header(in, tid, &io->out);
-        fill_payload(in, &io->out, io);
+        const lk_abi_layout *L = fk_layout(lk_task_pid(F.k, tid));
+
+        fill_header(in, tid, L, io);
+        fill_payload(in, L, &io->out, io);
     }
 }
 
@@ -427,23 +497,44 @@ static void step_tick(fz_in *in)
     fk_drain_completions();
 }
 
+/* A new process with a profile from the input; sometimes one no stack has (-EINVAL). */
+static void step_proc_create(fz_in *in)
+{
+    unsigned uid = fz_pick(in, 3), gid = fz_pick(in, 3);
+    int abi = (int)fz_pick(in, LK_ABI_COUNT + 1);
+    int pid = lk_proc_create(F.k, uid, gid);
+
+    if (pid < 0)
+        return;
+    FZ_ASSERT(lk_proc_set_abi(F.k, pid, abi) == (abi < LK_ABI_COUNT ? 0 : -EINVAL),
+              "process %d: lk_proc_set_abi(%d) gave the wrong result", pid, abi);
+    FZ_ASSERT(lk_proc_abi(F.k, pid) == (abi < LK_ABI_COUNT ? abi : LK_ABI_DEFAULT),
+              "process %d: profile %d after lk_proc_set_abi(%d)", pid, lk_proc_abi(F.k, pid), abi);
+}
+
+static void step_proc_fork(fz_in *in)
+{
+    int parent = fk_pick_pid(in);
+    unsigned uid = fz_pick(in, 3), gid = fz_pick(in, 3);
+    int child = lk_proc_fork(F.k, parent, uid, gid);
+
+    if (child >= 0)
+        FZ_ASSERT(lk_proc_abi(F.k, child) == lk_proc_abi(F.k, parent),
+                  "fork child %d has profile %d, its parent %d has %d", child,
+                  lk_proc_abi(F.k, child), parent, lk_proc_abi(F.k, parent));
+}
+
 static void step(fz_in *in)
 {
-    unsigned pid, uid, gid;
-
     switch (fz_pick(in, 14)) {
     case 0:
-        uid = fz_pick(in, 3);
-        lk_proc_create(F.k, uid, fz_pick(in, 3));
+        step_proc_create(in);
         break;
     case 1:
         lk_proc_open(F.k, fk_pick_pid(in));
         break;
     case 2:
-        pid = (unsigned)fk_pick_pid(in);
-        uid = fz_pick(in, 3);
-        gid = fz_pick(in, 3);
-        lk_proc_fork(F.k, (int)pid, uid, gid);
+        step_proc_fork(in);
         break;
     case 3:
         step_proc_exit(in);

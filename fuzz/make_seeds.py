@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """make_seeds.py - write the hand-made seeds of fuzz/corpus/kernel/ and fuzz/corpus/device/
 (scenarios that reach deep paths at once: a CMS, a service and a client exchanging a request with
-special objects and its reply; through the device, a process sending itself objects, receiving,
+special objects and its reply, also with the service and the client in other ABI profiles; through the device, a process sending itself objects, receiving,
 freeing, calling with a timeout, and a second process calling handle 0). Each byte below is one
 decision of the harness's decoder, in its order; if a decoder changes, the seeds still decode (to
 something else) and the fuzzer still runs, but rewrite this to keep them useful. The rest of the
@@ -12,11 +12,13 @@ import os
 import sys
 
 FIRST, SECOND, THIRD = 1, 9, 17  # the 1st, 2nd, 3rd live process or task
+DEFAULT, IPC_LITE, COMM_IPC = 0, 1, 2  # ABI profiles (src/abi.h)
+OBJ_SIZE = {DEFAULT: 24, IPC_LITE: 24, COMM_IPC: 32}  # sizeof(SpecialObj) on LP64
 
 
-def ready(nth):
-    # create (uid 0, gid 0); open; mmap(PROT_READ, MAP_PRIVATE, 16 pages); task create
-    return [0, 0, 0] + [1, nth] + [8, nth, 0, 15] + [5, nth]
+def ready(nth, abi=DEFAULT):
+    # create (uid 0, gid 0, profile); open; mmap(PROT_READ, MAP_PRIVATE, 16 pages); task create
+    return [0, 0, 0, abi] + [1, nth] + [8, nth, 0, 15] + [5, nth]
 
 
 def ioctl(tid, cmd):
@@ -36,9 +38,14 @@ def send_recv(tid, flag, free_pick=0):
     return ioctl(tid, 3) + [flag, 1, free_pick] + ([0] if free_pick >= 2 else [])
 
 
-def request(handle, code, oneway, data=b"", objects=()):
-    hdr = [0, 0, 0, 1, handle, 0, 0, 0, 0, 0, code, 1 if oneway else 0]
-    size = max(len(data), 24 * len(objects))
+def wide_ids(abi):
+    # a sender with 64-bit tokens: no high halves
+    return [1] if abi == COMM_IPC else []
+
+
+def request(handle, code, oneway, data=b"", objects=(), abi=DEFAULT):
+    hdr = [0, 0, 0, 1, handle, 0, 0, 0, 0, 0, code, 1 if oneway else 0] + wide_ids(abi)
+    size = max(len(data), OBJ_SIZE[abi] * len(objects))
     body = [2, size & 255, size >> 8, len(objects)]
     fill = (bytes(data) + bytes(64))[: min(size, 64)]
     body += list(fill)
@@ -47,13 +54,14 @@ def request(handle, code, oneway, data=b"", objects=()):
     return hdr + body + [1, 1]
 
 
-def reply(code, failed=False):
-    return [0, 3 if failed else 1, 1, 0, code, 1] + [2, 4, 0, 0] + list(b"ok!!") + [1, 1]
+def reply(code, failed=False, abi=DEFAULT):
+    return [0, 3 if failed else 1, 1, 0, code, 1] + wide_ids(abi) + [2, 4, 0, 0] + list(b"ok!!") \
+        + [1, 1]
 
 
 OBJ_FD = [0, 3]
 OBJ_PTR = [1, 100, 0, 1, 0, 0]
-OBJ_SVC = lambda tid: [2, 1, tid, 0, 5]
+OBJ_SVC = lambda tid: [2, 1, tid, 0, 0, 5]  # handle, token 0 (high half 0), cookie 5
 
 
 def seeds():
@@ -68,6 +76,13 @@ def seeds():
     yield "call-timeout", exchange + [12, 0xff, 0xff] + send_recv(SECOND, 5, 2) + reply(10)
     yield "call-service-dies", exchange + [3, SECOND] + [12, 0xff, 0x40]
     yield "call-exec", exchange + [4, THIRD] + [2, FIRST, 0, 0]
+    # a service and a client of two other profiles: headers, offsets and objects convert
+    for name, svc, cli in (("lite-to-comm", COMM_IPC, IPC_LITE), ("comm-to-lite", IPC_LITE, COMM_IPC)):
+        mixed = ready(FIRST) + set_cms(FIRST) + ready(SECOND, svc) + ready(THIRD, cli) \
+            + send_recv(SECOND, 2) + add_access(FIRST, THIRD, SECOND) + send_recv(THIRD, 3) \
+            + request(SECOND, 9, False, b"", [OBJ_FD, OBJ_PTR, OBJ_SVC(THIRD)], cli)
+        yield "profiles-" + name, mixed + send_recv(SECOND, 5, 2) + reply(10, abi=svc) \
+            + send_recv(THIRD, 4, 2)
 
 
 # ---- fuzz_device.c ----
