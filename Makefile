@@ -13,6 +13,8 @@
 #                    the i386 architecture to dpkg; not part of `make check`)
 #   make asan32      the same in build-m32-asan/ with ASan+UBSan (TSan has no 32-bit x86 port)
 #   make install     install into PREFIX (default /usr/local; DESTDIR is honoured)
+#   make package     build build/liteipc-sim_<version>_<arch>.deb with CPack (files under /usr)
+#                    and check its fields and contents (scripts/deb-check.sh)
 #   make consumer    install into a staging prefix, then build and run tests/consumer (C, C++
 #                    and compat) against it, with find_package and with pkg-config; then
 #                    install a scratch build, delete that build tree and run the shim and
@@ -61,7 +63,7 @@ TSAN_ENV = TSAN_OPTIONS="$${TSAN_OPTIONS:-halt_on_error=1 second_deadlock_stack=
            $(TSAN_SUPP), suppressions=$(TSAN_SUPP))}"
 
 .PHONY: all build test demo check asan tsan test32 asan32 valgrind install consumer bench deps \
-        deps-cxx clean help
+        deps-cxx clean help package
 
 all: build
 
@@ -109,6 +111,10 @@ asan32:
 
 install: build
 	cmake --install build --prefix '$(PREFIX)'
+
+package: build
+	cmake --build build --target package
+	scripts/deb-check.sh build
 
 consumer: deps-cxx build
 	rm -rf build/consumer-prefix

@@ -8,6 +8,9 @@
 #                                                find_package(liteipc) -> liteipc::liteipc
 #   <libdir>/pkgconfig/liteipc.pc                pkg-config --cflags --libs liteipc
 #   <libdir>/pkgconfig/liteipc-compat.pc         pkg-config --libs liteipc-compat
+#   <datadir>/doc/liteipc-sim/                   README.md, LICENSE, CHANGELOG.md, docs/*.md,
+#                                                examples/*.c, examples/multi/
+#   (<mandir>/man1/liteipcd.1, bin/liteipcd and the shim: tools/ and compat/CMakeLists.txt)
 #
 # The .pc file is written at install time, so that `cmake --install build --prefix DIR` (or
 # DESTDIR) gives a file that names the prefix actually installed to.
@@ -97,3 +100,20 @@ install(CODE "
          TYPE FILE FILES \"${PROJECT_BINARY_DIR}/pkgconfig/\${pc}\")
   endforeach()
 ")
+
+# Documentation and examples, in <datadir>/doc/liteipc-sim (CMAKE_INSTALL_DOCDIR): what a user
+# of the installed package reads, and the examples' sources (they build against it with
+# find_package(liteipc); examples/multi is the multi-process one).
+install(FILES
+  "${PROJECT_SOURCE_DIR}/README.md"
+  "${PROJECT_SOURCE_DIR}/LICENSE"
+  "${PROJECT_SOURCE_DIR}/CHANGELOG.md"
+  DESTINATION "${CMAKE_INSTALL_DOCDIR}")
+install(DIRECTORY "${PROJECT_SOURCE_DIR}/docs/"
+  DESTINATION "${CMAKE_INSTALL_DOCDIR}/docs"
+  FILES_MATCHING PATTERN "*.md")
+install(DIRECTORY "${PROJECT_SOURCE_DIR}/examples/"
+  DESTINATION "${CMAKE_INSTALL_DOCDIR}/examples"
+  FILES_MATCHING PATTERN "*.c")
+install(DIRECTORY "${PROJECT_SOURCE_DIR}/examples/multi"
+  DESTINATION "${CMAKE_INSTALL_DOCDIR}/examples")

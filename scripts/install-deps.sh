@@ -11,9 +11,9 @@
 #   --check  only report what is missing (exit 1 if anything is)
 #
 # Assumes the base toolchain (gcc, make). Installs, on Debian/Ubuntu with apt-get, only what is
-# missing among: cmake, pkg-config, libcmocka-dev (and g++ with --cxx, valgrind with --valgrind,
-# gcc-multilib and libcmocka-dev:i386 with --m32, clang and its runtime with --fuzz). The
-# sanitizer runtimes come with gcc. Prints
+# missing among: cmake, pkg-config, libcmocka-dev, groff-base (and g++ with --cxx, valgrind with
+# --valgrind, gcc-multilib and libcmocka-dev:i386 with --m32, clang and its runtime with --fuzz).
+# The sanitizer runtimes come with gcc. Prints
 # nothing when nothing is missing. Uses sudo when not root, and runs `apt-get update` only when
 # it has something to install.
 set -euo pipefail
@@ -79,6 +79,7 @@ missing=()
 have_cmd cmake || missing+=(cmake)
 have_cmd pkg-config || missing+=(pkg-config)
 have_cmocka || missing+=(libcmocka-dev)
+have_cmd groff || missing+=(groff-base) # the man page test (scripts/man-check.sh)
 if [ "$want_cxx" = 1 ]; then
     have_cmd g++ || missing+=(g++)
 fi
