@@ -1276,6 +1276,63 @@ static int dispatch_op(liteipc_kernel *k, lk_bconn *c, const lk_wire_req *rq, lk
     }
 }
 
+/* The kernel's tables as text, in a new memory file of the broker's. Returns it or -errno. */
+static int status_text(liteipc_kernel *k, size_t *len)
+{
+    lk_dump_host hosts[LK_MAX_PROCS];
+    char *text = NULL;
+    size_t n = 0;
+    FILE *mem = open_memstream(&text, &n);
+    int fd;
+
+    if (!mem)
+        return -ENOMEM;
+    for (int p = 0; p < LK_MAX_PROCS; p++)
+        host_of(k, p, &hosts[p].pid, hosts[p].prog);
+    lk_dump_names(k->kern, mem, hosts, (const char(*)[LK_DUMP_NAME])k->b.task_name);
+    if (fclose(mem) == EOF) {
+        free(text);
+        return -ENOMEM;
+    }
+    fds_begin();
+    fd = fds_end(k, lk_memfd_create("liteipc-status", n));
+    if (fd >= 0 && pwrite(fd, text, n, 0) != (ssize_t)n) {
+        fd_drop(k, fd);
+        fd = -EIO;
+    }
+    free(text);
+    *len = n;
+    return fd;
+}
+
+/*
+ * LK_OP_STATUS: a look at the kernel from outside (liteipcctl). The connection is no process and
+ * no user (it keeps no daemon alive); it counts towards its user's connections while it lasts.
+ */
+static void op_status(liteipc_kernel *k, lk_bconn *c)
+{
+    lk_wire_resp rs = {0};
+    lk_proc_view pv;
+    lk_task_view tv;
+    size_t len = 0;
+    int fd;
+
+    if (c->pid >= 0 || c->presence) {
+        conn_close(k, c, true);
+        return;
+    }
+    for (int pid = 0; pid < LK_MAX_PROCS; pid++)
+        rs.a += lk_proc_view_get(k->kern, pid, &pv) == 0 && pv.in_use;
+    for (int tid = 0; tid < LK_MAX_TASKS; tid++)
+        rs.b += lk_task_view_get(k->kern, tid, &tv) == 0 && tv.in_use;
+    fd = status_text(k, &len);
+    rs.result = fd < 0 ? fd : 0;
+    rs.c = len;
+    if (lk_seq_send(c->sock, &rs, sizeof(rs), &fd, fd >= 0) != (ssize_t)sizeof(rs))
+        conn_close(k, c, true);
+    fd_drop(k, fd);
+}
+
 static void handle_conn(liteipc_kernel *k, lk_bconn *c)
 {
     lk_wire_req rq;
@@ -1305,6 +1362,10 @@ static void handle_conn(liteipc_kernel *k, lk_bconn *c)
         users_add(k, 1);
         if (lk_seq_send(c->sock, &wc, sizeof(wc), NULL, 0) != (ssize_t)sizeof(wc))
             conn_close(k, c, true);
+        return;
+    }
+    if (rq.op == LK_OP_STATUS) {
+        op_status(k, c);
         return;
     }
     memset(&rs, 0, sizeof(rs));

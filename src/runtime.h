@@ -50,6 +50,9 @@ enum lk_op {
     LK_OP_EXEC,         /* a: TID of the only task left, which execs (§7.7); b: the new
                            program's ABI profile */
     LK_OP_SET_NAME,     /* a: a TID of the process, or -1 for the process; c, d: the name */
+    LK_OP_STATUS,       /* before HELLO, on its own connection (liteipcctl): never a process
+                           nor a user. Reply a: processes, b: tasks, c: length of the text;
+                           fd: a memory file holding the kernel's tables as text (the dump) */
 };
 
 /* A name (a thread's, a program's) travels in the request's c and d: 15 bytes and a NUL. */
