@@ -491,6 +491,17 @@ static void host_of(const liteipc_kernel *k, int pid, int32_t *host_pid, char pr
     memcpy(prog, c ? c->prog : "", c ? 16 : 1);
 }
 
+/* One event to a monitor, without waiting: a full socket loses it, and the next one says so. */
+static void monitor_send(lk_bconn *c, const liteipc_event *e)
+{
+    lk_wire_event we = {.ev = *e, .dropped = c->dropped};
+
+    if (send(c->sock, &we, sizeof(we), MSG_DONTWAIT | MSG_NOSIGNAL) == (ssize_t)sizeof(we))
+        c->dropped = 0;
+    else
+        c->dropped++;
+}
+
 static void broker_event(void *ctx, const lk_event *ev)
 {
     liteipc_kernel *k = ctx;
@@ -520,6 +531,16 @@ static void broker_event(void *ctx, const lk_event *ev)
 
     for (int i = 0; i < k->b.nactive; i++)
         k->b.active[i].fn(&e, k->b.active[i].ctx);
+    for (int i = 0; i < k->b.nmonitors; i++)
+        monitor_send(k->b.monitors[i], &e);
+}
+
+/* The kernel reports events while someone listens: a subscriber here or a monitor. */
+static void event_sink_update(liteipc_kernel *k)
+{
+    bool any = k->b.nactive > 0 || k->b.nmonitors > 0;
+
+    lk_kernel_set_event_sink(k->kern, any ? broker_event : NULL, k);
 }
 
 /* Take the subscribers' new generation (liteipc_subscribe waits for this). */
@@ -544,7 +565,7 @@ static void apply_subscriptions(liteipc_kernel *k)
     b->sub_applied = b->sub_gen;
     pthread_cond_broadcast(&b->sub_cond);
     pthread_mutex_unlock(&b->sub_lock);
-    lk_kernel_set_event_sink(k->kern, b->nactive ? broker_event : NULL, k);
+    event_sink_update(k);
 }
 
 /* ---- commands posted in channels --------------------------------------------------------------- */
@@ -695,6 +716,17 @@ static void users_add(liteipc_kernel *k, int delta)
     pthread_mutex_unlock(&k->b.idle_lock);
 }
 
+static void monitor_remove(liteipc_kernel *k, const lk_bconn *c)
+{
+    for (int i = 0; i < k->b.nmonitors; i++) {
+        if (k->b.monitors[i] == c) {
+            k->b.monitors[i] = k->b.monitors[--k->b.nmonitors];
+            break;
+        }
+    }
+    event_sink_update(k);
+}
+
 /* c is no longer scanned for posted commands. */
 static void live_remove(liteipc_kernel *k, const lk_bconn *c)
 {
@@ -726,6 +758,8 @@ static void conn_close(liteipc_kernel *k, lk_bconn *c, bool run_exit)
     }
     if (c->presence)
         users_add(k, -1);
+    if (c->monitor)
+        monitor_remove(k, c);
     unmap_pool(c);
     pend_close_all(k, c);
     if (c->pidfd >= 0) {
@@ -1333,6 +1367,31 @@ static void op_status(liteipc_kernel *k, lk_bconn *c)
     fd_drop(k, fd);
 }
 
+/*
+ * LK_OP_MONITOR: from now on the connection receives the kernel's events. Like LK_OP_STATUS, it
+ * is no process and no user. Answers 0, or -EBUSY with LK_MAX_MONITORS monitors already.
+ */
+static void op_monitor(liteipc_kernel *k, lk_bconn *c)
+{
+    lk_wire_resp rs = {0};
+
+    if (c->pid >= 0 || c->presence || c->monitor) {
+        conn_close(k, c, true);
+        return;
+    }
+    if (k->b.nmonitors == LK_MAX_MONITORS)
+        rs.result = -EBUSY;
+    if (lk_seq_send(c->sock, &rs, sizeof(rs), NULL, 0) != (ssize_t)sizeof(rs)) {
+        conn_close(k, c, true);
+        return;
+    }
+    if (rs.result < 0)
+        return;
+    c->monitor = true;
+    k->b.monitors[k->b.nmonitors++] = c;
+    event_sink_update(k);
+}
+
 static void handle_conn(liteipc_kernel *k, lk_bconn *c)
 {
     lk_wire_req rq;
@@ -1366,6 +1425,10 @@ static void handle_conn(liteipc_kernel *k, lk_bconn *c)
     }
     if (rq.op == LK_OP_STATUS) {
         op_status(k, c);
+        return;
+    }
+    if (rq.op == LK_OP_MONITOR) {
+        op_monitor(k, c);
         return;
     }
     memset(&rs, 0, sizeof(rs));

@@ -1,20 +1,21 @@
 #!/bin/sh
 # SPDX-License-Identifier: Apache-2.0
-# tools/test-liteipcctl.sh LITEIPCD LITEIPCCTL DEVPROG - a CTest: liteipcctl status and list on a
-# running liteipcd, with a program (DEVPROG cms: the ServiceManager) attached to it; an error
-# for a kernel that does not run; and liteipcctl's own connections are no users of the kernel:
-# the daemon (--exit-when-unused) stays for the program, and goes once the program is gone.
+# tools/test-liteipcctl.sh LITEIPCD LITEIPCCTL DEVPROG - a CTest: liteipcctl status, list and
+# monitor on a running liteipcd, with a program (DEVPROG cms: the ServiceManager) attached to
+# it; an error for a kernel that does not run; and liteipcctl's own connections are no users of
+# the kernel: the daemon (--exit-when-unused) stays for the program, goes once it is gone.
 set -eu
 daemon=$1 ctl=$2 prog=$3
 name="liteipcctl-test-$$"
 dir=$(mktemp -d)
-pid= ppid_=
-trap 'exec 7>&- 2>/dev/null || true; [ -n "$ppid_" ] && kill -KILL "$ppid_" 2>/dev/null;
+pid= ppid_= mpid=
+trap '[ -n "$mpid" ] && kill -KILL "$mpid" 2>/dev/null; exec 7>&- 2>/dev/null || true;
+      [ -n "$ppid_" ] && kill -KILL "$ppid_" 2>/dev/null;
       [ -n "$pid" ] && kill -KILL "$pid" 2>/dev/null; rm -rf "$dir"' EXIT
 
 fail() {
     echo "FAIL: $*" >&2
-    for f in "$dir"/*; do echo "--- $f" >&2; cat "$f" >&2; done
+    for f in "$dir"/*; do [ -f "$f" ] && { echo "--- $f" >&2; cat "$f" >&2; }; done
     exit 1
 }
 
@@ -37,11 +38,25 @@ wait_for ': ready: serving' "$dir/log"
 grep -q "^kernel '$name', hosted by PID $pid\$" "$dir/status0" || fail "status0: host PID"
 grep -q '^liteipc kernel: 0 processes, 0 tasks' "$dir/status0" || fail "status0: counts"
 
+# A monitor, subscribed before the program comes: its first events are the program becoming
+# the ServiceManager (IPC_SET_CMS) and its IPC thread.
+"$ctl" monitor "$name" --count 2 >"$dir/monitor" &
+mpid=$!
+wait_for '^monitoring kernel ' "$dir/monitor"
+
 mkfifo "$dir/in"
 LITEIPC_DEVICE=$name "$prog" cms <"$dir/in" >"$dir/prog" 2>&1 &
 ppid_=$!
 exec 7>"$dir/in"
 wait_for '^ready ' "$dir/prog"
+
+wait "$mpid" || fail "monitor exited with $?"
+mpid=
+grep -q "^[0-9.]* set-cms  *from [0-9]*/[0-9]* (host $ppid_ real_devprog_co) ioctl 0x" \
+    "$dir/monitor" || fail "monitor: set-cms"
+grep -q "^[0-9.]* set-ipc-thread from [0-9]*/[0-9]* (host $ppid_ real_devprog_co)" \
+    "$dir/monitor" || fail "monitor: set-ipc-thread"
+[ "$(wc -l <"$dir/monitor")" -eq 3 ] || fail "monitor --count 2: not 2 events"
 
 "$ctl" status "$name" >"$dir/status1" || fail "status with a program attached"
 # The daemon that answers is the one started here (not one the program started on demand).
