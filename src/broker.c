@@ -1077,6 +1077,13 @@ fail_efd:
     return err;
 }
 
+/* Abstract names have no permissions: a kernel is its user's (or, served by root, everyone's,
+   like the device node). */
+static bool peer_may_use(const lk_bconn *c)
+{
+    return c->euid == getuid() || getuid() == 0;
+}
+
 static int op_hello(liteipc_kernel *k, lk_bconn *c, const lk_wire_req *rq, lk_wire_resp *rs,
                     int *fds, int *nfds)
 {
@@ -1084,9 +1091,8 @@ static int op_hello(liteipc_kernel *k, lk_bconn *c, const lk_wire_req *rq, lk_wi
 
     if (c->pid >= 0)
         return -EINVAL;
-    if (c->euid != getuid() && getuid() != 0)
-        return -EACCES; /* abstract names have no permissions: a kernel is its user's (or,
-                           served by root, everyone's, like the device node) */
+    if (!peer_may_use(c))
+        return -EACCES;
     pid = rq->a >= 0 ? lk_proc_fork(k->kern, rq->a, c->uid, c->gid) : -ESRCH;
     if (pid == -ESRCH) {
         pid = lk_proc_create(k->kern, c->uid, c->gid);
@@ -1355,6 +1361,12 @@ static void op_status(liteipc_kernel *k, lk_bconn *c)
         conn_close(k, c, true);
         return;
     }
+    if (!peer_may_use(c)) {
+        rs.result = -EACCES; /* another user's tables are not theirs to read */
+        if (lk_seq_send(c->sock, &rs, sizeof(rs), NULL, 0) != (ssize_t)sizeof(rs))
+            conn_close(k, c, true);
+        return;
+    }
     for (int pid = 0; pid < LK_MAX_PROCS; pid++)
         rs.a += lk_proc_view_get(k->kern, pid, &pv) == 0 && pv.in_use;
     for (int tid = 0; tid < LK_MAX_TASKS; tid++)
@@ -1379,7 +1391,9 @@ static void op_monitor(liteipc_kernel *k, lk_bconn *c)
         conn_close(k, c, true);
         return;
     }
-    if (k->b.nmonitors == LK_MAX_MONITORS)
+    if (!peer_may_use(c))
+        rs.result = -EACCES;
+    else if (k->b.nmonitors == LK_MAX_MONITORS)
         rs.result = -EBUSY;
     if (lk_seq_send(c->sock, &rs, sizeof(rs), NULL, 0) != (ssize_t)sizeof(rs)) {
         conn_close(k, c, true);

@@ -4,13 +4,16 @@
  * answers the kernel's counts and tables without making the asker a process or a user, and
  * LK_OP_MONITOR sends every event to a monitor without ever waiting for it: a monitor that does
  * not read loses events, and the count of those it lost arrives, exactly, with its next one.
+ * Neither answers another user.
  */
 #include "sfix.h"
 
+#include <grp.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "platform.h"
@@ -104,11 +107,81 @@ static void slow_monitor_loses_counted_events(void **state)
     close(s);
 }
 
+/* A forked child, as user nobody, serves a kernel until its input ends; out gets its address. */
+static void serve_as_nobody(int in, int out)
+{
+    liteipc_kernel *k;
+    char byte;
+
+    if (setgroups(0, NULL) != 0 || setresgid(65534, 65534, 65534) != 0 ||
+        setresuid(65534, 65534, 65534) != 0 || liteipc_kernel_start(NULL, &k) != 0)
+        _exit(10);
+    if (write(out, &k->b.addr, sizeof(k->b.addr)) != sizeof(k->b.addr) ||
+        write(out, &k->b.addrlen, sizeof(k->b.addrlen)) != sizeof(k->b.addrlen))
+        _exit(11);
+    while (read(in, &byte, 1) > 0) {
+    }
+    liteipc_kernel_stop(k);
+    _exit(0);
+}
+
+/* The answer to op on a new connection to addr. */
+static int ask(const struct sockaddr_un *addr, socklen_t len, uint32_t op)
+{
+    lk_wire_req rq = {.op = op};
+    lk_wire_resp rs = {.result = 1};
+    int s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0), fds[4];
+
+    assert_true(s >= 0);
+    assert_int_equal(connect(s, (const struct sockaddr *)addr, len), 0);
+    assert_int_equal(lk_seq_send(s, &rq, sizeof(rq), NULL, 0), sizeof(rq));
+    assert_int_equal(lk_seq_recv(s, &rs, sizeof(rs), fds, 4), sizeof(rs));
+    for (int i = 0; i < 4; i++)
+        if (fds[i] >= 0)
+            close(fds[i]);
+    close(s);
+    return rs.result;
+}
+
+/* Another user's kernel shows neither its tables nor its events (root's test: it can be
+   another user). */
+static void another_users_kernel_is_refused(void **state)
+{
+    struct sockaddr_un addr;
+    socklen_t len;
+    int to[2], from[2], status;
+    pid_t child;
+
+    (void)state;
+    if (geteuid() != 0)
+        skip();
+    assert_int_equal(pipe(to), 0);
+    assert_int_equal(pipe(from), 0);
+    child = fork();
+    assert_true(child >= 0);
+    if (child == 0) {
+        close(to[1]);
+        close(from[0]);
+        serve_as_nobody(to[0], from[1]);
+    }
+    close(to[0]);
+    close(from[1]);
+    assert_int_equal(read(from[0], &addr, sizeof(addr)), sizeof(addr));
+    assert_int_equal(read(from[0], &len, sizeof(len)), sizeof(len));
+    assert_int_equal(ask(&addr, len, LK_OP_STATUS), -EACCES);
+    assert_int_equal(ask(&addr, len, LK_OP_MONITOR), -EACCES);
+    close(to[1]);
+    close(from[0]);
+    assert_int_equal(waitpid(child, &status, 0), child);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         T(status_is_no_process_nor_user),
         T(slow_monitor_loses_counted_events),
+        cmocka_unit_test(another_users_kernel_is_refused),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
