@@ -491,6 +491,17 @@ static void host_of(const liteipc_kernel *k, int pid, int32_t *host_pid, char pr
     memcpy(prog, c ? c->prog : "", c ? 16 : 1);
 }
 
+/* One event to a monitor, without waiting: a full socket loses it, and the next one says so. */
+static void monitor_send(lk_bconn *c, const liteipc_event *e)
+{
+    lk_wire_event we = {.ev = *e, .dropped = c->dropped};
+
+    if (send(c->sock, &we, sizeof(we), MSG_DONTWAIT | MSG_NOSIGNAL) == (ssize_t)sizeof(we))
+        c->dropped = 0;
+    else
+        c->dropped++;
+}
+
 static void broker_event(void *ctx, const lk_event *ev)
 {
     liteipc_kernel *k = ctx;
@@ -520,6 +531,16 @@ static void broker_event(void *ctx, const lk_event *ev)
 
     for (int i = 0; i < k->b.nactive; i++)
         k->b.active[i].fn(&e, k->b.active[i].ctx);
+    for (int i = 0; i < k->b.nmonitors; i++)
+        monitor_send(k->b.monitors[i], &e);
+}
+
+/* The kernel reports events while someone listens: a subscriber here or a monitor. */
+static void event_sink_update(liteipc_kernel *k)
+{
+    bool any = k->b.nactive > 0 || k->b.nmonitors > 0;
+
+    lk_kernel_set_event_sink(k->kern, any ? broker_event : NULL, k);
 }
 
 /* Take the subscribers' new generation (liteipc_subscribe waits for this). */
@@ -544,7 +565,7 @@ static void apply_subscriptions(liteipc_kernel *k)
     b->sub_applied = b->sub_gen;
     pthread_cond_broadcast(&b->sub_cond);
     pthread_mutex_unlock(&b->sub_lock);
-    lk_kernel_set_event_sink(k->kern, b->nactive ? broker_event : NULL, k);
+    event_sink_update(k);
 }
 
 /* ---- commands posted in channels --------------------------------------------------------------- */
@@ -695,6 +716,17 @@ static void users_add(liteipc_kernel *k, int delta)
     pthread_mutex_unlock(&k->b.idle_lock);
 }
 
+static void monitor_remove(liteipc_kernel *k, const lk_bconn *c)
+{
+    for (int i = 0; i < k->b.nmonitors; i++) {
+        if (k->b.monitors[i] == c) {
+            k->b.monitors[i] = k->b.monitors[--k->b.nmonitors];
+            break;
+        }
+    }
+    event_sink_update(k);
+}
+
 /* c is no longer scanned for posted commands. */
 static void live_remove(liteipc_kernel *k, const lk_bconn *c)
 {
@@ -726,6 +758,8 @@ static void conn_close(liteipc_kernel *k, lk_bconn *c, bool run_exit)
     }
     if (c->presence)
         users_add(k, -1);
+    if (c->monitor)
+        monitor_remove(k, c);
     unmap_pool(c);
     pend_close_all(k, c);
     if (c->pidfd >= 0) {
@@ -1043,6 +1077,13 @@ fail_efd:
     return err;
 }
 
+/* Abstract names have no permissions: a kernel is its user's (or, served by root, everyone's,
+   like the device node). */
+static bool peer_may_use(const lk_bconn *c)
+{
+    return c->euid == getuid() || getuid() == 0;
+}
+
 static int op_hello(liteipc_kernel *k, lk_bconn *c, const lk_wire_req *rq, lk_wire_resp *rs,
                     int *fds, int *nfds)
 {
@@ -1050,9 +1091,8 @@ static int op_hello(liteipc_kernel *k, lk_bconn *c, const lk_wire_req *rq, lk_wi
 
     if (c->pid >= 0)
         return -EINVAL;
-    if (c->euid != getuid() && getuid() != 0)
-        return -EACCES; /* abstract names have no permissions: a kernel is its user's (or,
-                           served by root, everyone's, like the device node) */
+    if (!peer_may_use(c))
+        return -EACCES;
     pid = rq->a >= 0 ? lk_proc_fork(k->kern, rq->a, c->uid, c->gid) : -ESRCH;
     if (pid == -ESRCH) {
         pid = lk_proc_create(k->kern, c->uid, c->gid);
@@ -1276,6 +1316,96 @@ static int dispatch_op(liteipc_kernel *k, lk_bconn *c, const lk_wire_req *rq, lk
     }
 }
 
+/* The kernel's tables as text, in a new memory file of the broker's. Returns it or -errno. */
+static int status_text(liteipc_kernel *k, size_t *len)
+{
+    lk_dump_host hosts[LK_MAX_PROCS];
+    char *text = NULL;
+    size_t n = 0;
+    FILE *mem = open_memstream(&text, &n);
+    int fd;
+
+    if (!mem)
+        return -ENOMEM;
+    for (int p = 0; p < LK_MAX_PROCS; p++)
+        host_of(k, p, &hosts[p].pid, hosts[p].prog);
+    lk_dump_names(k->kern, mem, hosts, (const char(*)[LK_DUMP_NAME])k->b.task_name);
+    if (fclose(mem) == EOF) {
+        free(text);
+        return -ENOMEM;
+    }
+    fds_begin();
+    fd = fds_end(k, lk_memfd_create("liteipc-status", n));
+    if (fd >= 0 && pwrite(fd, text, n, 0) != (ssize_t)n) {
+        fd_drop(k, fd);
+        fd = -EIO;
+    }
+    free(text);
+    *len = n;
+    return fd;
+}
+
+/*
+ * LK_OP_STATUS: a look at the kernel from outside (liteipcctl). The connection is no process and
+ * no user (it keeps no daemon alive); it counts towards its user's connections while it lasts.
+ */
+static void op_status(liteipc_kernel *k, lk_bconn *c)
+{
+    lk_wire_resp rs = {0};
+    lk_proc_view pv;
+    lk_task_view tv;
+    size_t len = 0;
+    int fd;
+
+    if (c->pid >= 0 || c->presence) {
+        conn_close(k, c, true);
+        return;
+    }
+    if (!peer_may_use(c)) {
+        rs.result = -EACCES; /* another user's tables are not theirs to read */
+        if (lk_seq_send(c->sock, &rs, sizeof(rs), NULL, 0) != (ssize_t)sizeof(rs))
+            conn_close(k, c, true);
+        return;
+    }
+    for (int pid = 0; pid < LK_MAX_PROCS; pid++)
+        rs.a += lk_proc_view_get(k->kern, pid, &pv) == 0 && pv.in_use;
+    for (int tid = 0; tid < LK_MAX_TASKS; tid++)
+        rs.b += lk_task_view_get(k->kern, tid, &tv) == 0 && tv.in_use;
+    fd = status_text(k, &len);
+    rs.result = fd < 0 ? fd : 0;
+    rs.c = len;
+    if (lk_seq_send(c->sock, &rs, sizeof(rs), &fd, fd >= 0) != (ssize_t)sizeof(rs))
+        conn_close(k, c, true);
+    fd_drop(k, fd);
+}
+
+/*
+ * LK_OP_MONITOR: from now on the connection receives the kernel's events. Like LK_OP_STATUS, it
+ * is no process and no user. Answers 0, or -EBUSY with LK_MAX_MONITORS monitors already.
+ */
+static void op_monitor(liteipc_kernel *k, lk_bconn *c)
+{
+    lk_wire_resp rs = {0};
+
+    if (c->pid >= 0 || c->presence || c->monitor) {
+        conn_close(k, c, true);
+        return;
+    }
+    if (!peer_may_use(c))
+        rs.result = -EACCES;
+    else if (k->b.nmonitors == LK_MAX_MONITORS)
+        rs.result = -EBUSY;
+    if (lk_seq_send(c->sock, &rs, sizeof(rs), NULL, 0) != (ssize_t)sizeof(rs)) {
+        conn_close(k, c, true);
+        return;
+    }
+    if (rs.result < 0)
+        return;
+    c->monitor = true;
+    k->b.monitors[k->b.nmonitors++] = c;
+    event_sink_update(k);
+}
+
 static void handle_conn(liteipc_kernel *k, lk_bconn *c)
 {
     lk_wire_req rq;
@@ -1305,6 +1435,14 @@ static void handle_conn(liteipc_kernel *k, lk_bconn *c)
         users_add(k, 1);
         if (lk_seq_send(c->sock, &wc, sizeof(wc), NULL, 0) != (ssize_t)sizeof(wc))
             conn_close(k, c, true);
+        return;
+    }
+    if (rq.op == LK_OP_STATUS) {
+        op_status(k, c);
+        return;
+    }
+    if (rq.op == LK_OP_MONITOR) {
+        op_monitor(k, c);
         return;
     }
     memset(&rs, 0, sizeof(rs));

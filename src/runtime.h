@@ -50,6 +50,11 @@ enum lk_op {
     LK_OP_EXEC,         /* a: TID of the only task left, which execs (§7.7); b: the new
                            program's ABI profile */
     LK_OP_SET_NAME,     /* a: a TID of the process, or -1 for the process; c, d: the name */
+    LK_OP_STATUS,       /* before HELLO, on its own connection (liteipcctl): never a process
+                           nor a user. Reply a: processes, b: tasks, c: length of the text;
+                           fd: a memory file holding the kernel's tables as text (the dump) */
+    LK_OP_MONITOR,      /* before HELLO, on its own connection (liteipcctl): the broker then
+                           sends it every event as an lk_wire_event, never blocking on it */
 };
 
 /* A name (a thread's, a program's) travels in the request's c and d: 15 bytes and a NUL. */
@@ -76,9 +81,17 @@ typedef struct lk_wire_resp {
     uint64_t b, c;
 } lk_wire_resp;
 
+/* An event sent to a monitor: dropped counts the events it lost before this one (its socket
+   was full: the broker never waits for a monitor). */
+typedef struct lk_wire_event {
+    liteipc_event ev;
+    uint64_t dropped;
+} lk_wire_event;
+
 /* ---- broker side ---------------------------------------------------------------------------- */
 
 #define LK_MAX_SUBSCRIBERS 8
+#define LK_MAX_MONITORS 8
 
 /*
  * An OBJ_FD file on its way to a real process: the broker holds it (bfd, also the placeholder
@@ -114,6 +127,8 @@ typedef struct lk_bconn {
     char prog[16];       /* its program name (comm), read when it connected */
     uint64_t serial;     /* unique to this connection (simulated PIDs are reused) */
     bool presence;       /* an attached program's first connection (counted as a user) */
+    bool monitor;        /* LK_OP_MONITOR: receives the events (never a process or user) */
+    uint64_t dropped;    /* monitor: events lost since the last one it was sent */
     void *region;        /* the process's channels, broker mapping */
     size_t region_size;
     void *pool;          /* the pool, broker mapping (writable) */
@@ -181,6 +196,8 @@ typedef struct lk_broker {
     bool ever_used;
     lk_subscriber active[LK_MAX_SUBSCRIBERS]; /* the broker's own copy, read without a lock */
     int nactive;
+    lk_bconn *monitors[LK_MAX_MONITORS]; /* LK_OP_MONITOR connections (broker thread only) */
+    int nmonitors;
 } lk_broker;
 
 /* ---- client side ----------------------------------------------------------------------------- */

@@ -1,0 +1,453 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * liteipcctl - look at the running kernels of this user from outside, without attaching to them
+ * and without restarting anything.
+ *
+ *     liteipcctl status [NAME]   the kernel's tables (as liteipcd logs them on SIGUSR2)
+ *     liteipcctl list            the kernels of this user: name, daemon PID, processes, tasks
+ *     liteipcctl monitor [NAME] [--count N]   the kernel's events, one line each
+ *
+ * NAME defaults to $LITEIPC_DEVICE if set and valid, else "lite_ipc". They speak LK_OP_STATUS
+ * or LK_OP_MONITOR on a connection of their own (src/runtime.h): the kernel does not count it
+ * as a process nor as a user, so a daemon started with --exit-when-unused is not kept alive by
+ * it. A kernel served by another user is refused, as liteipc_kernel_attach refuses it. A monitor
+ * that reads too slowly loses events (counted and reported): the kernel never waits for it.
+ *
+ * Exit status: 0, 1 on an error (no such kernel, another user's, a failed request), 2 for a
+ * usage error.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <liteipc/liteipc.h>
+
+#include "platform.h"
+#include "runtime.h"
+
+/* What LK_OP_STATUS tells about a kernel. text: NULL unless asked for. */
+typedef struct kstatus {
+    pid_t host_pid;
+    int nprocs, ntasks;
+    char *text;
+    size_t len;
+} kstatus;
+
+static int read_text(int fd, size_t len, char **out)
+{
+    char *text = malloc(len + 1);
+    ssize_t n;
+
+    if (!text)
+        return -ENOMEM;
+    n = pread(fd, text, len, 0);
+    if (n != (ssize_t)len) {
+        free(text);
+        return n < 0 ? -errno : -EIO;
+    }
+    text[len] = '\0';
+    *out = text;
+    return 0;
+}
+
+/* The reply to LK_OP_STATUS on connected socket s. */
+static int request_status(int s, kstatus *st, bool want_text)
+{
+    lk_wire_req rq = {.op = LK_OP_STATUS};
+    lk_wire_resp rs;
+    struct ucred cred;
+    socklen_t clen = sizeof(cred);
+    int fds[4], err;
+    ssize_t n;
+
+    if (getsockopt(s, SOL_SOCKET, SO_PEERCRED, &cred, &clen) < 0)
+        return -errno;
+    st->host_pid = cred.pid; /* the process that listens: the kernel's host */
+    n = lk_seq_send(s, &rq, sizeof(rq), NULL, 0);
+    /* A broker that turned the connection away closed it after writing why: read that. */
+    if (n < 0 && n != -EPIPE && n != -ECONNRESET)
+        return (int)n;
+    n = lk_seq_recv(s, &rs, sizeof(rs), fds, 4);
+    if (n != (ssize_t)sizeof(rs))
+        err = n < 0 ? (int)n : -ECONNRESET;
+    else
+        err = rs.result;
+    if (err == 0 && fds[0] < 0)
+        err = -EPROTO;
+    if (err == 0) {
+        st->nprocs = rs.a;
+        st->ntasks = (int)rs.b;
+        st->len = (size_t)rs.c;
+        if (want_text)
+            err = read_text(fds[0], st->len, &st->text);
+    }
+    for (int i = 0; n == (ssize_t)sizeof(rs) && i < 4; i++)
+        if (fds[i] >= 0)
+            close(fds[i]);
+    return err;
+}
+
+/* A connection to the kernel named name. Returns the socket or -errno (-ENOENT: none runs). */
+static int kernel_connect(const char *name)
+{
+    struct sockaddr_un addr;
+    socklen_t len;
+    int s, err = lk_kernel_address(name, &addr, &len);
+
+    if (err < 0)
+        return err;
+    s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+    if (s < 0)
+        return -errno;
+    if (connect(s, (const struct sockaddr *)&addr, len) < 0)
+        err = (errno == ECONNREFUSED || errno == ENOENT) ? -ENOENT : -errno;
+    else if (!lk_peer_is_us(s))
+        err = -EACCES;
+    if (err < 0) {
+        close(s);
+        return err;
+    }
+    return s;
+}
+
+/* Ask the kernel named name for its status. Returns 0 or -errno (-ENOENT: none runs). */
+static int kernel_status(const char *name, kstatus *st, bool want_text)
+{
+    int s = kernel_connect(name), err;
+
+    memset(st, 0, sizeof(*st));
+    if (s < 0)
+        return s;
+    err = request_status(s, st, want_text);
+    close(s);
+    return err;
+}
+
+static void say_error(const char *name, int err)
+{
+    if (err == -ENOENT)
+        fprintf(stderr, "liteipcctl: no kernel named '%s' is running\n", name);
+    else if (err == -EACCES)
+        fprintf(stderr, "liteipcctl: the kernel named '%s' belongs to another user\n", name);
+    else if (err == -EINVAL)
+        fprintf(stderr, "liteipcctl: '%s' is not a device name (1-64 characters among "
+                        "A-Z a-z 0-9 . _ -)\n", name);
+    else if (err == -EBUSY)
+        fprintf(stderr, "liteipcctl: kernel '%s' has as many monitors as it may have (%d)\n",
+                name, LK_MAX_MONITORS);
+    else if (err == -EUSERS)
+        fprintf(stderr, "liteipcctl: kernel '%s': this user has as many connections as it may "
+                        "have\n", name);
+    else
+        fprintf(stderr, "liteipcctl: kernel '%s': %s\n", name, strerror(-err));
+}
+
+/* ---- status ---------------------------------------------------------------------------------- */
+
+static int cmd_status(const char *name)
+{
+    kstatus st;
+    int err = kernel_status(name, &st, true);
+
+    if (err < 0) {
+        say_error(name, err);
+        return 1;
+    }
+    printf("kernel '%s', hosted by PID %d\n", name, (int)st.host_pid);
+    fwrite(st.text, 1, st.len, stdout);
+    free(st.text);
+    return fflush(stdout) == 0 ? 0 : 1;
+}
+
+/* ---- list ------------------------------------------------------------------------------------ */
+
+/* Add name to the list names[*n] unless it is there. */
+static int name_add(char ***names, size_t *n, const char *name)
+{
+    char **grown;
+
+    for (size_t i = 0; i < *n; i++)
+        if (strcmp((*names)[i], name) == 0)
+            return 0;
+    grown = realloc(*names, (*n + 1) * sizeof(**names));
+    if (!grown)
+        return -ENOMEM;
+    *names = grown;
+    grown[*n] = strdup(name);
+    if (!grown[*n])
+        return -ENOMEM;
+    (*n)++;
+    return 0;
+}
+
+/*
+ * The names under which sockets of this user's prefix listen, from /proc/net/unix: an abstract
+ * name shows as "@liteipc/UID/NAME"; a listening socket has __SO_ACCEPTCON (0x10000) in Flags.
+ */
+static int listening_names(char ***names, size_t *n)
+{
+    char prefix[64], line[512];
+    size_t plen = (size_t)snprintf(prefix, sizeof(prefix), "@liteipc/%u/", (unsigned)getuid());
+    FILE *f = fopen("/proc/net/unix", "r");
+    int err = 0;
+
+    if (!f)
+        return -errno;
+    while (err == 0 && fgets(line, sizeof(line), f)) {
+        unsigned long flags;
+        char path[256];
+
+        if (sscanf(line, "%*s %*s %*s %lx %*s %*s %*s %255s", &flags, path) != 2)
+            continue;
+        if ((flags & 0x10000) && strncmp(path, prefix, plen) == 0 && path[plen])
+            err = name_add(names, n, path + plen);
+    }
+    fclose(f);
+    return err;
+}
+
+static int by_name(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int cmd_list(void)
+{
+    char **names = NULL;
+    size_t n = 0;
+    int err = listening_names(&names, &n), rc = 0;
+
+    if (err < 0) {
+        fprintf(stderr, "liteipcctl: reading /proc/net/unix: %s\n", strerror(-err));
+        rc = 1;
+        goto out;
+    }
+    qsort(names, n, sizeof(*names), by_name);
+    printf("%-24s %8s %9s %5s\n", "NAME", "PID", "PROCESSES", "TASKS");
+    for (size_t i = 0; i < n; i++) {
+        kstatus st;
+
+        err = kernel_status(names[i], &st, false);
+        if (err == -ENOENT || err == -EINVAL || err == -ECONNRESET || err == -EPIPE)
+            continue; /* stopped meanwhile, or a name that is not a kernel's */
+        if (err < 0) {
+            say_error(names[i], err);
+            rc = 1;
+            continue;
+        }
+        printf("%-24s %8d %9d %5d\n", names[i], (int)st.host_pid, st.nprocs, st.ntasks);
+    }
+out:
+    for (size_t i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+    return rc;
+}
+
+/* ---- monitor --------------------------------------------------------------------------------- */
+
+static void print_event(const liteipc_event *ev)
+{
+    printf("%llu.%09llu %-14s", (unsigned long long)(ev->time_ns / 1000000000u),
+           (unsigned long long)(ev->time_ns % 1000000000u), liteipc_event_name(ev->type));
+    if (ev->src_tid >= 0)
+        printf(" from %d/%d (host %d %.16s)", ev->src_pid, ev->src_tid, (int)ev->src_host_pid,
+               ev->src_prog);
+    if (ev->dst_tid >= 0)
+        printf(" to %d/%d (host %d %.16s)", ev->dst_pid, ev->dst_tid, (int)ev->dst_host_pid,
+               ev->dst_prog);
+    if (ev->type == LITEIPC_EV_MSG_WRITTEN || ev->type == LITEIPC_EV_MSG_READ ||
+        ev->type == LITEIPC_EV_DROP_ON_WRITE || ev->type == LITEIPC_EV_DROP_ON_READ)
+        printf(" code %u", ev->msg.code);
+    if (ev->cmd)
+        printf(" ioctl 0x%x", (unsigned)ev->cmd);
+    if (ev->handle >= 0 && (ev->type == LITEIPC_EV_GEN_HANDLE || ev->type == LITEIPC_EV_GRANT))
+        printf(" handle %d", (int)ev->handle);
+    if (ev->err)
+        printf(" err %s", strerror(ev->err));
+    putchar('\n');
+}
+
+/* Print the kernel's events until count of them (0: no end) or the kernel goes. */
+static int cmd_monitor(const char *name, unsigned long count)
+{
+    lk_wire_req rq = {.op = LK_OP_MONITOR};
+    lk_wire_resp rs;
+    lk_wire_event we;
+    int s = kernel_connect(name), err = 0;
+    ssize_t n;
+
+    if (s < 0) {
+        say_error(name, s);
+        return 1;
+    }
+    n = lk_seq_send(s, &rq, sizeof(rq), NULL, 0);
+    if (n < 0 && n != -EPIPE && n != -ECONNRESET)
+        err = (int)n;
+    else if ((n = lk_seq_recv(s, &rs, sizeof(rs), NULL, 0)) != (ssize_t)sizeof(rs))
+        err = n < 0 ? (int)n : -ECONNRESET;
+    else
+        err = rs.result;
+    if (err < 0) {
+        say_error(name, err);
+        close(s);
+        return 1;
+    }
+    /* Said once subscribed: events from here on are reported (a test waits for this line). */
+    printf("monitoring kernel '%s'\n", name);
+    fflush(stdout);
+    for (unsigned long seen = 0; count == 0 || seen < count; seen++) {
+        n = lk_seq_recv(s, &we, sizeof(we), NULL, 0);
+        if (n != (ssize_t)sizeof(we))
+            break; /* the kernel stopped */
+        if (we.dropped)
+            printf("(%llu events lost: this monitor read too slowly)\n",
+                   (unsigned long long)we.dropped);
+        print_event(&we.ev);
+        fflush(stdout);
+    }
+    close(s);
+    return n == (ssize_t)sizeof(we) || n == 0 ? 0 : 1;
+}
+
+static int parse_count(const char *arg, unsigned long *count)
+{
+    char *end;
+
+    errno = 0;
+    *count = strtoul(arg, &end, 10);
+    return errno == 0 && *end == '\0' && *arg >= '1' && *arg <= '9' ? 0 : -EINVAL;
+}
+
+/* monitor [NAME] [--count N], in any order. Returns the exit status. */
+static int monitor_main(int argc, char **argv)
+{
+    const char *name = NULL;
+    unsigned long count = 0;
+
+    for (int i = 2; i < argc; i++) {
+        if (strcmp(argv[i], "--count") == 0 && i + 1 < argc) {
+            if (parse_count(argv[++i], &count) < 0) {
+                fprintf(stderr, "liteipcctl: monitor: --count wants a positive number, not "
+                                "'%s'\n", argv[i]);
+                return 2;
+            }
+        } else if (!name && argv[i][0] != '-') {
+            name = argv[i];
+        } else {
+            fprintf(stderr, "liteipcctl: monitor: unexpected argument '%s'\n", argv[i]);
+            return 2;
+        }
+    }
+    return cmd_monitor(name ? name : liteipc_device_name(), count);
+}
+
+/* ---- command line ---------------------------------------------------------------------------- */
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: liteipcctl COMMAND [ARG]...\n"
+            "Look at the running liteipc kernels of this user, without attaching to them.\n"
+            "\n"
+            "  status [NAME]  the kernel's tables: the ServiceManager, every process (with the\n"
+            "                 host PID and program behind it), task and message in flight\n"
+            "  list           the kernels of this user: name, PID of the host (liteipcd),\n"
+            "                 processes and tasks\n"
+            "  monitor [NAME] [--count N]\n"
+            "                 the kernel's events, one line each, until interrupted or N events\n"
+            "  help [COMMAND] this help, or a command's\n"
+            "\n"
+            "NAME defaults to $%s if set and valid, else '%s'.\n"
+            "Exit status: 0; 1 on an error (no such kernel, another user's); 2 for a usage "
+            "error.\n",
+            LITEIPC_DEVICE_ENV, LITEIPC_DEFAULT_DEVICE);
+}
+
+static void usage_status(FILE *f)
+{
+    fprintf(f,
+            "usage: liteipcctl status [NAME]\n"
+            "Print the tables of the kernel served under NAME by this user (default $%s, else\n"
+            "'%s'): the text liteipcd logs on SIGUSR2, preceded by the host's PID. The kernel\n"
+            "does not count the request as a process or user. Exit status 1 if no kernel of\n"
+            "that name runs or it belongs to another user.\n",
+            LITEIPC_DEVICE_ENV, LITEIPC_DEFAULT_DEVICE);
+}
+
+static void usage_list(FILE *f)
+{
+    fprintf(f, "usage: liteipcctl list\n"
+               "One line per kernel this user serves (found in /proc/net/unix, each asked for its\n"
+               "status): NAME, the host's PID, the simulated PROCESSES and TASKS.\n");
+}
+
+static void usage_monitor(FILE *f)
+{
+    fprintf(f,
+            "usage: liteipcctl monitor [NAME] [--count N]\n"
+            "Print the events of the kernel served under NAME by this user (default $%s,\n"
+            "else '%s'), one line each: time (CLOCK_MONOTONIC), event, sender and receiver as\n"
+            "PID/TID with the host PID and program behind them, message code, ioctl, handle,\n"
+            "error. Ends after N events, when interrupted, or when the kernel stops. The kernel\n"
+            "never waits for a monitor: events it could not send are counted, and the next line\n"
+            "says how many were lost. At most %d monitors per kernel.\n",
+            LITEIPC_DEVICE_ENV, LITEIPC_DEFAULT_DEVICE, LK_MAX_MONITORS);
+}
+
+static bool is_help(const char *arg)
+{
+    return strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0;
+}
+
+/* The help of command cmd (NULL: the general one). Returns 0, or 2 for an unknown command. */
+static int help(const char *cmd, FILE *f)
+{
+    if (!cmd)
+        usage(f);
+    else if (strcmp(cmd, "status") == 0)
+        usage_status(f);
+    else if (strcmp(cmd, "list") == 0)
+        usage_list(f);
+    else if (strcmp(cmd, "monitor") == 0)
+        usage_monitor(f);
+    else {
+        fprintf(stderr, "liteipcctl: unknown command '%s'\n", cmd);
+        usage(stderr);
+        return 2;
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    const char *cmd = argc > 1 ? argv[1] : NULL;
+
+    if (!cmd) {
+        usage(stderr);
+        return 2;
+    }
+    if (is_help(cmd))
+        return help(NULL, stdout);
+    if (strcmp(cmd, "help") == 0)
+        return argc > 3 ? (usage(stderr), 2) : help(argc > 2 ? argv[2] : NULL, stdout);
+    if (argc > 2 && is_help(argv[2]))
+        return help(cmd, stdout);
+    if (strcmp(cmd, "status") == 0 && argc <= 3)
+        return cmd_status(argc > 2 ? argv[2] : liteipc_device_name());
+    if (strcmp(cmd, "list") == 0 && argc == 2)
+        return cmd_list();
+    if (strcmp(cmd, "monitor") == 0)
+        return monitor_main(argc, argv);
+    if (strcmp(cmd, "status") == 0 || strcmp(cmd, "list") == 0) {
+        fprintf(stderr, "liteipcctl: %s: too many arguments\n", cmd);
+        help(cmd, stderr);
+        return 2;
+    }
+    return help(cmd, stderr);
+}

@@ -1,0 +1,100 @@
+#!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
+# tools/test-liteipcctl.sh LITEIPCD LITEIPCCTL DEVPROG - a CTest: liteipcctl status, list and
+# monitor on a running liteipcd, with a program (DEVPROG cms: the ServiceManager) attached to
+# it; an error for a kernel that does not run; and liteipcctl's own connections are no users of
+# the kernel: the daemon (--exit-when-unused) stays for the program, goes once it is gone.
+set -eu
+daemon=$1 ctl=$2 prog=$3
+name="liteipcctl-test-$$"
+dir=$(mktemp -d)
+pid= ppid_= mpid=
+trap '[ -n "$mpid" ] && kill -KILL "$mpid" 2>/dev/null; exec 7>&- 2>/dev/null || true;
+      [ -n "$ppid_" ] && kill -KILL "$ppid_" 2>/dev/null;
+      [ -n "$pid" ] && kill -KILL "$pid" 2>/dev/null; rm -rf "$dir"' EXIT
+
+fail() {
+    echo "FAIL: $*" >&2
+    for f in "$dir"/*; do [ -f "$f" ] && { echo "--- $f" >&2; cat "$f" >&2; }; done
+    exit 1
+}
+
+# Wait (at most 10 s) until file $2 has a line matching $1.
+wait_for() {
+    i=0
+    until grep -q "$1" "$2"; do
+        i=$((i + 1))
+        [ "$i" -le 200 ] || fail "no '$1' in $2"
+        sleep 0.05
+    done
+}
+
+"$daemon" --name "$name" --exit-when-unused 2>"$dir/log" &
+pid=$!
+wait_for ': ready: serving' "$dir/log"
+
+# Before any user: the tables are empty, and asking does not make the daemon's first user.
+"$ctl" status "$name" >"$dir/status0" || fail "status on an idle kernel"
+grep -q "^kernel '$name', hosted by PID $pid\$" "$dir/status0" || fail "status0: host PID"
+grep -q '^liteipc kernel: 0 processes, 0 tasks' "$dir/status0" || fail "status0: counts"
+
+# A monitor, subscribed before the program comes: its first events are the program becoming
+# the ServiceManager (IPC_SET_CMS) and its IPC thread.
+"$ctl" monitor "$name" --count 2 >"$dir/monitor" &
+mpid=$!
+wait_for '^monitoring kernel ' "$dir/monitor"
+
+mkfifo "$dir/in"
+LITEIPC_DEVICE=$name "$prog" cms <"$dir/in" >"$dir/prog" 2>&1 &
+ppid_=$!
+exec 7>"$dir/in"
+wait_for '^ready ' "$dir/prog"
+
+wait "$mpid" || fail "monitor exited with $?"
+mpid=
+grep -q "^[0-9.]* set-cms  *from [0-9]*/[0-9]* (host $ppid_ real_devprog_co) ioctl 0x" \
+    "$dir/monitor" || fail "monitor: set-cms"
+grep -q "^[0-9.]* set-ipc-thread from [0-9]*/[0-9]* (host $ppid_ real_devprog_co)" \
+    "$dir/monitor" || fail "monitor: set-ipc-thread"
+[ "$(wc -l <"$dir/monitor")" -eq 3 ] || fail "monitor --count 2: not 2 events"
+
+"$ctl" status "$name" >"$dir/status1" || fail "status with a program attached"
+# The daemon that answers is the one started here (not one the program started on demand).
+grep -q "^kernel '$name', hosted by PID $pid\$" "$dir/status1" || fail "status1: host PID"
+grep -q '^liteipc kernel: 1 process, 1 task' "$dir/status1" || fail "status1: counts"
+grep -q '^ServiceManager: task ' "$dir/status1" || fail "status1: no ServiceManager"
+grep -q "^  process [0-9]* (host $ppid_ real_devprog_co)" "$dir/status1" ||
+    fail "status1: the program's process with its host PID and name"
+
+LITEIPC_DEVICE=$name "$ctl" status >"$dir/status2" || fail "status by \$LITEIPC_DEVICE"
+grep -q "^kernel '$name', hosted by PID $pid\$" "$dir/status2" || fail "status2: host PID"
+
+"$ctl" list >"$dir/list" || fail "list"
+grep -q "^NAME  *PID  *PROCESSES  *TASKS\$" "$dir/list" || fail "list: header"
+grep -q "^$name  *$pid  *1  *1\$" "$dir/list" || fail "list: the kernel's line"
+
+status=0
+"$ctl" status "no-such-$name" 2>"$dir/err" >/dev/null || status=$?
+[ "$status" -eq 1 ] || fail "status of a missing kernel exited with $status"
+grep -q "^liteipcctl: no kernel named 'no-such-$name' is running\$" "$dir/err" ||
+    fail "status of a missing kernel: message"
+status=0
+"$ctl" status 'bad/name' 2>"$dir/err" >/dev/null || status=$?
+[ "$status" -eq 1 ] || fail "status of an invalid name exited with $status"
+status=0
+"$ctl" frobnicate 2>/dev/null >/dev/null || status=$?
+[ "$status" -eq 2 ] || fail "an unknown command exited with $status"
+"$ctl" status --help | grep -q '^usage: liteipcctl status \[NAME\]' || fail "status --help"
+
+# The program goes: its kernel has no user left and the daemon exits by itself.
+kill -TERM "$ppid_"
+wait "$ppid_" || true
+ppid_=
+exec 7>&-
+status=0
+wait "$pid" || status=$?
+pid=
+[ "$status" -eq 0 ] || fail "liteipcd exited with $status"
+status=0
+"$ctl" status "$name" 2>/dev/null >/dev/null || status=$?
+[ "$status" -eq 1 ] || fail "status after the daemon exited: $status"
