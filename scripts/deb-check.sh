@@ -2,8 +2,8 @@
 # SPDX-License-Identifier: Apache-2.0
 # deb-check.sh [BUILD_DIR] - the .deb that `make package` built in BUILD_DIR (default build)
 # has the control fields it should (dpkg-deb -I) and holds the library, headers, liteipcd and
-# liteipcctl, the shim, the man page, the docs, the CMake package and the pkg-config files under /usr
-# (dpkg-deb -c), whose .pc files name /usr and no staging directory. Nothing is installed.
+# liteipcctl, the shim, the man page, the docs, the CMake package and the pkg-config files under
+# /usr (dpkg-deb -c), whose .pc files name /usr and no staging directory. Nothing is installed.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 build=${1:-build}
@@ -24,7 +24,8 @@ field Depends | grep -Eq '(^|, )libc6( |,|$)' || problem "Depends '$(field Depen
 
 contents=$(dpkg-deb -c "$deb" | awk '{ print $6 }' | sed 's|^\./|/|')
 for path in /usr/bin/liteipcd /usr/bin/liteipcctl /usr/lib/libliteipc.a \
-            /usr/lib/libliteipc_compat.a /usr/lib/libliteipc_preload.so /usr/include/liteipc/liteipc.h \
+            /usr/lib/libliteipc_compat.a /usr/lib/libliteipc_preload.so \
+            /usr/include/liteipc/liteipc.h \
             /usr/include/liteipc/lite_ipc.h /usr/include/liteipc/compat.h \
             /usr/include/liteipc/version.h /usr/share/man/man1/liteipcd.1 \
             /usr/lib/cmake/liteipc/liteipcConfig.cmake \
