@@ -7,6 +7,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 
+#include "abi.h"
 #include "dump.h"
 #include "pool.h"
 
@@ -77,6 +78,8 @@ static void dump_process(const lk_kernel *kern, int pid, const lk_proc_view *v,
     }
     if (v->ipc_task >= 0)
         fprintf(out, "; IPC thread %d", v->ipc_task);
+    if (lk_proc_abi(kern, pid) > LK_ABI_DEFAULT) /* how it lays out what it sends (docs/ABI.md) */
+        fprintf(out, "; ABI %s", lk_abi_layout_of(lk_proc_abi(kern, pid))->name);
     put_bits(out, "; may call tasks ", v->access, 2);
     fputc('\n', out);
 }

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "abi.h"
 #include "dump.h"
 
 #define T(fn) cmocka_unit_test_setup_teardown(fn, t_setup, t_teardown)
@@ -110,6 +111,25 @@ static void dump_describes_every_process_and_task(void **state)
     free(text);
 }
 
+/* A process's ABI profile is named unless it is the default one. */
+static void dump_names_a_processs_abi_profile(void **state)
+{
+    t_kfix *f = *state;
+    int lite = t_must_proc(f), plain = t_must_proc(f);
+    char want[64];
+    char *text;
+
+    t_must_open(f, lite);
+    t_must_open(f, plain);
+    assert_int_equal(lk_proc_set_abi(f->k, lite, LK_ABI_IPC_LITE), 0);
+    text = dump_text(f);
+    snprintf(want, sizeof want, "process %d:", lite);
+    assert_line(text, want, "; ABI ipc_lite");
+    snprintf(want, sizeof want, "process %d: opened, no pool mapped\n", plain);
+    assert_non_null(strstr(text, want)); /* the default profile is not named */
+    free(text);
+}
+
 static void dump_shows_a_caller_waiting_for_its_reply(void **state)
 {
     t_kfix *f = *state;
@@ -178,6 +198,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         T(dump_empty_kernel),
         T(dump_describes_every_process_and_task),
+        T(dump_names_a_processs_abi_profile),
         T(dump_shows_a_caller_waiting_for_its_reply),
         T(dump_shows_the_host_process_of_each_process),
         T(dump_names_each_task),
