@@ -20,7 +20,9 @@
 #define CODE_POKE 0x101   /* the service sends a one-way to the caller it holds */
 
 struct holder {
-    uint32_t held_tid; /* the caller of the last HOLD (service thread, then test thread) */
+    /* The caller of the last HOLD. Atomic: the test reads it while the service lives, and the
+       kernel's own ordering (shared memory mapped twice) is invisible to TSan. */
+    _Atomic uint32_t held_tid;
 };
 
 static int hold_handler(t_svc *s, IpcMsg *m)
@@ -118,7 +120,7 @@ static void vtime_device_timeout_takes_no_wall_time(void **state)
     t_actor_go(&a);
     assert_int_equal(liteipc_time_run_until_idle(c->k, T_WAIT_MS), 0);
     assert_int_equal(liteipc_time_now(c->k), 0); /* running until idle does not move time */
-    assert_int_equal(h.held_tid, a.tid);          /* the service has the request */
+    assert_int_equal(atomic_load(&h.held_tid), a.tid); /* the service has the request */
     assert_int_equal(t_ev_count(c->ev, LITEIPC_EV_RECV_TIMEOUT, a.tid), 0);
 
     assert_int_equal(liteipc_time_advance_to_next(c->k), 5 * S_NS);
@@ -206,7 +208,7 @@ static void vtime_drop_restarts_the_deadline(void **state)
     assert_ok(liteipc_close(c->k, fd));
 }
 
-/* ---- run until idle ---------------------------------------------------------------------------- */
+/* ---- run until idle -------------------------------------------------------------------------- */
 
 static void *latch_body(void *arg)
 {
@@ -253,7 +255,7 @@ static void vtime_idle_counts_added_threads(void **state)
     t_latch_destroy(&go);
 }
 
-/* ---- errors ------------------------------------------------------------------------------------- */
+/* ---- errors ---------------------------------------------------------------------------------- */
 
 static void vtime_host_clock_kernel_einval(void **state)
 {
