@@ -1642,7 +1642,10 @@ static void vt_serve(liteipc_kernel *k)
     int op;
 
     if (atomic_load(&vt->pending) && lk_vtime_take(vt, &op, &arg, &seq)) {
-        if (op == LK_VT_IDLE)
+        vt->idle_seq = 0; /* a new request: the caller of an earlier one has gone */
+        if (op == LK_VT_IDLE && arg && !vt_idle(k))
+            lk_vtime_answer(vt, seq, -ETIMEDOUT); /* timeout 0: one look */
+        else if (op == LK_VT_IDLE)
             vt->idle_seq = seq;
         else
             lk_vtime_answer(vt, seq,

@@ -159,7 +159,8 @@ typedef struct lk_handed {
 enum lk_vt_op {
     LK_VT_ADVANCE = 1, /* arg: ns to move by */
     LK_VT_TO_NEXT,     /* to the next deadline */
-    LK_VT_IDLE,        /* answered once the kernel is idle (liteipc_time_run_until_idle) */
+    LK_VT_IDLE,        /* answered once the kernel is idle (liteipc_time_run_until_idle);
+                          arg 1: answered at once, -ETIMEDOUT if it is not idle */
 };
 
 typedef struct lk_vtime {

@@ -115,7 +115,7 @@ static struct timespec deadline_in(int timeout_ms)
                              .tv_nsec = (long)(t % 1000000000u)};
 }
 
-/* Post op to the broker and wait for its answer (timeout_ms < 0: no limit). */
+/* Post op to the broker and wait for its answer (timeout_ms < 0: for as long as it takes). */
 static int64_t vt_request(liteipc_kernel *k, int op, uint64_t arg, int timeout_ms)
 {
     lk_vtime *vt = &k->b.vt;
@@ -179,5 +179,8 @@ int liteipc_time_run_until_idle(liteipc_kernel *k, int timeout_ms)
 {
     int err = vt_usable(k);
 
-    return err < 0 ? err : (int)vt_request(k, LK_VT_IDLE, 0, timeout_ms);
+    if (err < 0)
+        return err;
+    /* 0: the broker looks once and answers; the caller waits for that answer. */
+    return (int)vt_request(k, LK_VT_IDLE, timeout_ms == 0, timeout_ms == 0 ? -1 : timeout_ms);
 }

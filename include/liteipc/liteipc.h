@@ -281,7 +281,7 @@ ssize_t liteipc_write(liteipc_kernel *k, int fd, const void *buf, size_t count);
  * not a task blocked in the kernel (the test's own thread). The broker serves them between two
  * commands; one runs at a time (the others wait their turn). Each returns -EINVAL if k is NULL
  * or does not run in virtual time, -EPERM in another process than the host (a fork child, or a
- * program attached by name), -ESHUTDOWN once the kernel stops.
+ * program attached by name), -ESHUTDOWN if the kernel is being stopped meanwhile.
  *
  * Works with virtual processes. Real processes (fork children of the host) run on the virtual
  * clock too, but liteipc_time_run_until_idle does not wait for them; a kernel served by name
@@ -316,8 +316,8 @@ int64_t liteipc_time_advance_to_next(liteipc_kernel *k);
  * for. A thread counts from liteipc_vproc_spawn / liteipc_vproc_add_thread until its process
  * has ended (for the last one) or its task has, so idle means: nothing can happen in the
  * kernel until the clock moves or a thread that is not counted acts. The clock does not move.
- * timeout_ms (host time; -1: no limit) bounds the wait for threads that never block. Returns
- * 0, -ETIMEDOUT, or as above.
+ * timeout_ms (host time; -1: no limit; 0: look once) bounds the wait for threads that never
+ * block. Returns 0, -ETIMEDOUT, or as above.
  */
 int liteipc_time_run_until_idle(liteipc_kernel *k, int timeout_ms);
 
