@@ -18,11 +18,15 @@
 #define S_NS 1000000000ll /* one second of virtual time */
 #define CODE_HOLD 0x100   /* the service never answers (it frees the request) */
 #define CODE_POKE 0x101   /* the service sends a one-way to the caller it holds */
+#define CODE_KEEP 0x102   /* the service keeps the request, to answer on ANSWER */
+#define CODE_ANSWER 0x103 /* the service replies to the request it keeps */
 
 struct holder {
     /* The caller of the last HOLD. Atomic: the test reads it while the service lives, and the
        kernel's own ordering (shared memory mapped twice) is invisible to TSan. */
     _Atomic uint32_t held_tid;
+    IpcMsg *kept;                     /* service thread only */
+    _Atomic int reply_rc, reply_err;  /* of its reply to the kept request */
 };
 
 static int hold_handler(t_svc *s, IpcMsg *m)
@@ -33,6 +37,18 @@ static int hold_handler(t_svc *s, IpcMsg *m)
         h->held_tid = m->taskID;
         /* The service's process may now send to its caller (Q7 test): CMS_ADD_ACCESS. */
         T_CHECK_OK(t_add_access(s->k, s->fd, (uint32_t)s->tid, m->taskID));
+        T_CHECK_OK(t_free(s->k, s->fd, m));
+        return T_SVC_HANDLED;
+    }
+    if (m->code == CODE_KEEP) {
+        h->kept = m;
+        return T_SVC_HANDLED;
+    }
+    if (m->code == CODE_ANSWER && h->kept) {
+        errno = 0;
+        atomic_store(&h->reply_rc, t_reply(s->k, s->fd, h->kept, "r", 1));
+        atomic_store(&h->reply_err, errno);
+        h->kept = NULL; /* freed by the reply, even a refused one (Q13) */
         T_CHECK_OK(t_free(s->k, s->fd, m));
         return T_SVC_HANDLED;
     }
@@ -48,16 +64,26 @@ struct call {
     int rc, err;
 };
 
-static void hold_call_body(t_actor *a)
+static void call_body(t_actor *a, uint32_t code)
 {
     struct call *r = a->user;
     IpcMsg *reply = NULL;
 
     errno = 0;
-    r->rc = t_call(a->k, a->fd, 0, CODE_HOLD, "x", 1, &reply);
+    r->rc = t_call(a->k, a->fd, 0, code, "x", 1, &reply);
     r->err = errno;
     if (r->rc == 0)
         T_CHECK_OK(t_free(a->k, a->fd, reply));
+}
+
+static void hold_call_body(t_actor *a)
+{
+    call_body(a, CODE_HOLD);
+}
+
+static void keep_call_body(t_actor *a)
+{
+    call_body(a, CODE_KEEP);
 }
 
 static int setup_virtual(void **state)
@@ -208,6 +234,51 @@ static void vtime_drop_restarts_the_deadline(void **state)
     assert_ok(liteipc_close(c->k, fd));
 }
 
+/* Answer the request the service keeps, from the test thread's process (fd). */
+static void answer_kept(t_ctx *c, int fd)
+{
+    assert_ok(t_send(c->k, fd, 0, CODE_ANSWER, LITEIPC_FLAG_ONEWAY, NULL, 0));
+    assert_int_equal(liteipc_time_run_until_idle(c->k, T_WAIT_MS), 0);
+}
+
+/* The reply deadline (request timestamp + 5 s) is virtual too: a reply 4 s after the request
+   is delivered, one 6 s after it is refused with ETIME. */
+static void vtime_reply_deadline_follows_the_clock(void **state)
+{
+    t_ctx *c = *state;
+    struct holder h = {0};
+    t_svc svc;
+    struct call ra = {0}, rb = {0};
+    t_actor a = {.body = keep_call_body, .user = &ra}, b = {.body = keep_call_body, .user = &rb};
+    int fd;
+
+    holder_start(&svc, &h, c->k);
+    fd = t_dev_setup(c->k, T_POOL, NULL);
+    assert_true(fd >= 0);
+    t_actor_start(&a, c->k);
+    t_actor_go(&a);
+    assert_int_equal(liteipc_time_run_until_idle(c->k, T_WAIT_MS), 0);
+    assert_int_equal(liteipc_time_advance(c->k, 4 * S_NS), 0);
+    answer_kept(c, fd);
+    t_actor_join(&a);
+    assert_int_equal(atomic_load(&h.reply_rc), 0);
+    assert_int_equal(ra.rc, 0);
+
+    t_actor_start(&b, c->k);
+    t_actor_go(&b);
+    assert_int_equal(liteipc_time_run_until_idle(c->k, T_WAIT_MS), 0);
+    assert_int_equal(liteipc_time_advance(c->k, 6 * S_NS), 0);
+    assert_int_equal(only_event_time(c, LITEIPC_EV_RECV_TIMEOUT, b.tid), 9 * S_NS);
+    answer_kept(c, fd);
+    t_actor_join(&b);
+    assert_int_equal(rb.err, ETIME);
+    assert_int_equal(atomic_load(&h.reply_rc), -1);
+    assert_int_equal(atomic_load(&h.reply_err), ETIME);
+    assert_ok(t_svc_quit(&svc, c->k, fd, true));
+    t_svc_join(&svc);
+    assert_ok(liteipc_close(c->k, fd));
+}
+
 /* ---- run until idle -------------------------------------------------------------------------- */
 
 static void *latch_body(void *arg)
@@ -331,6 +402,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(vtime_advance_fires_each_deadline_at_its_time,
                                         setup_virtual, t_teardown),
         cmocka_unit_test_setup_teardown(vtime_drop_restarts_the_deadline, setup_virtual,
+                                        t_teardown),
+        cmocka_unit_test_setup_teardown(vtime_reply_deadline_follows_the_clock, setup_virtual,
                                         t_teardown),
         cmocka_unit_test_setup_teardown(vtime_idle_waits_for_running_threads, setup_virtual,
                                         t_teardown),
