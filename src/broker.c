@@ -10,7 +10,8 @@
  * broker finds them through the bell's bitmap. Before sleeping it spins briefly, because a
  * sleep/wake pair costs tens of microseconds on these machines and commands come in bursts.
  *
- * Deadlines of synchronous receives are the kernel's; the broker sleeps until the earliest.
+ * Deadlines of synchronous receives are the kernel's; the broker sleeps until the earliest (a
+ * kernel in virtual time reads its own clock instead, moved by liteipc_time_*: kernel_now).
  */
 #include <errno.h>
 #include <fcntl.h>
