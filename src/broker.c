@@ -10,7 +10,8 @@
  * broker finds them through the bell's bitmap. Before sleeping it spins briefly, because a
  * sleep/wake pair costs tens of microseconds on these machines and commands come in bursts.
  *
- * Deadlines of synchronous receives are the kernel's; the broker sleeps until the earliest.
+ * Deadlines of synchronous receives are the kernel's; the broker sleeps until the earliest (a
+ * kernel in virtual time reads its own clock instead, moved by liteipc_time_*: kernel_now).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -281,6 +282,28 @@ static void deliver_completions(liteipc_kernel *k)
 
         complete_tid(k, cp.tid, cp.result, cp.result == 0 ? &out : NULL);
     }
+}
+
+/* ---- the kernel's clock ----------------------------------------------------------------------- */
+
+/*
+ * Every time the kernel sees (its commands, deadlines, exits, hence its events) comes from
+ * kernel_now: the host's CLOCK_MONOTONIC, or the virtual clock of a kernel in virtual time,
+ * which only liteipc_time_* moves (vt_serve below). The broker's own timers (spins, handed
+ * wake-ups, the accept back-off) stay on the host clock: they decide when the broker looks,
+ * never what the kernel does.
+ */
+static uint64_t kernel_now(const liteipc_kernel *k)
+{
+    return k->cfg.virtual_time ? atomic_load_explicit(&k->b.vt.now, memory_order_relaxed)
+                               : lk_now_ns();
+}
+
+/* When the broker must wake up for the kernel's next deadline: in virtual time, never by
+   itself (the deadlines fire as the clock is moved). */
+static uint64_t kernel_wake_at(const liteipc_kernel *k)
+{
+    return k->cfg.virtual_time ? UINT64_MAX : lk_kernel_next_deadline(k->kern);
 }
 
 /* ---- hooks the pure kernel needs ------------------------------------------------------------ */
@@ -610,7 +633,7 @@ static void handle_slot(liteipc_kernel *k, lk_bconn *c, int slot)
         return;
     read_command(k, c, ch, &in);
     memset(&out, 0, sizeof(out));
-    ret = lk_ioctl(k->kern, tid, &in, lk_now_ns(), &out);
+    ret = lk_ioctl(k->kern, tid, &in, kernel_now(k), &out);
     /* The tasks this command completed first: a polling poster wakes one of them itself, so
        its handed TID must be in place before the poster's own answer. */
     k->b.hand_to = st == LK_CHAN_POSTED ? ch : NULL;
@@ -743,7 +766,7 @@ static void conn_close(liteipc_kernel *k, lk_bconn *c, bool run_exit)
 {
     if (c->pid >= 0) {
         if (run_exit) {
-            lk_proc_exit(k->kern, c->pid, lk_now_ns());
+            lk_proc_exit(k->kern, c->pid, kernel_now(k));
             deliver_completions(k);
         }
         forget_tasks(k, c);
@@ -1103,12 +1126,12 @@ static int op_hello(liteipc_kernel *k, lk_bconn *c, const lk_wire_req *rq, lk_wi
     if (pid < 0)
         return pid;
     if (lk_proc_set_abi(k->kern, pid, rq->b > INT32_MAX ? -1 : (int)rq->b) < 0) {
-        lk_proc_exit(k->kern, pid, lk_now_ns());
+        lk_proc_exit(k->kern, pid, kernel_now(k));
         return -EINVAL; /* not a profile this library knows */
     }
     rfd = proc_channels(k, c, pid); /* out of memory or of descriptors: the device's ENOMEM */
     if (rfd < 0) {
-        lk_proc_exit(k->kern, pid, lk_now_ns());
+        lk_proc_exit(k->kern, pid, kernel_now(k));
         return rfd;
     }
     c->pid = pid;
@@ -1176,7 +1199,7 @@ static int op_task_detach(liteipc_kernel *k, lk_bconn *c, int tid)
     if (tid < 0 || tid >= LK_MAX_TASKS || k->b.by_tid[tid].pid != c->pid)
         return -ESRCH; /* a process can only end its own tasks */
     slot = k->b.by_tid[tid].slot;
-    lk_task_exit(k->kern, tid, lk_now_ns());
+    lk_task_exit(k->kern, tid, kernel_now(k));
     deliver_completions(k);
     c->slot_tid[slot] = -1;
     k->b.by_tid[tid].pid = k->b.by_tid[tid].slot = -1;
@@ -1245,7 +1268,7 @@ static int op_exec(liteipc_kernel *k, lk_bconn *c, int tid, uint64_t abi)
     for (int s = 0; s < (int)k->cfg.task_limit; s++)
         if (c->slot_tid[s] >= 0 && c->slot_tid[s] != tid)
             return -EBUSY;
-    err = lk_proc_exec(k->kern, tid, lk_now_ns());
+    err = lk_proc_exec(k->kern, tid, kernel_now(k));
     if (err < 0)
         return err;
     deliver_completions(k);
@@ -1447,7 +1470,7 @@ static void handle_conn(liteipc_kernel *k, lk_bconn *c)
     }
     memset(&rs, 0, sizeof(rs));
     if (rq.op == LK_OP_EXIT) {
-        lk_proc_exit(k->kern, c->pid, lk_now_ns());
+        lk_proc_exit(k->kern, c->pid, kernel_now(k));
         deliver_completions(k);
         lk_seq_send(c->sock, &rs, sizeof(rs), NULL, 0);
         conn_close(k, c, false);
@@ -1535,7 +1558,7 @@ static bool run_deadlines(liteipc_kernel *k)
 
     if (lk_kernel_next_deadline(k->kern) == UINT64_MAX)
         return false;
-    now = lk_now_ns();
+    now = kernel_now(k);
     if (lk_kernel_next_deadline(k->kern) > now)
         return false;
     lk_kernel_tick(k->kern, now);
@@ -1546,6 +1569,102 @@ static bool run_deadlines(liteipc_kernel *k)
 static uint64_t min_u64(uint64_t a, uint64_t b)
 {
     return a < b ? a : b;
+}
+
+/* ---- virtual time: liteipc_time_* requests (vtime.c), served between two commands ---------- */
+
+/* Move the virtual clock to `to`, firing every deadline on the way in order, each with the
+   clock at that deadline, so that its events carry its own time. */
+static void vt_move(liteipc_kernel *k, uint64_t to)
+{
+    uint64_t d;
+
+    while ((d = lk_kernel_next_deadline(k->kern)) <= to) {
+        if (d > atomic_load_explicit(&k->b.vt.now, memory_order_relaxed))
+            atomic_store_explicit(&k->b.vt.now, d, memory_order_relaxed);
+        lk_kernel_tick(k->kern, kernel_now(k)); /* ends every wait due then: d moves on */
+        deliver_completions(k);
+    }
+    atomic_store_explicit(&k->b.vt.now, to, memory_order_relaxed);
+}
+
+static int64_t vt_advance(liteipc_kernel *k, uint64_t ns)
+{
+    uint64_t now = kernel_now(k);
+
+    if (ns > (uint64_t)INT64_MAX - now)
+        return -EOVERFLOW;
+    vt_move(k, now + ns);
+    return 0;
+}
+
+static int64_t vt_advance_to_next(liteipc_kernel *k)
+{
+    uint64_t now = kernel_now(k), d = lk_kernel_next_deadline(k->kern);
+
+    if (d == UINT64_MAX)
+        return -ENOENT;
+    if (d < now)
+        d = now; /* cannot be (deadlines fire as the clock reaches them); never go back */
+    vt_move(k, d);
+    return (int64_t)(d - now);
+}
+
+/*
+ * Is the kernel idle (liteipc_time_run_until_idle)? Nothing posted, and every counted thread of
+ * each virtual process is a task parked in a receive. A thread that is not yet a task, or is
+ * being served, or has been answered and not yet posted again, is not parked: it may still act.
+ * Only the broker parks and unparks tasks, so an idle kernel stays idle until a thread that is
+ * not counted acts or the clock moves.
+ */
+static bool vt_idle(const liteipc_kernel *k)
+{
+    int parked[LK_MAX_PROCS] = {0};
+
+    if (any_posted(k, memory_order_seq_cst))
+        return false;
+    for (int tid = 0; tid < LK_MAX_TASKS; tid++) {
+        int pid = k->b.by_tid[tid].pid;
+
+        if (pid >= 0 && lk_task_is_parked(k->kern, tid))
+            parked[pid]++;
+    }
+    for (int p = 0; p < LK_MAX_PROCS; p++)
+        if (atomic_load(&k->b.vt.threads[p]) > parked[p])
+            return false;
+    return true;
+}
+
+/* Take a posted request, run it, answer it; answer a run_until_idle once the kernel is idle. */
+static void vt_serve(liteipc_kernel *k)
+{
+    lk_vtime *vt = &k->b.vt;
+    uint64_t arg, seq;
+    int op;
+
+    if (atomic_load(&vt->pending) && lk_vtime_take(vt, &op, &arg, &seq)) {
+        vt->idle_seq = 0; /* a new request: the caller of an earlier one has gone */
+        if (op == LK_VT_IDLE && arg && !vt_idle(k))
+            lk_vtime_answer(vt, seq, -ETIMEDOUT); /* timeout 0: one look */
+        else if (op == LK_VT_IDLE)
+            vt->idle_seq = seq;
+        else
+            lk_vtime_answer(vt, seq,
+                            op == LK_VT_ADVANCE ? vt_advance(k, arg) : vt_advance_to_next(k));
+    }
+    if (vt->idle_seq && vt_idle(k)) {
+        lk_vtime_answer(vt, vt->idle_seq, 0);
+        vt->idle_seq = 0;
+    }
+}
+
+void lk_broker_kick(liteipc_kernel *k)
+{
+    uint64_t one = 1;
+
+    if (write(k->b.efd, &one, sizeof(one)) < 0) {
+        /* the counter cannot overflow here; nothing else can fail */
+    }
 }
 
 /* Sleep until a command, a socket event, the next deadline or handed wake-up due. */
@@ -1572,7 +1691,7 @@ static void broker_sleep(liteipc_kernel *k)
     atomic_store(&bell->broker_sleeping, 1);
     if (!any_posted(k, memory_order_seq_cst) && !atomic_load(&k->b.stop) &&
         !atomic_load(&k->b.sub_pending))
-        handle_events(k, min_u64(lk_kernel_next_deadline(k->kern), hand_next_due(k)));
+        handle_events(k, min_u64(kernel_wake_at(k), hand_next_due(k)));
     atomic_store(&bell->broker_sleeping, 0);
 }
 
@@ -1590,7 +1709,7 @@ static void end_host_procs(liteipc_kernel *k)
 
     for (int p = 0; p < LK_MAX_PROCS; p++)
         if (k->b.by_pid[p] && k->b.by_pid[p]->in_host)
-            lk_proc_exit(k->kern, p, lk_now_ns());
+            lk_proc_exit(k->kern, p, kernel_now(k));
     while (lk_kernel_take_completion(k->kern, &done))
         continue;
 }
@@ -1600,6 +1719,7 @@ static void broker_shutdown(liteipc_kernel *k)
     lk_broker *b = &k->b;
 
     atomic_store(&b->bell->dead, 1);
+    lk_vtime_shutdown(&b->vt);
     for (int p = 0; p < LK_MAX_PROCS; p++) {
         lk_bconn *c = b->by_pid[p];
 
@@ -1632,6 +1752,8 @@ static void *broker_main(void *arg)
             break;
         if (atomic_load(&k->b.sub_pending))
             apply_subscriptions(k);
+        if (k->cfg.virtual_time)
+            vt_serve(k);
         atomic_fetch_add_explicit(&k->b.bell->beat, 1, memory_order_relaxed); /* channel.h */
         worked = scan_procs(k);
         worked |= run_deadlines(k);

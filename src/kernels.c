@@ -38,6 +38,7 @@ void liteipc_config_init(liteipc_config *cfg)
     cfg->driver_version = DRIVER_VERSION;
     cfg->fd_pending_max = LITEIPC_FD_PENDING_MAX;
     cfg->conn_user_max = LITEIPC_CONN_USER_MAX;
+    cfg->virtual_time = false;
 }
 
 static int config_valid(const liteipc_config *c)
@@ -68,6 +69,7 @@ static liteipc_kernel *kernel_alloc(const liteipc_config *cfg, int *err)
         free(k);
         return NULL;
     }
+    lk_vtime_init(&k->b.vt); /* lives as long as k: vproc threads may end after the broker */
     return k;
 }
 
@@ -85,6 +87,7 @@ static int kernel_host(const char *name, const liteipc_config *cfg, liteipc_kern
     err = lk_broker_start(k, name);
     if (err < 0) {
         lk_client_fini(k);
+        lk_vtime_fini(&k->b.vt);
         free(k);
         return err;
     }
@@ -101,7 +104,13 @@ int liteipc_kernel_start(const liteipc_config *cfg, liteipc_kernel **out)
 
 int liteipc_kernel_serve(const char *name, const liteipc_config *cfg, liteipc_kernel **out)
 {
-    return name ? kernel_host(name, cfg, out) : -EINVAL;
+    if (!name)
+        return -EINVAL;
+    /* Programs attached by name run on their own: nothing could tell when they are idle, so
+       nothing could move a virtual clock at the right moments. */
+    if (cfg && cfg->virtual_time)
+        return -EOPNOTSUPP;
+    return kernel_host(name, cfg, out);
 }
 
 /* Send rq, read the configuration into wc. True, with *err set, if that failed: -ECONNRESET,
@@ -231,6 +240,7 @@ void lk_kernel_unref(liteipc_kernel *k)
         return;
     lk_registry_remove(k);
     lk_client_fini(k);
+    lk_vtime_fini(&k->b.vt);
     free(k);
 }
 

@@ -13,6 +13,10 @@
  *                or alone.
  *   k->b.sub_lock the event subscribers; taken by the broker while it delivers events and by
  *                liteipc_subscribe. Held by nobody else.
+ *   k->b.vt.call_lock one liteipc_time_* call at a time: held by its caller while it waits
+ *                for the broker; never taken by the broker.
+ *   k->b.vt.lock the posted liteipc_time_* request and its answer; taken after call_lock by the
+ *                caller, alone by the broker, and never held while the kernel runs.
  * The broker thread owns every other broker field and the whole pure kernel (src/kernel.h):
  * nothing else reads or writes them while it runs.
  */
@@ -151,6 +155,32 @@ typedef struct lk_handed {
 
 #define LK_HAND_RING 256
 
+/* Virtual time (vtime.c and broker.c): a liteipc_time_* request posted to the broker. */
+enum lk_vt_op {
+    LK_VT_ADVANCE = 1, /* arg: ns to move by */
+    LK_VT_TO_NEXT,     /* to the next deadline */
+    LK_VT_IDLE,        /* answered once the kernel is idle (liteipc_time_run_until_idle);
+                          arg 1: answered at once, -ETIMEDOUT if it is not idle */
+};
+
+typedef struct lk_vtime {
+    pthread_mutex_t call_lock;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;   /* on CLOCK_MONOTONIC: the answer is in */
+    _Atomic int pending;   /* a request waits for the broker to take it */
+    int op;                /* lk_vt_op */
+    uint64_t arg;
+    uint64_t seq;          /* of the current request: an answer is for it only */
+    bool done;
+    bool dead;             /* the broker has ended: every request gets -ESHUTDOWN */
+    int64_t result;
+    _Atomic uint64_t now;  /* the virtual clock (ns); written by the broker only */
+    uint64_t idle_seq;     /* broker thread only: the LK_VT_IDLE request it watches, 0: none */
+    /* Threads of this host's virtual processes, by PID, counted by vproc.c from their creation
+       until their task (and, for the last one, their process) has ended. */
+    _Atomic int threads[LK_MAX_PROCS];
+} lk_vtime;
+
 typedef struct lk_broker {
     pthread_t thread;
     int epfd, efd, lfd;          /* epoll, the broker's own eventfd (stop, subscriptions),
@@ -198,6 +228,7 @@ typedef struct lk_broker {
     int nactive;
     lk_bconn *monitors[LK_MAX_MONITORS]; /* LK_OP_MONITOR connections (broker thread only) */
     int nmonitors;
+    lk_vtime vt;                 /* virtual time (cfg.virtual_time) */
 } lk_broker;
 
 /* ---- client side ----------------------------------------------------------------------------- */
@@ -285,6 +316,22 @@ void lk_broker_forget_in_child(struct liteipc_kernel *k);
 void lk_broker_fork_prepare(void);
 void lk_broker_fork_parent(void);
 void lk_broker_fork_child(void);
+
+/* vtime.c */
+void lk_vtime_init(lk_vtime *vt);
+void lk_vtime_fini(lk_vtime *vt);
+/* Broker thread: answer request seq (if it is still the current one) with result. */
+void lk_vtime_answer(lk_vtime *vt, uint64_t seq, int64_t result);
+/* Broker thread: take the posted request. Returns false if there was none. */
+bool lk_vtime_take(lk_vtime *vt, int *op, uint64_t *arg, uint64_t *seq);
+/* Broker thread, as it ends: every request, now and later, gets -ESHUTDOWN. */
+void lk_vtime_shutdown(lk_vtime *vt);
+/* vproc.c: a thread of virtual process pid of k begins / has ended (its task and, if it was the
+   last, its process with it). */
+void lk_vtime_thread_begin(struct liteipc_kernel *k, int pid);
+void lk_vtime_thread_end(struct liteipc_kernel *k, int pid);
+/* Wake the broker (its own eventfd). */
+void lk_broker_kick(struct liteipc_kernel *k);
 
 /* client.c */
 int lk_client_init(struct liteipc_kernel *k);

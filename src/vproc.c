@@ -49,6 +49,8 @@ static void *vproc_thread(void *arg)
 {
     vproc_start st = *(vproc_start *)arg;
     liteipc_vproc *vp = st.vp;
+    liteipc_kernel *k = vp->k;
+    int pid = vp->pid;
     void *result;
     bool last;
 
@@ -66,6 +68,7 @@ static void *vproc_thread(void *arg)
         lk_cproc_exit(vp->proc);
         vp->proc = NULL;
     }
+    lk_vtime_thread_end(k, pid); /* only now: its task, and its process if last, are gone */
     return result;
 }
 
@@ -98,8 +101,11 @@ static int add_thread(liteipc_vproc *vp, liteipc_thread_fn fn, void *arg, bool f
         vp->threads = t;
         vp->cap = cap;
     }
+    /* Counted before it runs: liteipc_time_run_until_idle must wait for it from the start. */
+    lk_vtime_thread_begin(vp->k, vp->pid);
     err = pthread_create(&vp->threads[vp->nthreads], NULL, vproc_thread, st);
     if (err) {
+        lk_vtime_thread_end(vp->k, vp->pid);
         pthread_mutex_unlock(&vp->lock);
         free(st);
         return -err;

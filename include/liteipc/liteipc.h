@@ -18,6 +18,7 @@
 #ifndef LITEIPC_LITEIPC_H
 #define LITEIPC_LITEIPC_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -57,6 +58,9 @@ typedef struct liteipc_config {
                                   received; past it its send fails with ENOMEM */
     unsigned conn_user_max;    /* 256: connections of one host user (programs of the host
                                   itself excepted); past it the device's open fails EUSERS */
+    /* Not the device's: false (the host's CLOCK_MONOTONIC). true: the kernel's clock is
+       virtual and moves only when the host says so (see "virtual time" below). */
+    bool virtual_time;
 } liteipc_config;
 
 /* Fill *cfg with the device's values. */
@@ -125,7 +129,8 @@ const char *liteipc_device_name(void);
 /*
  * Start a kernel, hosted by this process, that other programs can attach to by name (what
  * liteipcd does). Returns 0, -EEXIST if a running kernel already serves that name, -EINVAL
- * (bad name or configuration), or another negative errno.
+ * (bad name or configuration), -EOPNOTSUPP (cfg->virtual_time: programs attached by name run
+ * on their own, so nothing could tell when they are idle), or another negative errno.
  */
 int liteipc_kernel_serve(const char *name, const liteipc_config *cfg, liteipc_kernel **out);
 
@@ -260,6 +265,62 @@ int liteipc_ioctl(liteipc_kernel *k, int fd, unsigned long request, ...);
 ssize_t liteipc_read(liteipc_kernel *k, int fd, void *buf, size_t count);
 ssize_t liteipc_write(liteipc_kernel *k, int fd, const void *buf, size_t count);
 
+/* ---- virtual time ----------------------------------------------------------------------------- */
+
+/*
+ * A kernel started with cfg.virtual_time reads a virtual clock instead of CLOCK_MONOTONIC: it
+ * starts at 0 when the kernel starts and moves only through the calls below, so the device's
+ * 5 s reply timeout costs no wall time. Everything the kernel computes from the time follows
+ * it: the deadline of each synchronous wait (restarted after a drop, Q7), the reply deadline
+ * of a request, message timestamps and liteipc_event.time_ns (hence traces and diagrams).
+ * The host-side timers of the simulator (the broker's polling, its checks of wake-ups handed
+ * to callers, a sleeping caller's look at whether the kernel still lives) stay on the host
+ * clock: they change when things happen, never what happens.
+ *
+ * These calls are host side (the process that started the kernel), made from a thread that is
+ * not a task blocked in the kernel (the test's own thread). The broker serves them between two
+ * commands; one runs at a time (the others wait their turn). Each returns -EINVAL if k is NULL
+ * or does not run in virtual time, -EPERM in another process than the host (a fork child, or a
+ * program attached by name), -ESHUTDOWN if the kernel is being stopped meanwhile.
+ *
+ * Works with virtual processes. Real processes (fork children of the host) run on the virtual
+ * clock too, but liteipc_time_run_until_idle does not wait for them; a kernel served by name
+ * (liteipc_kernel_serve, liteipcd) cannot run in virtual time: -EOPNOTSUPP.
+ */
+
+/* The virtual clock, in nanoseconds since the kernel started, or a negative errno. */
+int64_t liteipc_time_now(liteipc_kernel *k);
+
+/*
+ * Move the virtual clock forward by ns. Every deadline reached on the way fires in order, the
+ * clock reading each deadline's own time when it fires (its events carry that time), and the
+ * tasks it ends (ETIME) have been completed when this returns. The move is one step for the
+ * tasks: a task woken by it runs its next device call at the new time, after the move (to let
+ * it run in between, move to each deadline in turn: liteipc_time_advance_to_next and
+ * liteipc_time_run_until_idle). Returns 0, -EOVERFLOW (past INT64_MAX ns), or as above.
+ */
+int liteipc_time_advance(liteipc_kernel *k, uint64_t ns);
+
+/*
+ * Move the virtual clock to the earliest pending deadline and fire the deadlines due then.
+ * Returns how far it moved (ns, 0 if that deadline was now), -ENOENT if no task waits with a
+ * deadline (the clock does not move), or as above.
+ */
+int64_t liteipc_time_advance_to_next(liteipc_kernel *k);
+
+/*
+ * Wait until the kernel is idle: no device call posted or being served, and every thread of
+ * every virtual process of this host is either blocked in a device call the kernel has parked
+ * (a receive, or a synchronous call waiting for its answer) or has returned. Threads outside
+ * the virtual processes (the caller's, the default process's, fork children's) are not waited
+ * for. A thread counts from liteipc_vproc_spawn / liteipc_vproc_add_thread until its process
+ * has ended (for the last one) or its task has, so idle means: nothing can happen in the
+ * kernel until the clock moves or a thread that is not counted acts. The clock does not move.
+ * timeout_ms (host time; -1: no limit; 0: look once) bounds the wait for threads that never
+ * block. Returns 0, -ETIMEDOUT, or as above.
+ */
+int liteipc_time_run_until_idle(liteipc_kernel *k, int timeout_ms);
+
 /* ---- observability --------------------------------------------------------------------------- */
 
 /* One step of the kernel, as the device's trace hooks report it. */
@@ -288,7 +349,7 @@ typedef enum liteipc_event_type {
 typedef struct liteipc_event {
     liteipc_event_type type;
     int err;           /* 0, or the positive errno of a drop or timeout */
-    uint64_t time_ns;  /* CLOCK_MONOTONIC */
+    uint64_t time_ns;  /* the kernel's clock: CLOCK_MONOTONIC, or the virtual clock */
     int32_t src_tid, src_pid; /* sender (or the dead task for TASK_DEATH); -1 if none */
     int32_t dst_tid, dst_pid; /* receiver; -1 if none */
     IpcMsg msg;        /* the message header (pointers are not meaningful); zero if none */
