@@ -1,10 +1,13 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_stack_version.c - the version macros of the installed header and liteipc_version() agree
- * with each other and with the version the build was configured with (CMake's project version).
+ * with each other and with the version the build was configured with (CMake's project version);
+ * liteipc_errno_name names errnos.
  */
 #include "sfix.h"
 
+#include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -36,12 +39,27 @@ static void test_number_orders_versions(void **state)
     assert_true(LITEIPC_VERSION(0, 255, 255) < LITEIPC_VERSION(1, 0, 0));
 }
 
+/* One errno-name helper for the library's users, its tools and its tests. */
+static void test_errno_names(void **state)
+{
+    (void)state;
+    assert_string_equal(liteipc_errno_name(EACCES), "EACCES");
+    assert_string_equal(liteipc_errno_name(-EACCES), "EACCES");
+    assert_string_equal(liteipc_errno_name(ERFKILL), "ERFKILL");
+    assert_string_equal(liteipc_errno_name(-ETIME), "ETIME");
+    assert_string_equal(liteipc_errno_name(ESHUTDOWN), "ESHUTDOWN");
+    assert_string_equal(liteipc_errno_name(0), "OK");
+    assert_string_equal(liteipc_errno_name(99999), "EUNKNOWN");
+    assert_string_equal(liteipc_errno_name(INT_MIN), "EUNKNOWN");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_string_matches_numbers),
         cmocka_unit_test(test_library_is_the_headers_version),
         cmocka_unit_test(test_number_orders_versions),
+        cmocka_unit_test(test_errno_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

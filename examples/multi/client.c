@@ -136,7 +136,7 @@ static void *ipc_thread_main(void *arg)
 
         rc = node_receive(&c->n, &msg);
         if (rc < 0) {
-            note(&c->n, "IPC thread: RECV: %s; the thread ends", err_name(-rc));
+            note(&c->n, "IPC thread: RECV: %s; the thread ends", liteipc_errno_name(-rc));
             return NULL;
         }
         stop = msg_is_stop(&c->n, msg);
@@ -154,7 +154,7 @@ static void *ipc_thread_main(void *arg)
         else
             rc = node_free(&c->n, msg);
         if (rc < 0)
-            note(&c->n, "IPC thread: freeing a message: %s", err_name(-rc));
+            note(&c->n, "IPC thread: freeing a message: %s", liteipc_errno_name(-rc));
         if (stop)
             return NULL;
     }
@@ -189,7 +189,7 @@ static int lookup(struct client *c)
     note(&c->n, "-> LOOKUP '%s' to handle 0", name);
     rc = node_call(&c->n, 0, SM_LOOKUP, name, strlen(name), &reply);
     if (rc < 0) {
-        note(&c->n, "<- %s%s", err_name(-rc),
+        note(&c->n, "<- %s%s", liteipc_errno_name(-rc),
              rc == -ENOENT ? ": a FAILED_REPLY, the ServiceManager knows no such service"
              : rc == -EINVAL ? ": no ServiceManager (no CMS) in this kernel" : "");
         return rc;
@@ -227,7 +227,7 @@ static int call_once(struct client *c, uint32_t handle, unsigned long i)
     note(&c->n, "-> UPPER '%s' to handle %u", text, handle);
     rc = node_call(&c->n, handle, ECHO_UPPER, text, strlen(text), &reply);
     if (rc < 0) {
-        note(&c->n, "<- %s after %llu ms", err_name(-rc), (unsigned long long)(now_ms() - t0));
+        note(&c->n, "<- %s after %llu ms", liteipc_errno_name(-rc), (unsigned long long)(now_ms() - t0));
         return rc;
     }
     if (reply->type == MT_DEATH_NOTIFY) /* only if this thread were the IPC thread (Q6) */
@@ -258,7 +258,7 @@ static int report_loss(struct client *c, int err)
         note(&c->n, "the handle is no longer a live service of ours: the call failed at once");
         break;
     default:
-        note(&c->n, "the call failed: %s", err_name(-err));
+        note(&c->n, "the call failed: %s", liteipc_errno_name(-err));
         return EXIT_FAILED;
     }
     note(&c->n, "%s", atomic_load(&c->service_died)
@@ -274,7 +274,7 @@ static int report_loss(struct client *c, int err)
         note(&c->n, "outcome: the ServiceManager still (or again) lists '%s', as handle %d",
              c->o->service, rc);
     else
-        note(&c->n, "outcome: the LOOKUP failed too (%s)", err_name(-rc));
+        note(&c->n, "outcome: the LOOKUP failed too (%s)", liteipc_errno_name(-rc));
     return rc == -ESHUTDOWN ? EXIT_FAILED : EXIT_SERVICE_GONE;
 }
 
@@ -293,7 +293,7 @@ static int run(struct client *c)
     /* IPC_SET_IPC_THREAD needs a CMS, which the LOOKUP's answer proves exists. */
     rc = start_ipc_thread(c);
     if (rc < 0) {
-        note(&c->n, "starting the IPC thread (IPC_SET_IPC_THREAD): %s", err_name(-rc));
+        note(&c->n, "starting the IPC thread (IPC_SET_IPC_THREAD): %s", liteipc_errno_name(-rc));
         return EXIT_FAILED;
     }
     note(&c->n, "IPC_SET_IPC_THREAD: death notices for this process go to task %d", rc);
@@ -389,7 +389,7 @@ int main(int argc, char **argv)
     /* Before any other thread: the on_stop callback touches no device, so it may come early. */
     rc = stopper_start(&stopper, on_stop, &c);
     if (rc < 0)
-        fprintf(stderr, PROG ": starting the signal thread: %s\n", err_name(-rc));
+        fprintf(stderr, PROG ": starting the signal thread: %s\n", liteipc_errno_name(-rc));
     if (node_attach(&c.n, PROG, o.start) < 0) {
         stopper_end(&stopper);
         return EXIT_FAILED;

@@ -47,23 +47,6 @@ void note(const struct node *n, const char *fmt, ...)
     fflush(stdout);
 }
 
-const char *err_name(int err)
-{
-    switch (err) {
-    case 0: return "OK";
-    case EACCES: return "EACCES";
-    case EEXIST: return "EEXIST";
-    case EFAULT: return "EFAULT";
-    case EINVAL: return "EINVAL";
-    case ENOENT: return "ENOENT";
-    case ENOMEM: return "ENOMEM";
-    case ERFKILL: return "ERFKILL";
-    case ESHUTDOWN: return "ESHUTDOWN";
-    case ETIME: return "ETIME";
-    default: return strerror(err);
-    }
-}
-
 bool parse_uint(const char *prog, const char *opt, const char *s, unsigned long min,
                 unsigned long max, unsigned long *out)
 {
@@ -96,7 +79,7 @@ static int attach_kernel(struct node *n, const char *device, bool start)
         note(n, "no kernel serves device '%s' and no liteipcd could be started (set $LITEIPCD "
                 "to its path)", device);
     else
-        note(n, "attaching to device '%s': %s", device, err_name(-rc));
+        note(n, "attaching to device '%s': %s", device, liteipc_errno_name(-rc));
     return rc;
 }
 
@@ -113,13 +96,13 @@ int node_attach(struct node *n, const char *prog, bool start)
     n->fd = liteipc_open(n->k, LITEIPC_DRIVER, O_RDWR);
     if (n->fd < 0) {
         rc = -errno;
-        note(n, "open %s: %s", LITEIPC_DRIVER, err_name(-rc));
+        note(n, "open %s: %s", LITEIPC_DRIVER, liteipc_errno_name(-rc));
         return rc;
     }
     pool = liteipc_mmap(n->k, NULL, POOL_SIZE, PROT_READ, MAP_PRIVATE, n->fd, 0);
     if (pool == MAP_FAILED) {
         rc = -errno;
-        note(n, "mmap of the pool: %s", err_name(-rc));
+        note(n, "mmap of the pool: %s", liteipc_errno_name(-rc));
         return rc;
     }
     n->pid = liteipc_self_pid(n->k);

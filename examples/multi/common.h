@@ -34,9 +34,6 @@ struct node {
    task yet). One line per call. */
 void note(const struct node *n, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* "ETIME", "ENOENT", ...: the driver's errors by name, others as strerror. */
-const char *err_name(int err);
-
 /* Parse a decimal number in [min, max] for option opt; false (reported) if it is not one. */
 bool parse_uint(const char *prog, const char *opt, const char *s, unsigned long min,
                 unsigned long max, unsigned long *out);

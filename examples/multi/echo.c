@@ -81,7 +81,7 @@ static int register_service(struct echo *e, const struct options *o)
             return node_free(&e->n, reply);
         }
         if (rc != -EINVAL || now_ms() >= deadline) {
-            note(&e->n, "<- REGISTER '%s': %s%s", o->service, err_name(-rc),
+            note(&e->n, "<- REGISTER '%s': %s%s", o->service, liteipc_errno_name(-rc),
                  rc == -ENOENT ? " (FAILED_REPLY: the name is taken)"
                  : rc == -EINVAL ? " (no ServiceManager: start liteipc-sm)" : "");
             return rc;
@@ -127,13 +127,13 @@ static int serve(struct echo *e, unsigned long delay_ms)
         int rc = node_receive(&e->n, &msg);
 
         if (rc < 0) {
-            note(&e->n, "RECV: %s%s", err_name(-rc),
+            note(&e->n, "RECV: %s%s", liteipc_errno_name(-rc),
                  rc == -ESHUTDOWN ? ": the kernel has gone" : "");
             return rc;
         }
         rc = on_request(e, msg, delay_ms);
         if (rc < 0) {
-            note(&e->n, "answering: %s", err_name(-rc));
+            note(&e->n, "answering: %s", liteipc_errno_name(-rc));
             return rc;
         }
         if (rc == 1)
@@ -150,7 +150,7 @@ static void on_stop(int sig, void *arg)
     note(&e->n, "%s: stopping", sig_name(sig));
     rc = node_send_oneway(&e->n, e->handle, MSG_STOP);
     if (rc < 0)
-        note(&e->n, "sending MSG_STOP to handle %u: %s", e->handle, err_name(-rc));
+        note(&e->n, "sending MSG_STOP to handle %u: %s", e->handle, liteipc_errno_name(-rc));
 }
 
 static void usage(FILE *f)
@@ -219,7 +219,7 @@ int main(int argc, char **argv)
     rc = stopper_start(&stopper, on_stop, &e);
     if (rc < 0)
         note(&e.n, "starting the signal thread: %s (signals will just end the program)",
-             err_name(-rc));
+             liteipc_errno_name(-rc));
     note(&e.n, "ready: serving '%s' as handle %u%s", o.service, e.handle,
          o.delay_ms ? "" : " (no delay)");
 

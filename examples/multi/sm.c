@@ -147,7 +147,7 @@ static void *ipc_thread_main(void *arg)
 
         rc = node_receive(&sm->n, &msg);
         if (rc < 0) {
-            note(&sm->n, "IPC thread: RECV: %s; the thread ends", err_name(-rc));
+            note(&sm->n, "IPC thread: RECV: %s; the thread ends", liteipc_errno_name(-rc));
             return NULL;
         }
         stop = msg_is_stop(&sm->n, msg);
@@ -161,7 +161,7 @@ static void *ipc_thread_main(void *arg)
         else
             rc = node_free(&sm->n, msg);
         if (rc < 0)
-            note(&sm->n, "IPC thread: freeing a message: %s", err_name(-rc));
+            note(&sm->n, "IPC thread: freeing a message: %s", liteipc_errno_name(-rc));
         if (stop)
             return NULL;
     }
@@ -197,7 +197,7 @@ static int on_register(struct sm *sm, const IpcMsg *req, const char *name)
         return node_answer(&sm->n, req, MT_FAILED_REPLY, NULL, 0);
     }
     if (liteipc_ioctl(sm->n.k, sm->n.fd, IPC_CMS_CMD, &cms) < 0) {
-        note(&sm->n, "   CMS_GEN_HANDLE(task %u): %s", req->taskID, err_name(errno));
+        note(&sm->n, "   CMS_GEN_HANDLE(task %u): %s", req->taskID, liteipc_errno_name(errno));
         return node_answer(&sm->n, req, MT_FAILED_REPLY, NULL, 0);
     }
     handle = cms.serviceHandle;
@@ -223,7 +223,7 @@ static int on_lookup(struct sm *sm, const IpcMsg *req, const char *name)
     cms.serviceHandle = handle;
     if (liteipc_ioctl(sm->n.k, sm->n.fd, IPC_CMS_CMD, &cms) < 0) {
         note(&sm->n, "   CMS_ADD_ACCESS(task %u, handle %u): %s", req->taskID, handle,
-             err_name(errno));
+             liteipc_errno_name(errno));
         return node_answer(&sm->n, req, MT_FAILED_REPLY, NULL, 0);
     }
     note(&sm->n, "-> REPLY: handle %u (pid %u may call it now)", handle, req->processID);
@@ -267,13 +267,13 @@ static int serve(struct sm *sm)
         int rc = node_receive(&sm->n, &msg);
 
         if (rc < 0) {
-            note(&sm->n, "RECV: %s%s", err_name(-rc),
+            note(&sm->n, "RECV: %s%s", liteipc_errno_name(-rc),
                  rc == -ESHUTDOWN ? ": the kernel has gone" : "");
             return rc;
         }
         rc = on_request(sm, msg);
         if (rc < 0) {
-            note(&sm->n, "answering: %s", err_name(-rc));
+            note(&sm->n, "answering: %s", liteipc_errno_name(-rc));
             return rc;
         }
         if (rc == 1)
@@ -290,7 +290,7 @@ static void on_stop(int sig, void *arg)
     note(&sm->n, "%s: stopping", sig_name(sig));
     rc = node_send_oneway(&sm->n, 0, MSG_STOP);
     if (rc < 0)
-        note(&sm->n, "sending MSG_STOP to handle 0: %s", err_name(-rc));
+        note(&sm->n, "sending MSG_STOP to handle 0: %s", liteipc_errno_name(-rc));
 }
 
 static void usage(FILE *f)
@@ -330,7 +330,7 @@ int main(int argc, char **argv)
 
     if (liteipc_ioctl(sm.n.k, sm.n.fd, IPC_SET_CMS, (unsigned long)SM_MAX_MSG_SIZE) < 0) {
         rc = errno;
-        note(&sm.n, "IPC_SET_CMS: %s%s", err_name(rc),
+        note(&sm.n, "IPC_SET_CMS: %s%s", liteipc_errno_name(rc),
              rc == EEXIST ? ": this kernel already has a CMS; as on the device it is never "
                             "replaced, even after it has exited: restart liteipcd"
                           : "");
@@ -343,7 +343,7 @@ int main(int argc, char **argv)
     if (rc == 0)
         rc = ipc_tid = start_ipc_thread(&sm);
     if (rc < 0) {
-        note(&sm.n, "starting a thread or IPC_SET_IPC_THREAD: %s", err_name(-rc));
+        note(&sm.n, "starting a thread or IPC_SET_IPC_THREAD: %s", liteipc_errno_name(-rc));
         stopper_end(&stopper);
         node_detach(&sm.n);
         return EXIT_FAILED;

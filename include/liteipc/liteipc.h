@@ -35,6 +35,10 @@ extern "C" {
    the headers (include/liteipc/version.h). */
 const char *liteipc_version(void);
 
+/* The symbolic name of an errno value, positive or negative: "EACCES" for EACCES or -EACCES,
+   "OK" for 0, "EUNKNOWN" for a value that is no errno of this host. Never NULL. */
+const char *liteipc_errno_name(int err);
+
 /* ---- kernels ---------------------------------------------------------------------------- */
 
 typedef struct liteipc_kernel liteipc_kernel;

@@ -774,7 +774,7 @@ static void print_errnos(const char *what, const uint64_t *err)
     printf("%-28s", what);
     for (int e = 0; e < NERR; e++)
         if (err[e])
-            printf(" %s %llu", e && strerrorname_np(e) ? strerrorname_np(e) : "other",
+            printf(" %s %llu", e ? liteipc_errno_name(e) : "other",
                    (unsigned long long)err[e]);
     printf("\n");
 }
