@@ -543,6 +543,53 @@ static void event_sink_update(liteipc_kernel *k)
     lk_kernel_set_event_sink(k->kern, any ? broker_event : NULL, k);
 }
 
+_Static_assert(LK_STATS_ERRNO == LITEIPC_STATS_ERRNO, "errno slots of the counters align");
+_Static_assert(LK_MAX_PROCS == LITEIPC_STATS_PROCS, "every process fits in liteipc_stats");
+
+/* One live process's entry of liteipc_stats: who it is, its pool's use and high-water mark. */
+static void stats_proc(const liteipc_kernel *k, int pid, const lk_proc_view *v,
+                       liteipc_proc_stats *ps)
+{
+    const void *base = lk_proc_pool_base(k->kern, pid);
+
+    ps->pid = pid;
+    host_of(k, pid, &ps->host_pid, ps->prog);
+    if (!base)
+        return;
+    ps->pool_size = v->pool_size;
+    ps->pool_used = lk_pool_used(base);
+    ps->pool_peak = v->pool_peak;
+}
+
+/* The kernel's counters and every live process's pool (broker thread, between commands). */
+static void stats_fill(const liteipc_kernel *k, liteipc_stats *out)
+{
+    lk_stats ks;
+    lk_proc_view v;
+
+    memset(out, 0, sizeof(*out));
+    lk_kernel_stats(k->kern, &ks);
+    out->uptime_ns = lk_now_ns() - k->b.started_ns;
+    out->calls = ks.calls;
+    out->oneway = ks.oneway;
+    out->replies = ks.replies;
+    out->failed_replies = ks.failed_replies;
+    out->death_notices = ks.death_notices;
+    out->received = ks.received;
+    out->bytes = ks.bytes;
+    out->timeouts = ks.timeouts;
+    out->killed = ks.killed;
+    out->task_deaths = ks.task_deaths;
+    out->process_deaths = ks.process_deaths;
+    memcpy(out->drop_write, ks.drop_write, sizeof(out->drop_write));
+    memcpy(out->drop_read, ks.drop_read, sizeof(out->drop_read));
+    memcpy(out->refused, ks.refused, sizeof(out->refused));
+    for (int pid = 0; pid < LK_MAX_PROCS; pid++) {
+        if (lk_proc_view_get(k->kern, pid, &v) == 0 && v.in_use)
+            stats_proc(k, pid, &v, &out->procs[out->nprocs++]);
+    }
+}
+
 /* Take the subscribers' new generation (liteipc_subscribe waits for this). */
 static void apply_subscriptions(liteipc_kernel *k)
 {
@@ -561,6 +608,10 @@ static void apply_subscriptions(liteipc_kernel *k)
             host_of(k, p, &hosts[p].pid, hosts[p].prog);
         lk_dump_names(k->kern, b->dump_to, hosts, (const char(*)[LK_DUMP_NAME])b->task_name);
         b->dump_to = NULL;
+    }
+    if (b->stats_to) {
+        stats_fill(k, b->stats_to);
+        b->stats_to = NULL;
     }
     b->sub_applied = b->sub_gen;
     pthread_cond_broadcast(&b->sub_cond);
@@ -1406,6 +1457,29 @@ static void op_monitor(liteipc_kernel *k, lk_bconn *c)
     event_sink_update(k);
 }
 
+/*
+ * LK_OP_STATS: the counters (liteipcctl stats), as a second message after the answer. Like
+ * LK_OP_STATUS, the connection is no process and no user, and another user gets EACCES.
+ */
+static void op_stats(liteipc_kernel *k, lk_bconn *c)
+{
+    lk_wire_resp rs = {0};
+    liteipc_stats *st;
+
+    if (c->pid >= 0 || c->presence) {
+        conn_close(k, c, true);
+        return;
+    }
+    st = peer_may_use(c) ? malloc(sizeof(*st)) : NULL;
+    rs.result = !peer_may_use(c) ? -EACCES : st ? 0 : -ENOMEM;
+    if (st)
+        stats_fill(k, st);
+    if (lk_seq_send(c->sock, &rs, sizeof(rs), NULL, 0) != (ssize_t)sizeof(rs) ||
+        (st && lk_seq_send(c->sock, st, sizeof(*st), NULL, 0) != (ssize_t)sizeof(*st)))
+        conn_close(k, c, true);
+    free(st);
+}
+
 static void handle_conn(liteipc_kernel *k, lk_bconn *c)
 {
     lk_wire_req rq;
@@ -1443,6 +1517,10 @@ static void handle_conn(liteipc_kernel *k, lk_bconn *c)
     }
     if (rq.op == LK_OP_MONITOR) {
         op_monitor(k, c);
+        return;
+    }
+    if (rq.op == LK_OP_STATS) {
+        op_stats(k, c);
         return;
     }
     memset(&rs, 0, sizeof(rs));
@@ -1770,6 +1848,7 @@ int lk_broker_start(liteipc_kernel *k, const char *name)
     int err;
 
     b->epfd = b->efd = b->lfd = b->bell_fd = b->tfd = -1;
+    b->started_ns = lk_now_ns();
     b->fds_budget = fd_budget();
     for (int i = 0; i < LK_MAX_TASKS; i++)
         b->by_tid[i].pid = b->by_tid[i].slot = -1;
@@ -1912,6 +1991,22 @@ int liteipc_kernel_dump(liteipc_kernel *k, FILE *out)
     pthread_mutex_unlock(&k->b.sub_lock);
     if (err == 0 && fflush(out) == EOF)
         err = -errno;
+    return err;
+}
+
+int liteipc_kernel_stats(liteipc_kernel *k, liteipc_stats *out)
+{
+    int err;
+
+    if (!k || !out)
+        return -EINVAL;
+    if (!k->is_host)
+        return -EPERM;
+    pthread_mutex_lock(&k->b.sub_lock);
+    k->b.stats_to = out;
+    err = wait_applied(k, ++k->b.sub_gen);
+    k->b.stats_to = NULL;
+    pthread_mutex_unlock(&k->b.sub_lock);
     return err;
 }
 

@@ -55,6 +55,8 @@ enum lk_op {
                            fd: a memory file holding the kernel's tables as text (the dump) */
     LK_OP_MONITOR,      /* before HELLO, on its own connection (liteipcctl): the broker then
                            sends it every event as an lk_wire_event, never blocking on it */
+    LK_OP_STATS,        /* before HELLO, on its own connection (liteipcctl): never a process
+                           nor a user. Reply, then a second message: the liteipc_stats */
 };
 
 /* A name (a thread's, a program's) travels in the request's c and d: 15 bytes and a NUL. */
@@ -198,6 +200,8 @@ typedef struct lk_broker {
     int nactive;
     lk_bconn *monitors[LK_MAX_MONITORS]; /* LK_OP_MONITOR connections (broker thread only) */
     int nmonitors;
+    liteipc_stats *stats_to;     /* liteipc_kernel_stats: filled with the next generation */
+    uint64_t started_ns;         /* CLOCK_MONOTONIC when the broker started (uptime) */
 } lk_broker;
 
 /* ---- client side ----------------------------------------------------------------------------- */

@@ -346,6 +346,58 @@ int liteipc_trace_stop(liteipc_trace *trace);
  */
 int liteipc_kernel_dump(liteipc_kernel *k, FILE *out);
 
+/* ---- counters ------------------------------------------------------------------------------ */
+
+/* Refusals and drops are counted per errno 1..LITEIPC_STATS_ERRNO-1; [0] counts any other. */
+#define LITEIPC_STATS_ERRNO 134
+#define LITEIPC_STATS_PROCS 64 /* the most processes a kernel has */
+
+/* One live simulated process and its pool. */
+typedef struct liteipc_proc_stats {
+    int32_t pid;         /* the simulated PID */
+    int32_t host_pid;    /* the host process behind it, and its program name, as identified */
+    char prog[16];       /* when it connected (or named with liteipc_set_process_name) */
+    uint64_t pool_size;  /* 0 while no pool is mapped */
+    uint64_t pool_used;  /* bytes its messages take in the pool now (with allocator headers) */
+    uint64_t pool_peak;  /* the most pool_used has been since the pool was mapped */
+} liteipc_proc_stats;
+
+/*
+ * What a kernel has done since it started. The kernel counts whether or not anyone subscribes
+ * (a plain increment per step, on the broker thread). A message is counted when it is queued.
+ */
+typedef struct liteipc_stats {
+    uint64_t uptime_ns;       /* since the kernel started */
+    uint64_t calls;           /* requests queued that expect a reply (IPC_SEND_RECV_MSG) */
+    uint64_t oneway;          /* requests queued with LITEIPC_FLAG_ONEWAY */
+    uint64_t replies;         /* MT_REPLY queued */
+    uint64_t failed_replies;  /* MT_FAILED_REPLY queued */
+    uint64_t death_notices;   /* MT_DEATH_NOTIFY queued by the kernel */
+    uint64_t received;        /* messages handed to a receiver */
+    uint64_t bytes;           /* payload (dataSz) of the messages queued */
+    uint64_t timeouts;        /* synchronous waits ended with ETIME */
+    uint64_t killed;          /* waits ended with ERFKILL by their process's death */
+    uint64_t task_deaths;     /* tasks ended (each drains its queue, sends death notices) */
+    uint64_t process_deaths;  /* simulated processes ended */
+    /* Sends that failed after their checks began (as LITEIPC_EV_DROP_ON_WRITE), by errno. */
+    uint64_t drop_write[LITEIPC_STATS_ERRNO];
+    /* Messages thrown away unread (LITEIPC_EV_DROP_ON_READ): ENOMSG, a reply nobody waits for;
+       ESRCH, queued to a task that died. */
+    uint64_t drop_read[LITEIPC_STATS_ERRNO];
+    /* Failed ioctls (LITEIPC_EV_REFUSED), by errno. A failed send counts here and in
+       drop_write when it failed after its checks began. */
+    uint64_t refused[LITEIPC_STATS_ERRNO];
+    uint32_t nprocs;          /* entries of procs, by PID */
+    liteipc_proc_stats procs[LITEIPC_STATS_PROCS];
+} liteipc_stats;
+
+/*
+ * Copy k's counters to *out, read by the broker thread between two commands (like the dump).
+ * Host side only; for a kernel served by liteipcd, run `liteipcctl stats`. Returns 0, -EINVAL,
+ * or -EPERM (an attached kernel).
+ */
+int liteipc_kernel_stats(liteipc_kernel *k, liteipc_stats *out);
+
 #ifdef __cplusplus
 }
 #endif
