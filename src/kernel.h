@@ -90,7 +90,7 @@ typedef struct lk_event {
 
 typedef void (*lk_event_fn)(void *ctx, const lk_event *ev);
 
-/* ---- counters (liteipc_stats) ----------------------------------------------------------------- */
+/* ---- counters (liteipc_stats) ---------------------------------------------------------------- */
 
 #define LK_STATS_ERRNO 134 /* errnos 1..133 (Linux's) are counted one by one; [0]: any other */
 
