@@ -6,6 +6,7 @@
  *     liteipcctl status [NAME]   the kernel's tables (as liteipcd logs them on SIGUSR2)
  *     liteipcctl list            the kernels of this user: name, daemon PID, processes, tasks
  *     liteipcctl monitor [NAME] [--count N]   the kernel's events, one line each
+ *     liteipcctl stats [NAME]    the kernel's counters since it started (LK_OP_STATS)
  *
  * NAME defaults to $LITEIPC_DEVICE if set and valid, else "lite_ipc". They speak LK_OP_STATUS
  * or LK_OP_MONITOR on a connection of their own (src/runtime.h): the kernel does not count it
@@ -347,6 +348,134 @@ static int monitor_main(int argc, char **argv)
     return cmd_monitor(name ? name : liteipc_device_name(), count);
 }
 
+/* ---- stats ----------------------------------------------------------------------------------- */
+
+/* The reply to LK_OP_STATS on connected socket s: the answer, then the counters. */
+static int request_stats(int s, liteipc_stats *st)
+{
+    lk_wire_req rq = {.op = LK_OP_STATS};
+    lk_wire_resp rs;
+    ssize_t n = lk_seq_send(s, &rq, sizeof(rq), NULL, 0);
+
+    /* A broker that turned the connection away closed it after writing why: read that. */
+    if (n < 0 && n != -EPIPE && n != -ECONNRESET)
+        return (int)n;
+    n = lk_seq_recv(s, &rs, sizeof(rs), NULL, 0);
+    if (n != (ssize_t)sizeof(rs))
+        return n < 0 ? (int)n : -ECONNRESET;
+    if (rs.result < 0)
+        return rs.result;
+    n = lk_seq_recv(s, st, sizeof(*st), NULL, 0);
+    if (n != (ssize_t)sizeof(*st))
+        return n < 0 ? (int)n : -EPROTO;
+    return 0;
+}
+
+/* A byte count as people read it: "512 B", "1.5 KiB", "3.0 MiB". */
+static void put_bytes(uint64_t n)
+{
+    if (n < 1024)
+        printf("%llu B", (unsigned long long)n);
+    else if (n < 1024 * 1024)
+        printf("%.1f KiB", (double)n / 1024);
+    else
+        printf("%.1f MiB", (double)n / (1024 * 1024));
+}
+
+static void put_counter(const char *what, uint64_t n)
+{
+    printf("%-16s %llu\n", what, (unsigned long long)n);
+}
+
+/* One line per errno with a non-zero count, under a line with their total (zeros omitted). */
+static void put_by_errno(const char *what, const uint64_t *by_errno)
+{
+    uint64_t total = 0;
+
+    for (int e = 0; e < LITEIPC_STATS_ERRNO; e++)
+        total += by_errno[e];
+    put_counter(what, total);
+    for (int e = 1; e < LITEIPC_STATS_ERRNO; e++) {
+        const char *name = strerrorname_np(e);
+
+        if (by_errno[e])
+            printf("  %-14s %llu (%s)\n", name ? name : "?", (unsigned long long)by_errno[e],
+                   strerror(e));
+    }
+    if (by_errno[0])
+        printf("  %-14s %llu\n", "other errno", (unsigned long long)by_errno[0]);
+}
+
+static void print_stats(const char *name, pid_t host, const liteipc_stats *st)
+{
+    printf("kernel '%s', hosted by PID %d, up %.1f s\n", name, (int)host,
+           (double)st->uptime_ns / 1e9);
+    put_counter("calls", st->calls);
+    put_counter("one-way", st->oneway);
+    put_counter("replies", st->replies);
+    put_counter("failed replies", st->failed_replies);
+    put_counter("death notices", st->death_notices);
+    put_counter("received", st->received);
+    put_counter("payload bytes", st->bytes);
+    put_counter("timeouts", st->timeouts);
+    put_counter("waits killed", st->killed);
+    put_counter("task deaths", st->task_deaths);
+    put_counter("process deaths", st->process_deaths);
+    put_by_errno("drops on write", st->drop_write);
+    put_by_errno("drops on read", st->drop_read);
+    put_by_errno("refused", st->refused);
+    printf("pools (in use now, high-water mark, size):\n");
+    for (uint32_t i = 0; i < st->nprocs && i < LITEIPC_STATS_PROCS; i++) {
+        const liteipc_proc_stats *p = &st->procs[i];
+
+        printf("  process %d (host %d %.16s): ", (int)p->pid, (int)p->host_pid, p->prog);
+        if (!p->pool_size) {
+            printf("no pool\n");
+            continue;
+        }
+        put_bytes(p->pool_used);
+        printf(", ");
+        put_bytes(p->pool_peak);
+        printf(", ");
+        put_bytes(p->pool_size);
+        putchar('\n');
+    }
+}
+
+static int cmd_stats(const char *name)
+{
+    liteipc_stats *st = malloc(sizeof(*st));
+    struct ucred cred;
+    socklen_t clen = sizeof(cred);
+    int s = kernel_connect(name), err;
+
+    if (s < 0 || !st) {
+        err = s < 0 ? s : -ENOMEM;
+    } else if (getsockopt(s, SOL_SOCKET, SO_PEERCRED, &cred, &clen) < 0) {
+        err = -errno;
+    } else {
+        err = request_stats(s, st);
+    }
+    if (s >= 0)
+        close(s);
+    if (err == 0)
+        print_stats(name, cred.pid, st);
+    else
+        say_error(name, err);
+    free(st);
+    return err == 0 && fflush(stdout) == 0 ? 0 : 1;
+}
+
+/* stats [NAME]. Returns the exit status. */
+static int stats_main(int argc, char **argv)
+{
+    if (argc > 3 || (argc == 3 && argv[2][0] == '-')) {
+        fprintf(stderr, "liteipcctl: stats: unexpected argument '%s'\n", argv[argc - 1]);
+        return 2;
+    }
+    return cmd_stats(argc == 3 ? argv[2] : liteipc_device_name());
+}
+
 /* ---- command line ---------------------------------------------------------------------------- */
 
 static void usage(FILE *f)
@@ -361,6 +490,7 @@ static void usage(FILE *f)
             "                 processes and tasks\n"
             "  monitor [NAME] [--count N]\n"
             "                 the kernel's events, one line each, until interrupted or N events\n"
+            "  stats [NAME]   the kernel's counters since it started, and each process's pool\n"
             "  help [COMMAND] this help, or a command's\n"
             "\n"
             "NAME defaults to $%s if set and valid, else '%s'.\n"
@@ -400,6 +530,20 @@ static void usage_monitor(FILE *f)
             LITEIPC_DEVICE_ENV, LITEIPC_DEFAULT_DEVICE, LK_MAX_MONITORS);
 }
 
+static void usage_stats(FILE *f)
+{
+    fprintf(f,
+            "usage: liteipcctl stats [NAME]\n"
+            "Print the counters of the kernel served under NAME by this user (default $%s,\n"
+            "else '%s') since it started, one per line: calls, one-way messages, replies,\n"
+            "failed replies, death notices, messages received, payload bytes, timeouts, waits\n"
+            "killed, task and process deaths; drops on write and on read, and refused commands,\n"
+            "each with its count per errno (errnos never seen are not listed); then each\n"
+            "process's pool: in use now, its high-water mark, its size. The kernel counts\n"
+            "whether or not anyone asks, and does not count the request as a process or user.\n",
+            LITEIPC_DEVICE_ENV, LITEIPC_DEFAULT_DEVICE);
+}
+
 static bool is_help(const char *arg)
 {
     return strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0;
@@ -416,6 +560,8 @@ static int help(const char *cmd, FILE *f)
         usage_list(f);
     else if (strcmp(cmd, "monitor") == 0)
         usage_monitor(f);
+    else if (strcmp(cmd, "stats") == 0)
+        usage_stats(f);
     else {
         fprintf(stderr, "liteipcctl: unknown command '%s'\n", cmd);
         usage(stderr);
@@ -444,6 +590,8 @@ int main(int argc, char **argv)
         return cmd_list();
     if (strcmp(cmd, "monitor") == 0)
         return monitor_main(argc, argv);
+    if (strcmp(cmd, "stats") == 0)
+        return stats_main(argc, argv);
     if (strcmp(cmd, "status") == 0 || strcmp(cmd, "list") == 0) {
         fprintf(stderr, "liteipcctl: %s: too many arguments\n", cmd);
         help(cmd, stderr);

@@ -1,9 +1,10 @@
 #!/bin/sh
 # SPDX-License-Identifier: Apache-2.0
-# tools/test-liteipcctl.sh LITEIPCD LITEIPCCTL DEVPROG - a CTest: liteipcctl status, list and
-# monitor on a running liteipcd, with a program (DEVPROG cms: the ServiceManager) attached to
-# it; an error for a kernel that does not run; and liteipcctl's own connections are no users of
-# the kernel: the daemon (--exit-when-unused) stays for the program, goes once it is gone.
+# tools/test-liteipcctl.sh LITEIPCD LITEIPCCTL DEVPROG - a CTest: liteipcctl status, list,
+# monitor and stats on a running liteipcd, with a program (DEVPROG cms: the ServiceManager)
+# attached to it; an error for a kernel that does not run; and liteipcctl's own connections
+# are no users of the kernel: the daemon (--exit-when-unused) stays for the program, goes once
+# it is gone.
 set -eu
 daemon=$1 ctl=$2 prog=$3
 name="liteipcctl-test-$$"
@@ -72,6 +73,32 @@ grep -q "^kernel '$name', hosted by PID $pid\$" "$dir/status2" || fail "status2:
 "$ctl" list >"$dir/list" || fail "list"
 grep -q "^NAME  *PID  *PROCESSES  *TASKS\$" "$dir/list" || fail "list: header"
 grep -q "^$name  *$pid  *1  *1\$" "$dir/list" || fail "list: the kernel's line"
+
+# Counters: a call to the ServiceManager (answered, "hi" both ways), a one-way to it, and a
+# call to a handle nobody granted (EACCES). Each is counted before its program's call returns.
+LITEIPC_DEVICE=$name "$prog" call 0 5 0 >"$dir/call" 2>&1 || fail "call"
+grep -q '^call 0 0 ' "$dir/call" || fail "call: not answered"
+LITEIPC_DEVICE=$name "$prog" sendcms 7 >"$dir/send" 2>&1 || fail "sendcms"
+LITEIPC_DEVICE=$name "$prog" call 100 5 0 >"$dir/call2" 2>&1 || fail "refused call"
+grep -q '^call -1 13 ' "$dir/call2" || fail "call to a handle not granted: not EACCES"
+"$ctl" stats "$name" >"$dir/stats" || fail "stats"
+grep -q "^kernel '$name', hosted by PID $pid, up [0-9.]* s\$" "$dir/stats" || fail "stats: head"
+grep -q '^calls  *1$' "$dir/stats" || fail "stats: calls"
+grep -q '^one-way  *1$' "$dir/stats" || fail "stats: one-way"
+grep -q '^replies  *1$' "$dir/stats" || fail "stats: replies"
+grep -q '^failed replies  *0$' "$dir/stats" || fail "stats: failed replies"
+grep -q '^payload bytes  *4$' "$dir/stats" || fail "stats: bytes"
+grep -q '^timeouts  *0$' "$dir/stats" || fail "stats: timeouts"
+grep -q '^  EACCES  *1 (Permission denied)$' "$dir/stats" || fail "stats: EACCES"
+grep -q '^  EPERM ' "$dir/stats" && fail "stats: an errno never seen is listed"
+grep -q "^  process [0-9]* (host $ppid_ real_devprog_co): 0 B, [1-9][0-9]* B, 64.0 KiB\$" \
+    "$dir/stats" || fail "stats: the ServiceManager's pool and its high-water mark"
+status=0
+"$ctl" stats "no-such-$name" 2>"$dir/err" >/dev/null || status=$?
+[ "$status" -eq 1 ] || fail "stats of a missing kernel exited with $status"
+grep -q "^liteipcctl: no kernel named 'no-such-$name' is running\$" "$dir/err" ||
+    fail "stats of a missing kernel: message"
+"$ctl" stats --help | grep -q '^usage: liteipcctl stats \[NAME\]' || fail "stats --help"
 
 status=0
 "$ctl" status "no-such-$name" 2>"$dir/err" >/dev/null || status=$?
