@@ -5,7 +5,8 @@
  *
  *     liteipcctl status [NAME]   the kernel's tables (as liteipcd logs them on SIGUSR2)
  *     liteipcctl list            the kernels of this user: name, daemon PID, processes, tasks
- *     liteipcctl monitor [NAME] [--count N]   the kernel's events, one line each
+ *     liteipcctl monitor [NAME] [--pid P] [--tid T] [--count N] [--json]   the kernel's
+ *                                events, one line (or JSON object) each
  *     liteipcctl stats [NAME]    the kernel's counters since it started (LK_OP_STATS)
  *
  * NAME defaults to $LITEIPC_DEVICE if set and valid, else "lite_ipc". They speak LK_OP_STATUS
@@ -274,13 +275,93 @@ static void print_event(const liteipc_event *ev)
     putchar('\n');
 }
 
-/* Print the kernel's events until count of them (0: no end) or the kernel goes. */
-static int cmd_monitor(const char *name, unsigned long count)
+/* What monitor shows: events of a process or task only (-1: any), as text or JSON lines. */
+typedef struct monitor_opts {
+    long pid, tid;
+    bool json;
+} monitor_opts;
+
+/* Is ev one the options ask for? (its sender or its receiver is the process / task) */
+static bool monitor_wants(const monitor_opts *o, const liteipc_event *ev)
+{
+    if (o->pid >= 0 && ev->src_pid != o->pid && ev->dst_pid != o->pid)
+        return false;
+    if (o->tid >= 0 && ev->src_tid != o->tid && ev->dst_tid != o->tid)
+        return false;
+    return true;
+}
+
+/* A JSON string of the at most n bytes at s (a name: NUL-terminated or n bytes long). Bytes
+   outside printable ASCII are escaped as \u00XX, so the line stays valid UTF-8 JSON. */
+static void json_str(const char *s, size_t n)
+{
+    putchar('"');
+    for (size_t i = 0; i < n && s[i]; i++) {
+        unsigned char ch = (unsigned char)s[i];
+
+        if (ch == '"' || ch == '\\')
+            printf("\\%c", ch);
+        else if (ch < 0x20 || ch >= 0x7f)
+            printf("\\u%04x", ch);
+        else
+            putchar(ch);
+    }
+    putchar('"');
+}
+
+/* "src" or "dst": the task, its process, the host process behind it and their names. */
+static void json_end(const char *key, int32_t tid, int32_t pid, int32_t host, const char *prog,
+                     const char *task)
+{
+    printf("\"%s\":{\"tid\":%d,\"pid\":%d,\"host_pid\":%d,\"prog\":", key, (int)tid, (int)pid,
+           (int)host);
+    json_str(prog, 16);
+    printf(",\"task\":");
+    json_str(task, 16);
+    putchar('}');
+}
+
+static void json_msg(const IpcMsg *m)
+{
+    printf("\"msg\":{\"type\":%u,\"target\":{\"handle\":%u,\"token\":%u,\"cookie\":%u},"
+           "\"code\":%u,\"flag\":%u,\"timestamp\":%llu,\"dataSz\":%u,\"spObjNum\":%u,"
+           "\"processID\":%u,\"taskID\":%u,\"userID\":%u,\"gid\":%u}",
+           (unsigned)m->type, m->target.handle, m->target.token, m->target.cookie, m->code,
+           m->flag, (unsigned long long)m->timestamp, m->dataSz, m->spObjNum, m->processID,
+           m->taskID, m->userID, m->gid);
+}
+
+/* One event as a JSON object on one line: every field of liteipc_event, named as there, and
+   lost: the events this monitor lost just before it (it read too slowly). */
+static void print_event_json(const liteipc_event *ev, uint64_t lost)
+{
+    const char *errname = ev->err ? strerrorname_np(ev->err) : NULL;
+
+    printf("{\"time_ns\":%llu,\"type\":", (unsigned long long)ev->time_ns);
+    json_str(liteipc_event_name(ev->type), 32);
+    printf(",\"err\":%d,\"errname\":", ev->err);
+    json_str(errname ? errname : "", 32);
+    putchar(',');
+    json_end("src", ev->src_tid, ev->src_pid, ev->src_host_pid, ev->src_prog, ev->src_task);
+    putchar(',');
+    json_end("dst", ev->dst_tid, ev->dst_pid, ev->dst_host_pid, ev->dst_prog, ev->dst_task);
+    putchar(',');
+    json_msg(&ev->msg);
+    printf(",\"cmd\":%u,\"cms_cmd\":%d,\"handle\":%d,\"grantee_pid\":%d,\"grantee_prog\":",
+           (unsigned)ev->cmd, (int)ev->cms_cmd, (int)ev->handle, (int)ev->grantee_pid);
+    json_str(ev->grantee_prog, 16);
+    printf(",\"lost\":%llu}\n", (unsigned long long)lost);
+}
+
+/* Print the kernel's events the options ask for until count of them (0: no end) or the kernel
+   goes. */
+static int cmd_monitor(const char *name, unsigned long count, const monitor_opts *o)
 {
     lk_wire_req rq = {.op = LK_OP_MONITOR};
     lk_wire_resp rs;
     lk_wire_event we;
     int s = kernel_connect(name), err = 0;
+    uint64_t lost = 0;
     ssize_t n;
 
     if (s < 0) {
@@ -299,17 +380,26 @@ static int cmd_monitor(const char *name, unsigned long count)
         close(s);
         return 1;
     }
-    /* Said once subscribed: events from here on are reported (a test waits for this line). */
-    printf("monitoring kernel '%s'\n", name);
-    fflush(stdout);
-    for (unsigned long seen = 0; count == 0 || seen < count; seen++) {
+    /* Said once subscribed: events from here on are reported (a test waits for this line).
+       On stderr with --json, so that stdout holds JSON only. */
+    fprintf(o->json ? stderr : stdout, "monitoring kernel '%s'\n", name);
+    fflush(o->json ? stderr : stdout);
+    for (unsigned long seen = 0; count == 0 || seen < count;) {
         n = lk_seq_recv(s, &we, sizeof(we), NULL, 0);
         if (n != (ssize_t)sizeof(we))
             break; /* the kernel stopped */
-        if (we.dropped)
+        lost += we.dropped;
+        if (!monitor_wants(o, &we.ev))
+            continue;
+        if (o->json)
+            print_event_json(&we.ev, lost);
+        else if (lost)
             printf("(%llu events lost: this monitor read too slowly)\n",
-                   (unsigned long long)we.dropped);
-        print_event(&we.ev);
+                   (unsigned long long)lost);
+        if (!o->json)
+            print_event(&we.ev);
+        lost = 0;
+        seen++;
         fflush(stdout);
     }
     close(s);
@@ -325,27 +415,60 @@ static int parse_count(const char *arg, unsigned long *count)
     return errno == 0 && *end == '\0' && *arg >= '1' && *arg <= '9' ? 0 : -EINVAL;
 }
 
-/* monitor [NAME] [--count N], in any order. Returns the exit status. */
+/* The number after option opt (argv[*i]), a decimal >= 0 (>= 1 for --count). */
+static int option_number(int argc, char **argv, int *i, unsigned long *out)
+{
+    const char *opt = argv[*i];
+    char *end;
+
+    if (*i + 1 >= argc) {
+        fprintf(stderr, "liteipcctl: monitor: %s wants a number\n", opt);
+        return -EINVAL;
+    }
+    if (strcmp(opt, "--count") == 0 && parse_count(argv[*i + 1], out) == 0) {
+        (*i)++;
+        return 0;
+    }
+    errno = 0;
+    *out = strtoul(argv[++*i], &end, 10);
+    if (strcmp(opt, "--count") != 0 && errno == 0 && *end == '\0' && *argv[*i] >= '0' &&
+        *argv[*i] <= '9' && *out <= INT_MAX)
+        return 0;
+    fprintf(stderr, "liteipcctl: monitor: %s wants a %s number, not '%s'\n", opt,
+            strcmp(opt, "--count") == 0 ? "positive" : "non-negative", argv[*i]);
+    return -EINVAL;
+}
+
+/* monitor [NAME] [--pid P] [--tid T] [--count N] [--json], in any order. Returns the exit
+   status. */
 static int monitor_main(int argc, char **argv)
 {
     const char *name = NULL;
-    unsigned long count = 0;
+    unsigned long count = 0, num;
+    monitor_opts o = {.pid = -1, .tid = -1};
 
     for (int i = 2; i < argc; i++) {
-        if (strcmp(argv[i], "--count") == 0 && i + 1 < argc) {
-            if (parse_count(argv[++i], &count) < 0) {
-                fprintf(stderr, "liteipcctl: monitor: --count wants a positive number, not "
-                                "'%s'\n", argv[i]);
+        const char *a = argv[i];
+
+        if (strcmp(a, "--count") == 0 || strcmp(a, "--pid") == 0 || strcmp(a, "--tid") == 0) {
+            if (option_number(argc, argv, &i, &num) < 0)
                 return 2;
-            }
-        } else if (!name && argv[i][0] != '-') {
-            name = argv[i];
+            if (a[2] == 'c')
+                count = num;
+            else if (a[2] == 'p')
+                o.pid = (long)num;
+            else
+                o.tid = (long)num;
+        } else if (strcmp(a, "--json") == 0) {
+            o.json = true;
+        } else if (!name && a[0] != '-') {
+            name = a;
         } else {
-            fprintf(stderr, "liteipcctl: monitor: unexpected argument '%s'\n", argv[i]);
+            fprintf(stderr, "liteipcctl: monitor: unexpected argument '%s'\n", a);
             return 2;
         }
     }
-    return cmd_monitor(name ? name : liteipc_device_name(), count);
+    return cmd_monitor(name ? name : liteipc_device_name(), count, &o);
 }
 
 /* ---- stats ----------------------------------------------------------------------------------- */
@@ -488,7 +611,7 @@ static void usage(FILE *f)
             "                 host PID and program behind it), task and message in flight\n"
             "  list           the kernels of this user: name, PID of the host (liteipcd),\n"
             "                 processes and tasks\n"
-            "  monitor [NAME] [--count N]\n"
+            "  monitor [NAME] [--pid P] [--tid T] [--count N] [--json]\n"
             "                 the kernel's events, one line each, until interrupted or N events\n"
             "  stats [NAME]   the kernel's counters since it started, and each process's pool\n"
             "  help [COMMAND] this help, or a command's\n"
@@ -520,13 +643,19 @@ static void usage_list(FILE *f)
 static void usage_monitor(FILE *f)
 {
     fprintf(f,
-            "usage: liteipcctl monitor [NAME] [--count N]\n"
+            "usage: liteipcctl monitor [NAME] [--pid P] [--tid T] [--count N] [--json]\n"
             "Print the events of the kernel served under NAME by this user (default $%s,\n"
             "else '%s'), one line each: time (CLOCK_MONOTONIC), event, sender and receiver as\n"
             "PID/TID with the host PID and program behind them, message code, ioctl, handle,\n"
             "error. Ends after N events, when interrupted, or when the kernel stops. The kernel\n"
             "never waits for a monitor: events it could not send are counted, and the next line\n"
-            "says how many were lost. At most %d monitors per kernel.\n",
+            "says how many were lost. At most %d monitors per kernel.\n"
+            "  --pid P   only events whose sender or receiver is simulated process P\n"
+            "  --tid T   only events whose sender or receiver is task T\n"
+            "  --count N stop after N events (those shown)\n"
+            "  --json    one JSON object per line instead, with every field of the event (src,\n"
+            "            dst, msg, cmd, cms_cmd, handle, grantee, err and its name) and lost;\n"
+            "            the 'monitoring' line goes to stderr\n",
             LITEIPC_DEVICE_ENV, LITEIPC_DEFAULT_DEVICE, LK_MAX_MONITORS);
 }
 
