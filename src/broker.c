@@ -1050,6 +1050,30 @@ static int conn_watch(liteipc_kernel *k, lk_bconn *c)
     return err;
 }
 
+/*
+ * A connection turned away: counted as a refusal of the device's open, and an event naming the
+ * host process (it has no simulated PID), which liteipcd logs. The kernel's own event would not
+ * know that process, so the kernel only counts and the event is made here.
+ */
+static void note_conn_refused(liteipc_kernel *k, const lk_bconn *c, int err)
+{
+    liteipc_event e = {
+        .type = LITEIPC_EV_REFUSED, .err = err, .time_ns = lk_now_ns(),
+        .src_tid = -1, .src_pid = -1, .dst_tid = -1, .dst_pid = -1,
+        .src_host_pid = c->peer_pid, .cmd = LITEIPC_CMD_OPEN,
+        .cms_cmd = -1, .handle = -1, .grantee_pid = -1,
+    };
+
+    memcpy(e.src_prog, c->prog, sizeof(e.src_prog));
+    lk_kernel_set_event_sink(k->kern, NULL, NULL);
+    lk_note_refused(k->kern, -1, -1, LITEIPC_CMD_OPEN, err, e.time_ns);
+    event_sink_update(k);
+    for (int i = 0; i < k->b.nactive; i++)
+        k->b.active[i].fn(&e, k->b.active[i].ctx);
+    for (int i = 0; i < k->b.nmonitors; i++)
+        monitor_send(k->b.monitors[i], &e);
+}
+
 static void accept_conn(liteipc_kernel *k)
 {
     lk_bconn *c;
@@ -1075,8 +1099,10 @@ static void accept_conn(liteipc_kernel *k)
     for (int i = 0; i < LK_MAX_TASKS; i++)
         c->slot_tid[i] = -1;
     err = conn_identify(k, c);
-    if (err == 0 && user_at_cap(k, c))
+    if (err == 0 && user_at_cap(k, c)) {
         err = -EUSERS;
+        note_conn_refused(k, c, EUSERS);
+    }
     if (err == 0)
         err = conn_watch(k, c);
     if (err < 0) {
@@ -1234,6 +1260,23 @@ static int op_task_detach(liteipc_kernel *k, lk_bconn *c, int tid)
     return 0;
 }
 
+/* tid if it is a task of c's process, else -1: what a process says of itself is checked. */
+static int own_tid(const liteipc_kernel *k, const lk_bconn *c, int tid)
+{
+    return tid >= 0 && tid < LK_MAX_TASKS && k->b.by_tid[tid].pid == c->pid ? tid : -1;
+}
+
+/* LK_OP_REFUSED: a refusal c's process decided itself (no answer is sent). */
+static void op_refused(liteipc_kernel *k, lk_bconn *c, const lk_wire_req *rq)
+{
+    if (c->pid < 0) {
+        conn_close(k, c, true);
+        return;
+    }
+    lk_note_refused(k->kern, c->pid, own_tid(k, c, rq->a), (uint32_t)rq->b,
+                    rq->c < INT_MAX ? (int)rq->c : 0, lk_now_ns());
+}
+
 static int op_mmap_prepare(liteipc_kernel *k, lk_bconn *c, const lk_wire_req *rq, int *fds,
                            int *nfds)
 {
@@ -1243,8 +1286,11 @@ static int op_mmap_prepare(liteipc_kernel *k, lk_bconn *c, const lk_wire_req *rq
     if (c->pool_pending)
         return -EEXIST;
     err = lk_mmap_check(k->kern, c->pid, len, (int)rq->c, (int)rq->d);
-    if (err < 0)
+    if (err < 0) { /* the driver's refusal (the caller sees ENOMEM): counted, an event */
+        lk_note_refused(k->kern, c->pid, own_tid(k, c, rq->a), LITEIPC_CMD_MMAP, -err,
+                        lk_now_ns());
         return err;
+    }
     fds_begin();
     fd = fds_end(k, lk_memfd_create("liteipc-pool", len));
     if (fd < 0)
@@ -1521,6 +1567,10 @@ static void handle_conn(liteipc_kernel *k, lk_bconn *c)
     }
     if (rq.op == LK_OP_STATS) {
         op_stats(k, c);
+        return;
+    }
+    if (rq.op == LK_OP_REFUSED) {
+        op_refused(k, c, &rq);
         return;
     }
     memset(&rs, 0, sizeof(rs));

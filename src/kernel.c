@@ -737,6 +737,25 @@ void lk_kernel_stats(const lk_kernel *k, lk_stats *out)
     *out = k->stats;
 }
 
+void lk_note_refused(lk_kernel *k, int pid, int tid, uint32_t cmd, int err, uint64_t now)
+{
+    lk_event ev;
+
+    k->stats.refused[lk_stats_slot(err)]++;
+    if (__builtin_expect(k->ev_fn == NULL, 1))
+        return;
+    memset(&ev, 0, sizeof(ev));
+    ev.type = LK_EV_REFUSED;
+    ev.err = err;
+    ev.time_ns = now;
+    ev.src_tid = tid;
+    ev.src_pid = pid;
+    ev.dst_tid = ev.dst_pid = -1;
+    ev.cmd = cmd;
+    ev.cms_cmd = ev.handle = ev.grantee_pid = -1;
+    k->ev_fn(k->ev_ctx, &ev);
+}
+
 void *lk_proc_pool_base(const lk_kernel *k, int pid)
 {
     const lk_proc *p;

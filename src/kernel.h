@@ -369,6 +369,12 @@ int lk_task_view_get(const lk_kernel *k, int tid, lk_task_view *v);
 void lk_cms_view_get(const lk_kernel *k, lk_cms_view *v);
 /* Copy k's counters to *out. */
 void lk_kernel_stats(const lk_kernel *k, lk_stats *out);
+/*
+ * A refusal decided outside lk_ioctl (a bad descriptor, a fault writing a result, mmap's checks,
+ * a connection refused): counted, and an LK_EV_REFUSED event of task tid of process pid (-1:
+ * none) for command cmd (an ioctl request, or LITEIPC_CMD_MMAP / LITEIPC_CMD_OPEN).
+ */
+void lk_note_refused(lk_kernel *k, int pid, int tid, uint32_t cmd, int err, uint64_t now);
 /* The pool base (broker mapping) of pid, or NULL if not mapped: for pool statistics. */
 void *lk_proc_pool_base(const lk_kernel *k, int pid);
 

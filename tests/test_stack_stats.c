@@ -9,6 +9,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -72,6 +73,53 @@ static void counters_and_pools(void **state)
     free(st);
 }
 
+/* The refusal of cmd with err among n events, from task tid. */
+static bool has_refusal(const liteipc_event *ev, size_t n, int tid, uint32_t cmd, int err)
+{
+    for (size_t i = 0; i < n; i++)
+        if (ev[i].src_tid == tid && ev[i].cmd == cmd && ev[i].err == err)
+            return true;
+    return false;
+}
+
+/* Refusals decided outside the kernel's ioctl code are events and are counted too: a bad
+   descriptor and a fault writing a result (decided in this process, reported to the kernel),
+   mmap's generic checks (here) and the driver's mmap checks (in the broker). */
+static void refusals_outside_the_ioctl_code(void **state)
+{
+    t_ctx *c = *state;
+    liteipc_event ev[8];
+    liteipc_stats st;
+    IpcVersion v;
+    int fd = t_dev_setup(c->k, T_POOL, NULL), tid = liteipc_self_tid(c->k);
+    void *ro = mmap(NULL, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    size_t n;
+
+    assert_true(fd >= 0 && tid > 0 && ro != MAP_FAILED);
+    assert_errno(liteipc_ioctl(c->k, fd + 100, IPC_GET_VERSION, &v), EBADF);
+    assert_errno(liteipc_ioctl(c->k, fd, IPC_GET_VERSION, ro), EFAULT);
+    assert_true(liteipc_mmap(c->k, NULL, 0, PROT_READ, MAP_PRIVATE, fd, 0) == MAP_FAILED);
+    assert_int_equal(errno, EINVAL); /* the generic layer: a zero length */
+    assert_true(liteipc_mmap(c->k, NULL, T_POOL, PROT_READ, MAP_PRIVATE, fd, 0) == MAP_FAILED);
+    assert_int_equal(errno, ENOMEM); /* the driver's EEXIST: a pool is mapped already */
+    munmap(ro, 4096);
+
+    assert_int_equal(t_ev_wait_src(c->ev, LITEIPC_EV_REFUSED, tid, 4, T_WAIT_MS), 0);
+    n = t_ev_collect(c->ev, LITEIPC_EV_REFUSED, tid, ev, 8);
+    assert_int_equal(n, 4);
+    assert_true(has_refusal(ev, n, tid, IPC_GET_VERSION, EBADF));
+    assert_true(has_refusal(ev, n, tid, IPC_GET_VERSION, EFAULT));
+    assert_true(has_refusal(ev, n, tid, LITEIPC_CMD_MMAP, EINVAL));
+    assert_true(has_refusal(ev, n, tid, LITEIPC_CMD_MMAP, EEXIST));
+    for (size_t i = 0; i < n; i++)
+        assert_int_equal(ev[i].src_pid, liteipc_self_pid(c->k));
+    assert_int_equal(liteipc_kernel_stats(c->k, &st), 0);
+    assert_int_equal(st.refused[EBADF], 1);
+    assert_int_equal(st.refused[EFAULT], 1);
+    assert_int_equal(st.refused[EINVAL], 1);
+    assert_int_equal(st.refused[EEXIST], 1);
+}
+
 static void bad_arguments(void **state)
 {
     t_ctx *c = *state;
@@ -85,6 +133,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         T(counters_and_pools),
+        T(refusals_outside_the_ioctl_code),
         T(bad_arguments),
     };
 

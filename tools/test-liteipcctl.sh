@@ -169,3 +169,18 @@ pid=
 status=0
 "$ctl" status "$name" 2>/dev/null >/dev/null || status=$?
 [ "$status" -eq 1 ] || fail "status after the daemon exited: $status"
+
+# A connection past the user's cap (EUSERS) is logged by the daemon, naming the program, and
+# counted among the refusals. The program's second connection is the one turned away.
+"$daemon" --name "$name" --connections-per-user 1 2>"$dir/log2" &
+pid=$!
+wait_for ': ready: serving' "$dir/log2"
+LITEIPC_DEVICE=$name "$prog" call 0 1 0 >"$dir/capped" 2>&1 || true
+wait_for "refused a connection of host process [0-9]* (real_devprog_co) with EUSERS" "$dir/log2"
+"$ctl" stats "$name" >"$dir/stats2" || fail "stats of the capped kernel"
+grep -q '^  EUSERS  *1 ' "$dir/stats2" || fail "stats: the connection refused with EUSERS"
+kill -TERM "$pid"
+status=0
+wait "$pid" || status=$?
+pid=
+[ "$status" -eq 0 ] || fail "the capped liteipcd exited with $status"

@@ -285,6 +285,20 @@ typedef enum liteipc_event_type {
                                   cms_cmd for IPC_CMS_CMD; msg: the header of a refused send */
 } liteipc_event_type;
 
+/*
+ * LITEIPC_EV_REFUSED's cmd for refusals of calls that are no ioctl (every ioctl request is
+ * larger). Refusals decided outside the driver's ioctl code are events too: mmap refused by the
+ * generic mmap layer (EINVAL, EACCES, EBADF) or by the driver (EINVAL, EEXIST: the caller sees
+ * ENOMEM), cmd LITEIPC_CMD_MMAP; an ioctl on a descriptor that is not this process's device
+ * descriptor (EBADF), and a fault writing an ioctl's result (EINVAL for inMsg, EFAULT), cmd the
+ * request; a connection turned away because its user has conn_user_max (EUSERS), cmd
+ * LITEIPC_CMD_OPEN, src -1 and src_host_pid the program's PID. Those decided in the calling
+ * program are reported by it to the kernel without waiting (one lost if its connection is
+ * full). ESHUTDOWN is never an event: the kernel is gone. Nor are read, write and close.
+ */
+#define LITEIPC_CMD_MMAP 0u
+#define LITEIPC_CMD_OPEN 1u
+
 typedef struct liteipc_event {
     liteipc_event_type type;
     int err;           /* 0, or the positive errno of a drop or timeout */
