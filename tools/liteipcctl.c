@@ -266,7 +266,11 @@ static void print_event(const liteipc_event *ev)
     if (ev->type == LITEIPC_EV_MSG_WRITTEN || ev->type == LITEIPC_EV_MSG_READ ||
         ev->type == LITEIPC_EV_DROP_ON_WRITE || ev->type == LITEIPC_EV_DROP_ON_READ)
         printf(" code %u", ev->msg.code);
-    if (ev->cmd)
+    if (ev->type == LITEIPC_EV_REFUSED && ev->cmd == LITEIPC_CMD_MMAP)
+        printf(" mmap");
+    else if (ev->type == LITEIPC_EV_REFUSED && ev->cmd == LITEIPC_CMD_OPEN)
+        printf(" open");
+    else if (ev->cmd)
         printf(" ioctl 0x%x", (unsigned)ev->cmd);
     if (ev->handle >= 0 && (ev->type == LITEIPC_EV_GEN_HANDLE || ev->type == LITEIPC_EV_GRANT))
         printf(" handle %d", (int)ev->handle);
@@ -607,18 +611,18 @@ static void usage(FILE *f)
             "usage: liteipcctl COMMAND [ARG]...\n"
             "Look at the running liteipc kernels of this user, without attaching to them.\n"
             "\n"
-            "  status [NAME]  the kernel's tables: the ServiceManager, every process (with the\n"
-            "                 host PID and program behind it), task and message in flight\n"
+            "  status [NAME]  the kernel's tables: the ServiceManager, every process (with\n"
+            "                 the host PID and program behind it), task and message\n"
             "  list           the kernels of this user: name, PID of the host (liteipcd),\n"
             "                 processes and tasks\n"
             "  monitor [NAME] [--pid P] [--tid T] [--count N] [--json]\n"
-            "                 the kernel's events, one line each, until interrupted or N events\n"
-            "  stats [NAME]   the kernel's counters since it started, and each process's pool\n"
+            "                 the kernel's events, one line each, until interrupted or N\n"
+            "  stats [NAME]   the kernel's counters since it started, and each pool\n"
             "  help [COMMAND] this help, or a command's\n"
             "\n"
             "NAME defaults to $%s if set and valid, else '%s'.\n"
-            "Exit status: 0; 1 on an error (no such kernel, another user's); 2 for a usage "
-            "error.\n",
+            "Exit status: 0; 1 on an error (no such kernel, another user's); 2 for a\n"
+            "usage error.\n",
             LITEIPC_DEVICE_ENV, LITEIPC_DEFAULT_DEVICE);
 }
 
@@ -626,36 +630,38 @@ static void usage_status(FILE *f)
 {
     fprintf(f,
             "usage: liteipcctl status [NAME]\n"
-            "Print the tables of the kernel served under NAME by this user (default $%s, else\n"
-            "'%s'): the text liteipcd logs on SIGUSR2, preceded by the host's PID. The kernel\n"
-            "does not count the request as a process or user. Exit status 1 if no kernel of\n"
-            "that name runs or it belongs to another user.\n",
+            "Print the tables of the kernel served under NAME by this user (default\n"
+            "$%s, else '%s'): the text liteipcd logs on SIGUSR2, preceded\n"
+            "by the host's PID. The kernel does not count the request as a process or\n"
+            "user.\n"
+            "Exit status 1 if no kernel of that name runs or it belongs to another user.\n",
             LITEIPC_DEVICE_ENV, LITEIPC_DEFAULT_DEVICE);
 }
 
 static void usage_list(FILE *f)
 {
     fprintf(f, "usage: liteipcctl list\n"
-               "One line per kernel this user serves (found in /proc/net/unix, each asked for its\n"
-               "status): NAME, the host's PID, the simulated PROCESSES and TASKS.\n");
+               "One line per kernel this user serves (found in /proc/net/unix, each asked\n"
+               "for its status): NAME, the host's PID, the simulated PROCESSES and TASKS.\n");
 }
 
 static void usage_monitor(FILE *f)
 {
     fprintf(f,
             "usage: liteipcctl monitor [NAME] [--pid P] [--tid T] [--count N] [--json]\n"
-            "Print the events of the kernel served under NAME by this user (default $%s,\n"
-            "else '%s'), one line each: time (CLOCK_MONOTONIC), event, sender and receiver as\n"
-            "PID/TID with the host PID and program behind them, message code, ioctl, handle,\n"
-            "error. Ends after N events, when interrupted, or when the kernel stops. The kernel\n"
-            "never waits for a monitor: events it could not send are counted, and the next line\n"
-            "says how many were lost. At most %d monitors per kernel.\n"
-            "  --pid P   only events whose sender or receiver is simulated process P\n"
-            "  --tid T   only events whose sender or receiver is task T\n"
-            "  --count N stop after N events (those shown)\n"
-            "  --json    one JSON object per line instead, with every field of the event (src,\n"
-            "            dst, msg, cmd, cms_cmd, handle, grantee, err and its name) and lost;\n"
-            "            the 'monitoring' line goes to stderr\n",
+            "Print the events of the kernel served under NAME by this user (default\n"
+            "$%s, else '%s'), one line each: time (CLOCK_MONOTONIC), event,\n"
+            "sender and receiver as PID/TID with the host PID and program behind them,\n"
+            "message code, ioctl, handle, error. Ends after N events, when interrupted,\n"
+            "or when the kernel stops. The kernel never waits for a monitor: events it\n"
+            "could not send are counted, and the next line says how many were lost.\n"
+            "At most %d monitors per kernel.\n"
+            "  --pid P    only events whose sender or receiver is simulated process P\n"
+            "  --tid T    only events whose sender or receiver is task T\n"
+            "  --count N  stop after N events (those shown)\n"
+            "  --json     one JSON object per line instead, with every field of the\n"
+            "             event (src, dst, msg, cmd, cms_cmd, handle, grantee, err and\n"
+            "             its name) and lost; the 'monitoring' line goes to stderr\n",
             LITEIPC_DEVICE_ENV, LITEIPC_DEFAULT_DEVICE, LK_MAX_MONITORS);
 }
 
@@ -663,13 +669,14 @@ static void usage_stats(FILE *f)
 {
     fprintf(f,
             "usage: liteipcctl stats [NAME]\n"
-            "Print the counters of the kernel served under NAME by this user (default $%s,\n"
-            "else '%s') since it started, one per line: calls, one-way messages, replies,\n"
-            "failed replies, death notices, messages received, payload bytes, timeouts, waits\n"
-            "killed, task and process deaths; drops on write and on read, and refused commands,\n"
-            "each with its count per errno (errnos never seen are not listed); then each\n"
-            "process's pool: in use now, its high-water mark, its size. The kernel counts\n"
-            "whether or not anyone asks, and does not count the request as a process or user.\n",
+            "Print the counters of the kernel served under NAME by this user (default\n"
+            "$%s, else '%s') since it started, one per line: calls, one-way\n"
+            "messages, replies, failed replies, death notices, messages received,\n"
+            "payload bytes, timeouts, waits killed, task and process deaths; drops on\n"
+            "write and on read, and refused commands, each with its count per errno\n"
+            "(errnos never seen are not listed); then each process's pool: in use now,\n"
+            "its high-water mark, its size. The kernel counts whether or not anyone\n"
+            "asks, and does not count the request as a process or user.\n",
             LITEIPC_DEVICE_ENV, LITEIPC_DEFAULT_DEVICE);
 }
 

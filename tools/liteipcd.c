@@ -21,7 +21,8 @@
  *
  *     It runs in the foreground and logs to stderr, one line per fact, each with a timestamp:
  *     the configuration at start, "ready" once it serves, the end of every task, every
- *     synchronous wait that ended with ETIME, and the stop.
+ *     synchronous wait that ended with ETIME, every connection refused with EUSERS (with the
+ *     program turned away), and the stop.
  *
  *     liteipc_kernel_attach_or_start() runs it as
  *         liteipcd --name NAME --exit-when-unused --ready-fd FD --quiet
