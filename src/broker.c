@@ -2026,19 +2026,31 @@ int liteipc_subscribe(liteipc_kernel *k, liteipc_event_fn fn, void *ctx)
     return id;
 }
 
+/* Have the broker thread, between two commands, write its tables to out and/or fill *st (each
+   may be NULL). Host side only. */
+static int broker_snapshot(liteipc_kernel *k, FILE *out, liteipc_stats *st)
+{
+    int err;
+
+    if (!k->is_host)
+        return -EPERM;
+    pthread_mutex_lock(&k->b.sub_lock);
+    k->b.dump_to = out;
+    k->b.stats_to = st;
+    err = wait_applied(k, ++k->b.sub_gen);
+    k->b.dump_to = NULL;
+    k->b.stats_to = NULL;
+    pthread_mutex_unlock(&k->b.sub_lock);
+    return err;
+}
+
 int liteipc_kernel_dump(liteipc_kernel *k, FILE *out)
 {
     int err;
 
     if (!k || !out)
         return -EINVAL;
-    if (!k->is_host)
-        return -EPERM;
-    pthread_mutex_lock(&k->b.sub_lock);
-    k->b.dump_to = out;
-    err = wait_applied(k, ++k->b.sub_gen);
-    k->b.dump_to = NULL;
-    pthread_mutex_unlock(&k->b.sub_lock);
+    err = broker_snapshot(k, out, NULL);
     if (err == 0 && fflush(out) == EOF)
         err = -errno;
     return err;
@@ -2046,18 +2058,9 @@ int liteipc_kernel_dump(liteipc_kernel *k, FILE *out)
 
 int liteipc_kernel_stats(liteipc_kernel *k, liteipc_stats *out)
 {
-    int err;
-
     if (!k || !out)
         return -EINVAL;
-    if (!k->is_host)
-        return -EPERM;
-    pthread_mutex_lock(&k->b.sub_lock);
-    k->b.stats_to = out;
-    err = wait_applied(k, ++k->b.sub_gen);
-    k->b.stats_to = NULL;
-    pthread_mutex_unlock(&k->b.sub_lock);
-    return err;
+    return broker_snapshot(k, NULL, out);
 }
 
 int liteipc_unsubscribe(liteipc_kernel *k, int id)

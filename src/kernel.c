@@ -94,22 +94,29 @@ static int32_t pid_of_tid(const lk_kernel *k, int tid)
     return k->tasks[tid].pid;
 }
 
+/* An event with its common fields, no message, and none of the access model's. */
+static void ev_init(const lk_kernel *k, lk_event *ev, lk_event_type type, int err, uint64_t now,
+                    int src_tid, int src_pid, int dst_tid)
+{
+    memset(ev, 0, sizeof(*ev));
+    ev->type = type;
+    ev->err = err;
+    ev->time_ns = now;
+    ev->src_tid = src_tid;
+    ev->src_pid = src_pid;
+    ev->dst_tid = dst_tid;
+    ev->dst_pid = pid_of_tid(k, dst_tid);
+    ev->cms_cmd = ev->handle = ev->grantee_pid = -1;
+}
+
 void lk__emit_slow(lk_kernel *k, lk_event_type type, int err, uint64_t now, int src_tid,
                    int src_pid, int dst_tid, const IpcMsg *msg)
 {
     lk_event ev;
 
-    memset(&ev, 0, sizeof(ev));
-    ev.type = type;
-    ev.err = err;
-    ev.time_ns = now;
-    ev.src_tid = src_tid;
-    ev.src_pid = src_pid;
-    ev.dst_tid = dst_tid;
-    ev.dst_pid = pid_of_tid(k, dst_tid);
+    ev_init(k, &ev, type, err, now, src_tid, src_pid, dst_tid);
     if (msg != NULL)
         ev.msg = *msg;
-    ev.cms_cmd = ev.handle = ev.grantee_pid = -1;
     k->ev_fn(k->ev_ctx, &ev);
 }
 
@@ -118,14 +125,7 @@ void lk__emit_access_slow(lk_kernel *k, lk_event_type type, int err, uint64_t no
 {
     lk_event ev;
 
-    memset(&ev, 0, sizeof(ev));
-    ev.type = type;
-    ev.err = err;
-    ev.time_ns = now;
-    ev.src_tid = src_tid;
-    ev.src_pid = pid_of_tid(k, src_tid);
-    ev.dst_tid = dst_tid;
-    ev.dst_pid = pid_of_tid(k, dst_tid);
+    ev_init(k, &ev, type, err, now, src_tid, pid_of_tid(k, src_tid), dst_tid);
     if (a->msg != NULL)
         ev.msg = *a->msg;
     ev.cmd = a->cmd;
@@ -744,15 +744,8 @@ void lk_note_refused(lk_kernel *k, int pid, int tid, uint32_t cmd, int err, uint
     k->stats.refused[lk_stats_slot(err)]++;
     if (__builtin_expect(k->ev_fn == NULL, 1))
         return;
-    memset(&ev, 0, sizeof(ev));
-    ev.type = LK_EV_REFUSED;
-    ev.err = err;
-    ev.time_ns = now;
-    ev.src_tid = tid;
-    ev.src_pid = pid;
-    ev.dst_tid = ev.dst_pid = -1;
+    ev_init(k, &ev, LK_EV_REFUSED, err, now, tid, pid, -1);
     ev.cmd = cmd;
-    ev.cms_cmd = ev.handle = ev.grantee_pid = -1;
     k->ev_fn(k->ev_ctx, &ev);
 }
 
