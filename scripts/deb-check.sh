@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: Apache-2.0
 # deb-check.sh [BUILD_DIR] - the .deb that `make package` built in BUILD_DIR (default build)
 # has the control fields it should (dpkg-deb -I) and holds the library, headers, liteipcd and
-# liteipcctl, the shim, the man page, the docs, the CMake package and the pkg-config files under
+# liteipcctl, the shim, the man pages, the docs, the CMake package and the pkg-config files under
 # /usr (dpkg-deb -c), whose .pc files name /usr and no staging directory. Nothing is installed.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -28,6 +28,7 @@ for path in /usr/bin/liteipcd /usr/bin/liteipcctl /usr/lib/libliteipc.a \
             /usr/include/liteipc/liteipc.h \
             /usr/include/liteipc/lite_ipc.h /usr/include/liteipc/compat.h \
             /usr/include/liteipc/version.h /usr/share/man/man1/liteipcd.1 \
+            /usr/share/man/man1/liteipcctl.1 \
             /usr/lib/cmake/liteipc/liteipcConfig.cmake \
             /usr/lib/cmake/liteipc/liteipcConfigVersion.cmake \
             /usr/lib/cmake/liteipc/liteipcTargets.cmake \

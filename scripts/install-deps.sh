@@ -80,6 +80,7 @@ have_cmd cmake || missing+=(cmake)
 have_cmd pkg-config || missing+=(pkg-config)
 have_cmocka || missing+=(libcmocka-dev)
 have_cmd groff || missing+=(groff-base) # the man page test (scripts/man-check.sh)
+have_cmd jq || missing+=(jq) # parses `liteipcctl monitor --json` (tools/test-liteipcctl.sh)
 if [ "$want_cxx" = 1 ]; then
     have_cmd g++ || missing+=(g++)
 fi

@@ -3,6 +3,9 @@
 # man-check.sh LITEIPCD PAGE - the man page of liteipcd renders without a warning (man -l if
 # man-db is installed, else groff), documents every option of `liteipcd --help` and no other,
 # and gives each option the default --help gives it.
+# man-check.sh LITEIPCCTL PAGE - the same rendering check for liteipcctl's page, which must
+# have a synopsis of every command of `liteipcctl --help` and name every option of each
+# command's help; and every help of liteipcctl fits a screen (80 columns, 24 lines).
 set -euo pipefail
 daemon=$1
 page=$2
@@ -22,9 +25,39 @@ if [ -s "$tmp/warn" ] || [ ! -s "$tmp/rendered" ]; then
     fail=1
 fi
 
+groff -man -Tascii -P-cbou -rHY=0 "$page" 2>/dev/null >"$tmp/page.txt"
+
+# 2'. liteipcctl: every command of --help has a synopsis line and every option of each
+#     command's help appears in the page; each help fits a screen (80 x 24).
+if [ "$(basename "$daemon")" = liteipcctl ]; then
+    "$daemon" --help >"$tmp/help.txt"
+    cmds=$(sed -n 's/^  \([a-z][a-z]*\) .*/\1/p' "$tmp/help.txt" | grep -vx help)
+    [ -n "$cmds" ] || { echo "man-check: no commands read from --help" >&2; fail=1; }
+    n=0
+    for cmd in "" $cmds; do
+        "$daemon" help $cmd >"$tmp/help-cmd.txt"
+        width=$(awk '{ if (length > m) m = length } END { print m + 0 }' "$tmp/help-cmd.txt")
+        if [ "$(wc -l <"$tmp/help-cmd.txt")" -gt 24 ] || [ "$width" -gt 80 ]; then
+            echo "man-check: 'liteipcctl help $cmd' does not fit 80 x 24" >&2
+            fail=1
+        fi
+        [ -n "$cmd" ] || continue
+        grep -q "^ *liteipcctl $cmd\b" "$tmp/page.txt" ||
+            { echo "man-check: $page: no synopsis of command $cmd" >&2; fail=1; }
+        for opt in $(grep -o -- '--[a-z][a-z-]*' "$tmp/help-cmd.txt" | sort -u); do
+            [ "$opt" = --help ] && continue
+            n=$((n + 1))
+            grep -q -- "$opt" "$tmp/page.txt" ||
+                { echo "man-check: $page: command $cmd: no option $opt" >&2; fail=1; }
+        done
+    done
+    [ $fail = 0 ] && echo "man-check: $page renders cleanly; commands $(echo $cmds) and" \
+        "their $n options, as in --help"
+    exit $fail
+fi
+
 # 2. Options and their defaults, from plain ASCII text without hyphenation. An option's text
 #    runs from its own line to the next option line or the next section heading.
-groff -man -Tascii -P-cbou -rHY=0 "$page" 2>/dev/null >"$tmp/page.txt"
 "$daemon" --help >"$tmp/help.txt"
 # "OPTION<TAB>DEFAULT" (DEFAULT empty when the text gives no number) for each option line.
 options_of() {

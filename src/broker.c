@@ -566,6 +566,53 @@ static void event_sink_update(liteipc_kernel *k)
     lk_kernel_set_event_sink(k->kern, any ? broker_event : NULL, k);
 }
 
+_Static_assert(LK_STATS_ERRNO == LITEIPC_STATS_ERRNO, "errno slots of the counters align");
+_Static_assert(LK_MAX_PROCS == LITEIPC_STATS_PROCS, "every process fits in liteipc_stats");
+
+/* One live process's entry of liteipc_stats: who it is, its pool's use and high-water mark. */
+static void stats_proc(const liteipc_kernel *k, int pid, const lk_proc_view *v,
+                       liteipc_proc_stats *ps)
+{
+    const void *base = lk_proc_pool_base(k->kern, pid);
+
+    ps->pid = pid;
+    host_of(k, pid, &ps->host_pid, ps->prog);
+    if (!base)
+        return;
+    ps->pool_size = v->pool_size;
+    ps->pool_used = lk_pool_used(base);
+    ps->pool_peak = v->pool_peak;
+}
+
+/* The kernel's counters and every live process's pool (broker thread, between commands). */
+static void stats_fill(const liteipc_kernel *k, liteipc_stats *out)
+{
+    lk_stats ks;
+    lk_proc_view v;
+
+    memset(out, 0, sizeof(*out));
+    lk_kernel_stats(k->kern, &ks);
+    out->uptime_ns = lk_now_ns() - k->b.started_ns;
+    out->calls = ks.calls;
+    out->oneway = ks.oneway;
+    out->replies = ks.replies;
+    out->failed_replies = ks.failed_replies;
+    out->death_notices = ks.death_notices;
+    out->received = ks.received;
+    out->bytes = ks.bytes;
+    out->timeouts = ks.timeouts;
+    out->killed = ks.killed;
+    out->task_deaths = ks.task_deaths;
+    out->process_deaths = ks.process_deaths;
+    memcpy(out->drop_write, ks.drop_write, sizeof(out->drop_write));
+    memcpy(out->drop_read, ks.drop_read, sizeof(out->drop_read));
+    memcpy(out->refused, ks.refused, sizeof(out->refused));
+    for (int pid = 0; pid < LK_MAX_PROCS; pid++) {
+        if (lk_proc_view_get(k->kern, pid, &v) == 0 && v.in_use)
+            stats_proc(k, pid, &v, &out->procs[out->nprocs++]);
+    }
+}
+
 /* Take the subscribers' new generation (liteipc_subscribe waits for this). */
 static void apply_subscriptions(liteipc_kernel *k)
 {
@@ -584,6 +631,10 @@ static void apply_subscriptions(liteipc_kernel *k)
             host_of(k, p, &hosts[p].pid, hosts[p].prog);
         lk_dump_names(k->kern, b->dump_to, hosts, (const char(*)[LK_DUMP_NAME])b->task_name);
         b->dump_to = NULL;
+    }
+    if (b->stats_to) {
+        stats_fill(k, b->stats_to);
+        b->stats_to = NULL;
     }
     b->sub_applied = b->sub_gen;
     pthread_cond_broadcast(&b->sub_cond);
@@ -1022,6 +1073,30 @@ static int conn_watch(liteipc_kernel *k, lk_bconn *c)
     return err;
 }
 
+/*
+ * A connection turned away: counted as a refusal of the device's open, and an event naming the
+ * host process (it has no simulated PID), which liteipcd logs. The kernel's own event would not
+ * know that process, so the kernel only counts and the event is made here.
+ */
+static void note_conn_refused(liteipc_kernel *k, const lk_bconn *c, int err)
+{
+    liteipc_event e = {
+        .type = LITEIPC_EV_REFUSED, .err = err, .time_ns = kernel_now(k),
+        .src_tid = -1, .src_pid = -1, .dst_tid = -1, .dst_pid = -1,
+        .src_host_pid = c->peer_pid, .cmd = LITEIPC_CMD_OPEN,
+        .cms_cmd = -1, .handle = -1, .grantee_pid = -1,
+    };
+
+    memcpy(e.src_prog, c->prog, sizeof(e.src_prog));
+    lk_kernel_set_event_sink(k->kern, NULL, NULL);
+    lk_note_refused(k->kern, -1, -1, LITEIPC_CMD_OPEN, err, e.time_ns);
+    event_sink_update(k);
+    for (int i = 0; i < k->b.nactive; i++)
+        k->b.active[i].fn(&e, k->b.active[i].ctx);
+    for (int i = 0; i < k->b.nmonitors; i++)
+        monitor_send(k->b.monitors[i], &e);
+}
+
 static void accept_conn(liteipc_kernel *k)
 {
     lk_bconn *c;
@@ -1047,8 +1122,10 @@ static void accept_conn(liteipc_kernel *k)
     for (int i = 0; i < LK_MAX_TASKS; i++)
         c->slot_tid[i] = -1;
     err = conn_identify(k, c);
-    if (err == 0 && user_at_cap(k, c))
+    if (err == 0 && user_at_cap(k, c)) {
         err = -EUSERS;
+        note_conn_refused(k, c, EUSERS);
+    }
     if (err == 0)
         err = conn_watch(k, c);
     if (err < 0) {
@@ -1206,6 +1283,23 @@ static int op_task_detach(liteipc_kernel *k, lk_bconn *c, int tid)
     return 0;
 }
 
+/* tid if it is a task of c's process, else -1: what a process says of itself is checked. */
+static int own_tid(const liteipc_kernel *k, const lk_bconn *c, int tid)
+{
+    return tid >= 0 && tid < LK_MAX_TASKS && k->b.by_tid[tid].pid == c->pid ? tid : -1;
+}
+
+/* LK_OP_REFUSED: a refusal c's process decided itself (no answer is sent). */
+static void op_refused(liteipc_kernel *k, lk_bconn *c, const lk_wire_req *rq)
+{
+    if (c->pid < 0) {
+        conn_close(k, c, true);
+        return;
+    }
+    lk_note_refused(k->kern, c->pid, own_tid(k, c, rq->a), (uint32_t)rq->b,
+                    rq->c < INT_MAX ? (int)rq->c : 0, kernel_now(k));
+}
+
 static int op_mmap_prepare(liteipc_kernel *k, lk_bconn *c, const lk_wire_req *rq, int *fds,
                            int *nfds)
 {
@@ -1215,8 +1309,11 @@ static int op_mmap_prepare(liteipc_kernel *k, lk_bconn *c, const lk_wire_req *rq
     if (c->pool_pending)
         return -EEXIST;
     err = lk_mmap_check(k->kern, c->pid, len, (int)rq->c, (int)rq->d);
-    if (err < 0)
+    if (err < 0) { /* the driver's refusal (the caller sees ENOMEM): counted, an event */
+        lk_note_refused(k->kern, c->pid, own_tid(k, c, rq->a), LITEIPC_CMD_MMAP, -err,
+                        kernel_now(k));
         return err;
+    }
     fds_begin();
     fd = fds_end(k, lk_memfd_create("liteipc-pool", len));
     if (fd < 0)
@@ -1429,6 +1526,29 @@ static void op_monitor(liteipc_kernel *k, lk_bconn *c)
     event_sink_update(k);
 }
 
+/*
+ * LK_OP_STATS: the counters (liteipcctl stats), as a second message after the answer. Like
+ * LK_OP_STATUS, the connection is no process and no user, and another user gets EACCES.
+ */
+static void op_stats(liteipc_kernel *k, lk_bconn *c)
+{
+    lk_wire_resp rs = {0};
+    liteipc_stats *st;
+
+    if (c->pid >= 0 || c->presence) {
+        conn_close(k, c, true);
+        return;
+    }
+    st = peer_may_use(c) ? malloc(sizeof(*st)) : NULL;
+    rs.result = !peer_may_use(c) ? -EACCES : st ? 0 : -ENOMEM;
+    if (st)
+        stats_fill(k, st);
+    if (lk_seq_send(c->sock, &rs, sizeof(rs), NULL, 0) != (ssize_t)sizeof(rs) ||
+        (st && lk_seq_send(c->sock, st, sizeof(*st), NULL, 0) != (ssize_t)sizeof(*st)))
+        conn_close(k, c, true);
+    free(st);
+}
+
 static void handle_conn(liteipc_kernel *k, lk_bconn *c)
 {
     lk_wire_req rq;
@@ -1466,6 +1586,14 @@ static void handle_conn(liteipc_kernel *k, lk_bconn *c)
     }
     if (rq.op == LK_OP_MONITOR) {
         op_monitor(k, c);
+        return;
+    }
+    if (rq.op == LK_OP_STATS) {
+        op_stats(k, c);
+        return;
+    }
+    if (rq.op == LK_OP_REFUSED) {
+        op_refused(k, c, &rq);
         return;
     }
     memset(&rs, 0, sizeof(rs));
@@ -1892,6 +2020,7 @@ int lk_broker_start(liteipc_kernel *k, const char *name)
     int err;
 
     b->epfd = b->efd = b->lfd = b->bell_fd = b->tfd = -1;
+    b->started_ns = lk_now_ns();
     b->fds_budget = fd_budget();
     for (int i = 0; i < LK_MAX_TASKS; i++)
         b->by_tid[i].pid = b->by_tid[i].slot = -1;
@@ -2019,22 +2148,41 @@ int liteipc_subscribe(liteipc_kernel *k, liteipc_event_fn fn, void *ctx)
     return id;
 }
 
+/* Have the broker thread, between two commands, write its tables to out and/or fill *st (each
+   may be NULL). Host side only. */
+static int broker_snapshot(liteipc_kernel *k, FILE *out, liteipc_stats *st)
+{
+    int err;
+
+    if (!k->is_host)
+        return -EPERM;
+    pthread_mutex_lock(&k->b.sub_lock);
+    k->b.dump_to = out;
+    k->b.stats_to = st;
+    err = wait_applied(k, ++k->b.sub_gen);
+    k->b.dump_to = NULL;
+    k->b.stats_to = NULL;
+    pthread_mutex_unlock(&k->b.sub_lock);
+    return err;
+}
+
 int liteipc_kernel_dump(liteipc_kernel *k, FILE *out)
 {
     int err;
 
     if (!k || !out)
         return -EINVAL;
-    if (!k->is_host)
-        return -EPERM;
-    pthread_mutex_lock(&k->b.sub_lock);
-    k->b.dump_to = out;
-    err = wait_applied(k, ++k->b.sub_gen);
-    k->b.dump_to = NULL;
-    pthread_mutex_unlock(&k->b.sub_lock);
+    err = broker_snapshot(k, out, NULL);
     if (err == 0 && fflush(out) == EOF)
         err = -errno;
     return err;
+}
+
+int liteipc_kernel_stats(liteipc_kernel *k, liteipc_stats *out)
+{
+    if (!k || !out)
+        return -EINVAL;
+    return broker_snapshot(k, NULL, out);
 }
 
 int liteipc_unsubscribe(liteipc_kernel *k, int id)

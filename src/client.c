@@ -924,6 +924,18 @@ static void fetch_fds(lk_ctask *t, uint32_t n)
     pthread_mutex_unlock(&p->lock);
 }
 
+void lk_report_refused(lk_cproc *p, int tid, unsigned long cmd, int err)
+{
+    lk_wire_req rq = {.op = LK_OP_REFUSED, .a = tid, .b = cmd, .c = (uint64_t)err};
+
+    /* Under the lock, so that it never comes between a request and its answer. */
+    pthread_mutex_lock(&p->lock);
+    if (send(p->sock, &rq, sizeof(rq), MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
+        /* full, or the kernel is gone: the refusal goes unseen */
+    }
+    pthread_mutex_unlock(&p->lock);
+}
+
 int lk_do_call(liteipc_kernel *k, lk_ctask *t, unsigned long cmd, uintptr_t arg)
 {
     int ret;
@@ -941,6 +953,8 @@ int lk_do_call(liteipc_kernel *k, lk_ctask *t, unsigned long cmd, uintptr_t arg)
         if (ret >= 0) {
             int err = copy_out(t, arg);
 
+            if (err < 0) /* decided here, after the kernel's success: it must be told */
+                lk_report_refused(t->proc, t->tid, cmd, -err);
             ret = err < 0 ? err : ret;
         }
     }

@@ -188,9 +188,9 @@ static int mmap_generic_checks(liteipc_kernel *k, lk_cproc *p, size_t length, in
 }
 
 /* Map the pool memory file read-only and tell the broker where (steps 6-10). */
-static void *mmap_pool_locked(lk_cproc *p, size_t len, int prot, int flags, void *addr)
+static void *mmap_pool_locked(lk_cproc *p, int tid, size_t len, int prot, int flags, void *addr)
 {
-    lk_wire_req rq = {.op = LK_OP_MMAP_PREPARE, .b = len, .c = (uint64_t)prot,
+    lk_wire_req rq = {.op = LK_OP_MMAP_PREPARE, .a = tid, .b = len, .c = (uint64_t)prot,
                       .d = (uint64_t)(unsigned)flags};
     lk_wire_resp rs;
     int fd, err;
@@ -221,6 +221,8 @@ void *liteipc_mmap(liteipc_kernel *k, void *addr, size_t length, int prot, int f
 {
     int err = -EINVAL;
     lk_cproc *p = k ? lk_current_proc(k, &err) : NULL;
+    lk_ctask *t = p ? lk_task_lookup(k) : NULL; /* its TID for the events, if it has one */
+    int tid = t && t->proc == p ? t->tid : -1;
     size_t len = 0;
     void *u;
 
@@ -231,11 +233,12 @@ void *liteipc_mmap(liteipc_kernel *k, void *addr, size_t length, int prot, int f
     }
     err = mmap_generic_checks(k, p, length, prot, flags, fd, &len);
     if (err < 0) {
+        lk_report_refused(p, tid, LITEIPC_CMD_MMAP, -err);
         errno = -err;
         return MAP_FAILED;
     }
     pthread_mutex_lock(&p->lock);
-    u = mmap_pool_locked(p, len, prot, flags, addr);
+    u = mmap_pool_locked(p, tid, len, prot, flags, addr);
     pthread_mutex_unlock(&p->lock);
     if (!u) {
         errno = ENOMEM;
@@ -336,8 +339,10 @@ int liteipc_ioctl(liteipc_kernel *k, int fd, unsigned long request, ...)
     p = t ? t->proc : lk_current_proc(k, &err);
     if (!p)
         return fail(err);
-    if (lk_fd_check(k, p, fd) < 0)
+    if (lk_fd_check(k, p, fd) < 0) {
+        lk_report_refused(p, t ? t->tid : -1, request, EBADF);
         return fail(-EBADF);
+    }
     if (!t)
         t = lk_current_task(k, p, &err);
     if (!t)

@@ -74,6 +74,9 @@ static void dump_process(const lk_kernel *kern, int pid, const lk_proc_view *v,
             fputs(", ", out);
             put_size(out, st.free_bytes);
             fputs(" free", out);
+            fputs(", at most ", out); /* the high-water mark, since the pool was mapped */
+            put_size(out, v->pool_peak);
+            fputs(" used at once", out);
         }
     }
     if (v->ipc_task >= 0)

@@ -94,22 +94,29 @@ static int32_t pid_of_tid(const lk_kernel *k, int tid)
     return k->tasks[tid].pid;
 }
 
+/* An event with its common fields, no message, and none of the access model's. */
+static void ev_init(const lk_kernel *k, lk_event *ev, lk_event_type type, int err, uint64_t now,
+                    int src_tid, int src_pid, int dst_tid)
+{
+    memset(ev, 0, sizeof(*ev));
+    ev->type = type;
+    ev->err = err;
+    ev->time_ns = now;
+    ev->src_tid = src_tid;
+    ev->src_pid = src_pid;
+    ev->dst_tid = dst_tid;
+    ev->dst_pid = pid_of_tid(k, dst_tid);
+    ev->cms_cmd = ev->handle = ev->grantee_pid = -1;
+}
+
 void lk__emit_slow(lk_kernel *k, lk_event_type type, int err, uint64_t now, int src_tid,
                    int src_pid, int dst_tid, const IpcMsg *msg)
 {
     lk_event ev;
 
-    memset(&ev, 0, sizeof(ev));
-    ev.type = type;
-    ev.err = err;
-    ev.time_ns = now;
-    ev.src_tid = src_tid;
-    ev.src_pid = src_pid;
-    ev.dst_tid = dst_tid;
-    ev.dst_pid = pid_of_tid(k, dst_tid);
+    ev_init(k, &ev, type, err, now, src_tid, src_pid, dst_tid);
     if (msg != NULL)
         ev.msg = *msg;
-    ev.cms_cmd = ev.handle = ev.grantee_pid = -1;
     k->ev_fn(k->ev_ctx, &ev);
 }
 
@@ -118,14 +125,7 @@ void lk__emit_access_slow(lk_kernel *k, lk_event_type type, int err, uint64_t no
 {
     lk_event ev;
 
-    memset(&ev, 0, sizeof(ev));
-    ev.type = type;
-    ev.err = err;
-    ev.time_ns = now;
-    ev.src_tid = src_tid;
-    ev.src_pid = pid_of_tid(k, src_tid);
-    ev.dst_tid = dst_tid;
-    ev.dst_pid = pid_of_tid(k, dst_tid);
+    ev_init(k, &ev, type, err, now, src_tid, pid_of_tid(k, src_tid), dst_tid);
     if (a->msg != NULL)
         ev.msg = *a->msg;
     ev.cmd = a->cmd;
@@ -324,6 +324,7 @@ static void kill_tasks(lk_kernel *k, int pid, int spare, uint64_t now)
             lk__unpark(k, t);
             lk__complete(k, t, -ERFKILL, 0);
             lk__emit(k, LK_EV_RECV_KILLED, ERFKILL, now, -1, -1, t, NULL);
+            k->stats.killed++;
         }
         task_death(k, t, now);
     }
@@ -337,6 +338,7 @@ int lk_proc_exit(lk_kernel *k, int pid, uint64_t now)
         return -ESRCH;
     kill_tasks(k, pid, -1, now);
     proc_ipc_destroy(k, pid);
+    k->stats.process_deaths++;
     p->in_use = false;
     pid_release(k, pid);
     return 0;
@@ -416,6 +418,7 @@ static void task_death(lk_kernel *k, int tid, uint64_t now)
         t->access_map = 0;
     }
     lk__emit(k, LK_EV_TASK_DEATH, 0, now, tid, t->pid, -1, NULL);
+    k->stats.task_deaths++;
     t->in_use = false;
     t->exiting = false;
     /* §1.1: a freed TID is the next one handed out (LIFO). */
@@ -481,6 +484,7 @@ int lk_pool_attach(lk_kernel *k, int pid, void *kbase, uintptr_t uvaddr, size_t 
         return -EINVAL;
     }
     p->used_count = 0;
+    p->pool_peak = 0;
     p->kbase = kbase;
     p->uvaddr = uvaddr;
     p->pool_size = size;
@@ -664,7 +668,10 @@ int lk_ioctl(lk_kernel *k, int tid, const lk_ioctl_in *in, uint64_t now, lk_ioct
     memset(out, 0, sizeof(*out));
     out->copyout = LK_COPYOUT_NONE;
     ret = ioctl_run(k, tid, in, now, out);
-    if (ret < 0 && __builtin_expect(k->ev_fn != NULL, 0))
+    if (ret >= 0)
+        return ret;
+    k->stats.refused[lk_stats_slot(-ret)]++;
+    if (__builtin_expect(k->ev_fn != NULL, 0))
         emit_refused(k, tid, in, -ret, now);
     return ret;
 }
@@ -691,6 +698,7 @@ int lk_proc_view_get(const lk_kernel *k, int pid, lk_proc_view *v)
     v->pool_size = p->pool_size;
     v->ipc_task = p->ipc_task;
     v->used_buffers = p->used_count;
+    v->pool_peak = p->pool_peak;
     v->access[0] = p->access[0];
     v->access[1] = p->access[1];
     return 0;
@@ -722,6 +730,23 @@ void lk_cms_view_get(const lk_kernel *k, lk_cms_view *v)
     v->status = k->cms_status;
     v->task = k->cms_task;
     v->max_msg_size = k->cms_max;
+}
+
+void lk_kernel_stats(const lk_kernel *k, lk_stats *out)
+{
+    *out = k->stats;
+}
+
+void lk_note_refused(lk_kernel *k, int pid, int tid, uint32_t cmd, int err, uint64_t now)
+{
+    lk_event ev;
+
+    k->stats.refused[lk_stats_slot(err)]++;
+    if (__builtin_expect(k->ev_fn == NULL, 1))
+        return;
+    ev_init(k, &ev, LK_EV_REFUSED, err, now, tid, pid, -1);
+    ev.cmd = cmd;
+    k->ev_fn(k->ev_ctx, &ev);
 }
 
 void *lk_proc_pool_base(const lk_kernel *k, int pid)

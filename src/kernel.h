@@ -90,6 +90,37 @@ typedef struct lk_event {
 
 typedef void (*lk_event_fn)(void *ctx, const lk_event *ev);
 
+/* ---- counters (liteipc_stats) ---------------------------------------------------------------- */
+
+#define LK_STATS_ERRNO 134 /* errnos 1..133 (Linux's) are counted one by one; [0]: any other */
+
+/*
+ * What the kernel has done since it was created. Plain counters, bumped by the kernel's own
+ * logic whether or not anyone listens to events: one increment per step, no atomics (only the
+ * thread that runs the kernel writes them; read them between two calls, like the views).
+ */
+typedef struct lk_stats {
+    uint64_t calls;          /* MT_REQUEST messages queued that expect a reply */
+    uint64_t oneway;         /* MT_REQUEST messages queued with LITEIPC_FLAG_ONEWAY */
+    uint64_t replies;        /* MT_REPLY messages queued */
+    uint64_t failed_replies; /* MT_FAILED_REPLY messages queued */
+    uint64_t death_notices;  /* MT_DEATH_NOTIFY messages queued */
+    uint64_t received;       /* messages handed to a receiver */
+    uint64_t bytes;          /* dataSz of every message queued */
+    uint64_t timeouts;       /* synchronous waits ended with ETIME */
+    uint64_t killed;         /* waits ended with ERFKILL by their process's death */
+    uint64_t task_deaths, process_deaths;
+    uint64_t drop_write[LK_STATS_ERRNO]; /* sends that failed after their checks began */
+    uint64_t drop_read[LK_STATS_ERRNO];  /* messages thrown away unread: ENOMSG (a stale
+                                            reply), ESRCH (the receiver died) */
+    uint64_t refused[LK_STATS_ERRNO];    /* failed ioctls, by errno */
+} lk_stats;
+
+static inline unsigned lk_stats_slot(int err)
+{
+    return err > 0 && err < LK_STATS_ERRNO ? (unsigned)err : 0;
+}
+
 /* ---- hooks for what pure logic cannot do itself ---------------------------------------------- */
 
 typedef struct lk_ops {
@@ -312,6 +343,8 @@ typedef struct lk_proc_view {
     size_t pool_size;
     int ipc_task;          /* -1 if none */
     unsigned used_buffers; /* entries of the used list */
+    size_t pool_peak;      /* the most pool bytes ever taken at once (blocks and their
+                              headers), since the pool was mapped */
     uint64_t access[2];    /* access[t] bit t%64 of word t/64 */
 } lk_proc_view;
 
@@ -334,6 +367,14 @@ typedef struct lk_cms_view {
 int lk_proc_view_get(const lk_kernel *k, int pid, lk_proc_view *v);
 int lk_task_view_get(const lk_kernel *k, int tid, lk_task_view *v);
 void lk_cms_view_get(const lk_kernel *k, lk_cms_view *v);
+/* Copy k's counters to *out. */
+void lk_kernel_stats(const lk_kernel *k, lk_stats *out);
+/*
+ * A refusal decided outside lk_ioctl (a bad descriptor, a fault writing a result, mmap's checks,
+ * a connection refused): counted, and an LK_EV_REFUSED event of task tid of process pid (-1:
+ * none) for command cmd (an ioctl request, or LITEIPC_CMD_MMAP / LITEIPC_CMD_OPEN).
+ */
+void lk_note_refused(lk_kernel *k, int pid, int tid, uint32_t cmd, int err, uint64_t now);
 /* The pool base (broker mapping) of pid, or NULL if not mapped: for pool statistics. */
 void *lk_proc_pool_base(const lk_kernel *k, int pid);
 

@@ -61,6 +61,7 @@ typedef struct lk_proc {
     uint64_t *used;          /* used list: bit (offset / LK_POOL_ALIGN) per pool payload */
     unsigned used_count;
     uint64_t access[2];      /* bit t: access[t] */
+    size_t pool_peak;        /* high-water mark of the pool's use (lk_proc_view) */
 } lk_proc;
 
 struct lk_kernel {
@@ -74,6 +75,7 @@ struct lk_kernel {
     uint32_t cms_max;
 
     unsigned sync_parked;    /* tasks parked in a synchronous wait */
+    lk_stats stats;
 
     lk_task tasks[LK_MAX_TASKS];
     lk_proc procs[LK_MAX_PROCS];
@@ -121,6 +123,15 @@ static inline bool lk__alive(const lk_kernel *k, uint32_t tid)
 static inline int lk__resolve(const lk_kernel *k, uint32_t h)
 {
     return h == 0 ? k->cms_task : (int)h;
+}
+
+/* After an allocation in p's pool: keep its high-water mark (lk_proc_view.pool_peak). */
+static inline void lk__pool_note_use(lk_proc *p)
+{
+    size_t used = lk_pool_used(p->kbase);
+
+    if (used > p->pool_peak)
+        p->pool_peak = used;
 }
 
 static inline uint64_t lk__deadline(const lk_kernel *k, uint64_t now)

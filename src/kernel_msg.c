@@ -310,7 +310,7 @@ static int wr_route(lk_kernel *k, lk_write *w, uint64_t now)
 
 static int wr_alloc(lk_kernel *k, lk_write *w)
 {
-    const lk_proc *d = &k->procs[w->dst_pid];
+    lk_proc *d = &k->procs[w->dst_pid];
     size_t size = (size_t)node_hdr_size(d) + w->hdr.dataSz +
                   (size_t)proc_layout(d)->entry_size * w->hdr.spObjNum;
 
@@ -319,7 +319,10 @@ static int wr_alloc(lk_kernel *k, lk_write *w)
     if (!lk__pool_mapped(d))
         return -ENOMEM; /* the allocation from a missing pool returns nothing */
     w->node = lk_pool_alloc(d->kbase, size);
-    return w->node == 0 ? -ENOMEM : 0;
+    if (w->node == 0)
+        return -ENOMEM;
+    lk__pool_note_use(d);
+    return 0;
 }
 
 static int wr_copy(lk_kernel *k, const lk_write *w)
@@ -415,6 +418,7 @@ static int obj_ptr(lk_kernel *k, const lk_write *w, lk_obj *o)
     off = lk_pool_alloc(d->kbase, n);
     if (off == 0)
         return -EINVAL; /* Q14: not ENOMEM */
+    lk__pool_note_use(d);
     /* Q12 (deviation): a fault, or no way to copy, gives EFAULT after freeing the buffer. */
     if (w->in == NULL || w->in->copy_from_user == NULL ||
         w->in->copy_from_user(w->in->copy_ctx, d->kbase + off, src, n) != 0) {
@@ -609,11 +613,13 @@ static int rd_loop(lk_kernel *k, int tid, bool sync, uint64_t stamp, uint64_t no
             used_set(p, node);
             *in_msg = p->uvaddr + node;
             lk__emit(k, LK_EV_MSG_READ, 0, now, (int)m->taskID, (int)m->processID, tid, m);
+            k->stats.received++;
             return 0;
         }
         if (v == RD_DROP) {
             lk__emit(k, LK_EV_DROP_ON_READ, ENOMSG, now, (int)m->taskID, (int)m->processID,
                      tid, m);
+            k->stats.drop_read[ENOMSG]++;
             (*drops)++;
         }
         node_discard(k, t->pid, node); /* §4.4.3; a failed reply's node is freed alike */
@@ -665,6 +671,22 @@ static void rd_wake(lk_kernel *k, int tid, uint64_t now)
 
 /* ---- §4.3 the write path -------------------------------------------------------------------- */
 
+/* The counters of a message queued, by its type (the header as its sender wrote it). */
+static void count_written(lk_stats *s, const IpcMsg *m)
+{
+    if (m->type == MT_REQUEST && m->flag == LITEIPC_FLAG_ONEWAY)
+        s->oneway++;
+    else if (m->type == MT_REQUEST)
+        s->calls++;
+    else if (m->type == MT_REPLY)
+        s->replies++;
+    else if (m->type == MT_FAILED_REPLY)
+        s->failed_replies++;
+    else
+        s->death_notices++;
+    s->bytes += m->dataSz;
+}
+
 /* §4.3.8: append to the destination's FIFO and wake it if it waits. */
 static void wr_enqueue(lk_kernel *k, const lk_write *w, uint64_t now)
 {
@@ -677,6 +699,7 @@ static void wr_enqueue(lk_kernel *k, const lk_write *w, uint64_t now)
         t->q_head = w->node;
     t->q_tail = w->node;
     t->queued++;
+    count_written(&k->stats, &w->hdr);
     if (__builtin_expect(k->ev_fn != NULL, 0)) { /* the header as the receiver will see it */
         IpcMsg m;
 
@@ -718,6 +741,7 @@ static int wr_write(lk_kernel *k, lk_write *w, uint64_t now)
 free_node:
     lk_pool_free(k->procs[w->dst_pid].kbase, w->node);
 fail:
+    k->stats.drop_write[lk_stats_slot(-ret)]++;
     lk__emit(k, LK_EV_DROP_ON_WRITE, -ret, now, w->src_tid, w->src_pid,
              w->dst < LK_MAX_TASKS ? (int)w->dst : -1, &w->hdr);
     return ret;
@@ -799,6 +823,7 @@ void lk__task_drain(lk_kernel *k, int tid, uint64_t now)
 
         node_get(p, node, &m);
         lk__emit(k, LK_EV_DROP_ON_READ, ESRCH, now, (int)m.taskID, (int)m.processID, tid, &m);
+        k->stats.drop_read[ESRCH]++;
         node_discard(k, t->pid, node); /* nobody is told (§7.2 step 2) */
     }
 }
@@ -847,6 +872,7 @@ void lk_kernel_tick(lk_kernel *k, uint64_t now)
         lk__unpark(k, tid);
         lk__complete(k, tid, -ETIME, 0);
         lk__emit(k, LK_EV_RECV_TIMEOUT, ETIME, now, -1, -1, tid, NULL);
+        k->stats.timeouts++;
     }
 }
 

@@ -490,6 +490,15 @@ void lk_pool_get_stats(const void *base, lk_pool_stats *st)
     st->free_blocks = ph->free_blocks;
 }
 
+size_t lk_pool_used(const void *base)
+{
+    const struct pool_hdr *ph = cpool_of(base);
+
+    if (ph->magic != POOL_MAGIC)
+        return 0;
+    return (size_t)ph->size - LK_POOL_OVERHEAD - ph->free_bytes;
+}
+
 /* ---- consistency check --------------------------------------------------------------- */
 
 struct walk_totals {

@@ -60,6 +60,10 @@ typedef struct lk_pool_stats {
 
 void lk_pool_get_stats(const void *base, lk_pool_stats *st);
 
+/* The bytes allocations take now, block headers included (0 for a fresh pool): O(1), for the
+   kernel's high-water mark after each allocation. */
+size_t lk_pool_used(const void *base);
+
 /* Walk every block and check the pool's invariants. Returns 0, or -EIO if it is corrupt. */
 int lk_pool_check(const void *base);
 

@@ -59,6 +59,11 @@ enum lk_op {
                            fd: a memory file holding the kernel's tables as text (the dump) */
     LK_OP_MONITOR,      /* before HELLO, on its own connection (liteipcctl): the broker then
                            sends it every event as an lk_wire_event, never blocking on it */
+    LK_OP_STATS,        /* before HELLO, on its own connection (liteipcctl): never a process
+                           nor a user. Reply, then a second message: the liteipc_stats */
+    LK_OP_REFUSED,      /* a: TID (-1: none), b: the command (an ioctl request, or
+                           LITEIPC_CMD_MMAP), c: the positive errno. No reply: a refusal this
+                           process decided itself, for the counters and events */
 };
 
 /* A name (a thread's, a program's) travels in the request's c and d: 15 bytes and a NUL. */
@@ -229,6 +234,8 @@ typedef struct lk_broker {
     lk_bconn *monitors[LK_MAX_MONITORS]; /* LK_OP_MONITOR connections (broker thread only) */
     int nmonitors;
     lk_vtime vt;                 /* virtual time (cfg.virtual_time) */
+    liteipc_stats *stats_to;     /* liteipc_kernel_stats: filled with the next generation */
+    uint64_t started_ns;         /* CLOCK_MONOTONIC when the broker started (uptime) */
 } lk_broker;
 
 /* ---- client side ----------------------------------------------------------------------------- */
@@ -357,6 +364,9 @@ lk_ctask *lk_task_lookup(struct liteipc_kernel *k);
 lk_ctask *lk_current_task(struct liteipc_kernel *k, lk_cproc *p, int *err);
 /* Run one ioctl through the task's channel. Returns the result or -errno. */
 int lk_do_call(struct liteipc_kernel *k, lk_ctask *t, unsigned long cmd, uintptr_t arg);
+/* Tell the kernel, without waiting, that this process refused call cmd of task tid (-1: none)
+   with err (LK_OP_REFUSED): lost if the connection is full. */
+void lk_report_refused(lk_cproc *p, int tid, unsigned long cmd, int err);
 /* Descriptor table: record fd as a device descriptor of process pid / its access mode or -EBADF. */
 int lk_fd_record(struct liteipc_kernel *k, int fd, int pid, int accmode);
 int lk_fd_check(struct liteipc_kernel *k, lk_cproc *p, int fd);

@@ -441,9 +441,20 @@ static void connections_past_the_users_cap_eusers(void **state)
 {
     t_ctx *c = *state;
     struct conncap cc = {.k = c->k};
+    liteipc_event ev[8];
+    liteipc_stats st;
+    pid_t child = fork_child(child_fills_its_connections, &cc);
     int fd;
 
-    assert_child_passed(wait_child(fork_child(child_fills_its_connections, &cc)));
+    assert_child_passed(wait_child(child));
+    /* The refusal is counted, and an event names the program that was turned away. */
+    assert_int_equal(t_ev_collect(c->ev, LITEIPC_EV_REFUSED, -1, ev, 8), 1);
+    assert_int_equal(ev[0].err, EUSERS);
+    assert_int_equal(ev[0].cmd, LITEIPC_CMD_OPEN);
+    assert_int_equal(ev[0].src_host_pid, child);
+    assert_int_equal(ev[0].src_pid, -1);
+    assert_int_equal(liteipc_kernel_stats(c->k, &st), 0);
+    assert_int_equal(st.refused[EUSERS], 1);
     /* the host's own processes do not count */
     fd = t_dev_setup(c->k, T_POOL, NULL);
     assert_true(fd >= 0);

@@ -170,6 +170,7 @@ static void another_users_kernel_is_refused(void **state)
     assert_int_equal(read(from[0], &len, sizeof(len)), sizeof(len));
     assert_int_equal(ask(&addr, len, LK_OP_STATUS), -EACCES);
     assert_int_equal(ask(&addr, len, LK_OP_MONITOR), -EACCES);
+    assert_int_equal(ask(&addr, len, LK_OP_STATS), -EACCES);
     close(to[1]);
     close(from[0]);
     assert_int_equal(waitpid(child, &status, 0), child);

@@ -5,7 +5,9 @@
  *
  *     liteipcctl status [NAME]   the kernel's tables (as liteipcd logs them on SIGUSR2)
  *     liteipcctl list            the kernels of this user: name, daemon PID, processes, tasks
- *     liteipcctl monitor [NAME] [--count N]   the kernel's events, one line each
+ *     liteipcctl monitor [NAME] [--pid P] [--tid T] [--count N] [--json]   the kernel's
+ *                                events, one line (or JSON object) each
+ *     liteipcctl stats [NAME]    the kernel's counters since it started (LK_OP_STATS)
  *
  * NAME defaults to $LITEIPC_DEVICE if set and valid, else "lite_ipc". They speak LK_OP_STATUS
  * or LK_OP_MONITOR on a connection of their own (src/runtime.h): the kernel does not count it
@@ -264,7 +266,11 @@ static void print_event(const liteipc_event *ev)
     if (ev->type == LITEIPC_EV_MSG_WRITTEN || ev->type == LITEIPC_EV_MSG_READ ||
         ev->type == LITEIPC_EV_DROP_ON_WRITE || ev->type == LITEIPC_EV_DROP_ON_READ)
         printf(" code %u", ev->msg.code);
-    if (ev->cmd)
+    if (ev->type == LITEIPC_EV_REFUSED && ev->cmd == LITEIPC_CMD_MMAP)
+        printf(" mmap");
+    else if (ev->type == LITEIPC_EV_REFUSED && ev->cmd == LITEIPC_CMD_OPEN)
+        printf(" open");
+    else if (ev->cmd)
         printf(" ioctl 0x%x", (unsigned)ev->cmd);
     if (ev->handle >= 0 && (ev->type == LITEIPC_EV_GEN_HANDLE || ev->type == LITEIPC_EV_GRANT))
         printf(" handle %d", (int)ev->handle);
@@ -273,13 +279,93 @@ static void print_event(const liteipc_event *ev)
     putchar('\n');
 }
 
-/* Print the kernel's events until count of them (0: no end) or the kernel goes. */
-static int cmd_monitor(const char *name, unsigned long count)
+/* What monitor shows: events of a process or task only (-1: any), as text or JSON lines. */
+typedef struct monitor_opts {
+    long pid, tid;
+    bool json;
+} monitor_opts;
+
+/* Is ev one the options ask for? (its sender or its receiver is the process / task) */
+static bool monitor_wants(const monitor_opts *o, const liteipc_event *ev)
+{
+    if (o->pid >= 0 && ev->src_pid != o->pid && ev->dst_pid != o->pid)
+        return false;
+    if (o->tid >= 0 && ev->src_tid != o->tid && ev->dst_tid != o->tid)
+        return false;
+    return true;
+}
+
+/* A JSON string of the at most n bytes at s (a name: NUL-terminated or n bytes long). Bytes
+   outside printable ASCII are escaped as \u00XX, so the line stays valid UTF-8 JSON. */
+static void json_str(const char *s, size_t n)
+{
+    putchar('"');
+    for (size_t i = 0; i < n && s[i]; i++) {
+        unsigned char ch = (unsigned char)s[i];
+
+        if (ch == '"' || ch == '\\')
+            printf("\\%c", ch);
+        else if (ch < 0x20 || ch >= 0x7f)
+            printf("\\u%04x", ch);
+        else
+            putchar(ch);
+    }
+    putchar('"');
+}
+
+/* "src" or "dst": the task, its process, the host process behind it and their names. */
+static void json_end(const char *key, int32_t tid, int32_t pid, int32_t host, const char *prog,
+                     const char *task)
+{
+    printf("\"%s\":{\"tid\":%d,\"pid\":%d,\"host_pid\":%d,\"prog\":", key, (int)tid, (int)pid,
+           (int)host);
+    json_str(prog, 16);
+    printf(",\"task\":");
+    json_str(task, 16);
+    putchar('}');
+}
+
+static void json_msg(const IpcMsg *m)
+{
+    printf("\"msg\":{\"type\":%u,\"target\":{\"handle\":%u,\"token\":%u,\"cookie\":%u},"
+           "\"code\":%u,\"flag\":%u,\"timestamp\":%llu,\"dataSz\":%u,\"spObjNum\":%u,"
+           "\"processID\":%u,\"taskID\":%u,\"userID\":%u,\"gid\":%u}",
+           (unsigned)m->type, m->target.handle, m->target.token, m->target.cookie, m->code,
+           m->flag, (unsigned long long)m->timestamp, m->dataSz, m->spObjNum, m->processID,
+           m->taskID, m->userID, m->gid);
+}
+
+/* One event as a JSON object on one line: every field of liteipc_event, named as there, and
+   lost: the events this monitor lost just before it (it read too slowly). */
+static void print_event_json(const liteipc_event *ev, uint64_t lost)
+{
+    const char *errname = ev->err ? strerrorname_np(ev->err) : NULL;
+
+    printf("{\"time_ns\":%llu,\"type\":", (unsigned long long)ev->time_ns);
+    json_str(liteipc_event_name(ev->type), 32);
+    printf(",\"err\":%d,\"errname\":", ev->err);
+    json_str(errname ? errname : "", 32);
+    putchar(',');
+    json_end("src", ev->src_tid, ev->src_pid, ev->src_host_pid, ev->src_prog, ev->src_task);
+    putchar(',');
+    json_end("dst", ev->dst_tid, ev->dst_pid, ev->dst_host_pid, ev->dst_prog, ev->dst_task);
+    putchar(',');
+    json_msg(&ev->msg);
+    printf(",\"cmd\":%u,\"cms_cmd\":%d,\"handle\":%d,\"grantee_pid\":%d,\"grantee_prog\":",
+           (unsigned)ev->cmd, (int)ev->cms_cmd, (int)ev->handle, (int)ev->grantee_pid);
+    json_str(ev->grantee_prog, 16);
+    printf(",\"lost\":%llu}\n", (unsigned long long)lost);
+}
+
+/* Print the kernel's events the options ask for until count of them (0: no end) or the kernel
+   goes. */
+static int cmd_monitor(const char *name, unsigned long count, const monitor_opts *o)
 {
     lk_wire_req rq = {.op = LK_OP_MONITOR};
     lk_wire_resp rs;
     lk_wire_event we;
     int s = kernel_connect(name), err = 0;
+    uint64_t lost = 0;
     ssize_t n;
 
     if (s < 0) {
@@ -298,17 +384,26 @@ static int cmd_monitor(const char *name, unsigned long count)
         close(s);
         return 1;
     }
-    /* Said once subscribed: events from here on are reported (a test waits for this line). */
-    printf("monitoring kernel '%s'\n", name);
-    fflush(stdout);
-    for (unsigned long seen = 0; count == 0 || seen < count; seen++) {
+    /* Said once subscribed: events from here on are reported (a test waits for this line).
+       On stderr with --json, so that stdout holds JSON only. */
+    fprintf(o->json ? stderr : stdout, "monitoring kernel '%s'\n", name);
+    fflush(o->json ? stderr : stdout);
+    for (unsigned long seen = 0; count == 0 || seen < count;) {
         n = lk_seq_recv(s, &we, sizeof(we), NULL, 0);
         if (n != (ssize_t)sizeof(we))
             break; /* the kernel stopped */
-        if (we.dropped)
+        lost += we.dropped;
+        if (!monitor_wants(o, &we.ev))
+            continue;
+        if (o->json)
+            print_event_json(&we.ev, lost);
+        else if (lost)
             printf("(%llu events lost: this monitor read too slowly)\n",
-                   (unsigned long long)we.dropped);
-        print_event(&we.ev);
+                   (unsigned long long)lost);
+        if (!o->json)
+            print_event(&we.ev);
+        lost = 0;
+        seen++;
         fflush(stdout);
     }
     close(s);
@@ -324,27 +419,188 @@ static int parse_count(const char *arg, unsigned long *count)
     return errno == 0 && *end == '\0' && *arg >= '1' && *arg <= '9' ? 0 : -EINVAL;
 }
 
-/* monitor [NAME] [--count N], in any order. Returns the exit status. */
+/* The number after option opt (argv[*i]), a decimal >= 0 (>= 1 for --count). */
+static int option_number(int argc, char **argv, int *i, unsigned long *out)
+{
+    const char *opt = argv[*i];
+    char *end;
+
+    if (*i + 1 >= argc) {
+        fprintf(stderr, "liteipcctl: monitor: %s wants a number\n", opt);
+        return -EINVAL;
+    }
+    if (strcmp(opt, "--count") == 0 && parse_count(argv[*i + 1], out) == 0) {
+        (*i)++;
+        return 0;
+    }
+    errno = 0;
+    *out = strtoul(argv[++*i], &end, 10);
+    if (strcmp(opt, "--count") != 0 && errno == 0 && *end == '\0' && *argv[*i] >= '0' &&
+        *argv[*i] <= '9' && *out <= INT_MAX)
+        return 0;
+    fprintf(stderr, "liteipcctl: monitor: %s wants a %s number, not '%s'\n", opt,
+            strcmp(opt, "--count") == 0 ? "positive" : "non-negative", argv[*i]);
+    return -EINVAL;
+}
+
+/* monitor [NAME] [--pid P] [--tid T] [--count N] [--json], in any order. Returns the exit
+   status. */
 static int monitor_main(int argc, char **argv)
 {
     const char *name = NULL;
-    unsigned long count = 0;
+    unsigned long count = 0, num;
+    monitor_opts o = {.pid = -1, .tid = -1};
 
     for (int i = 2; i < argc; i++) {
-        if (strcmp(argv[i], "--count") == 0 && i + 1 < argc) {
-            if (parse_count(argv[++i], &count) < 0) {
-                fprintf(stderr, "liteipcctl: monitor: --count wants a positive number, not "
-                                "'%s'\n", argv[i]);
+        const char *a = argv[i];
+
+        if (strcmp(a, "--count") == 0 || strcmp(a, "--pid") == 0 || strcmp(a, "--tid") == 0) {
+            if (option_number(argc, argv, &i, &num) < 0)
                 return 2;
-            }
-        } else if (!name && argv[i][0] != '-') {
-            name = argv[i];
+            if (a[2] == 'c')
+                count = num;
+            else if (a[2] == 'p')
+                o.pid = (long)num;
+            else
+                o.tid = (long)num;
+        } else if (strcmp(a, "--json") == 0) {
+            o.json = true;
+        } else if (!name && a[0] != '-') {
+            name = a;
         } else {
-            fprintf(stderr, "liteipcctl: monitor: unexpected argument '%s'\n", argv[i]);
+            fprintf(stderr, "liteipcctl: monitor: unexpected argument '%s'\n", a);
             return 2;
         }
     }
-    return cmd_monitor(name ? name : liteipc_device_name(), count);
+    return cmd_monitor(name ? name : liteipc_device_name(), count, &o);
+}
+
+/* ---- stats ----------------------------------------------------------------------------------- */
+
+/* The reply to LK_OP_STATS on connected socket s: the answer, then the counters. */
+static int request_stats(int s, liteipc_stats *st)
+{
+    lk_wire_req rq = {.op = LK_OP_STATS};
+    lk_wire_resp rs;
+    ssize_t n = lk_seq_send(s, &rq, sizeof(rq), NULL, 0);
+
+    /* A broker that turned the connection away closed it after writing why: read that. */
+    if (n < 0 && n != -EPIPE && n != -ECONNRESET)
+        return (int)n;
+    n = lk_seq_recv(s, &rs, sizeof(rs), NULL, 0);
+    if (n != (ssize_t)sizeof(rs))
+        return n < 0 ? (int)n : -ECONNRESET;
+    if (rs.result < 0)
+        return rs.result;
+    n = lk_seq_recv(s, st, sizeof(*st), NULL, 0);
+    if (n != (ssize_t)sizeof(*st))
+        return n < 0 ? (int)n : -EPROTO;
+    return 0;
+}
+
+/* A byte count as people read it: "512 B", "1.5 KiB", "3.0 MiB". */
+static void put_bytes(uint64_t n)
+{
+    if (n < 1024)
+        printf("%llu B", (unsigned long long)n);
+    else if (n < 1024 * 1024)
+        printf("%.1f KiB", (double)n / 1024);
+    else
+        printf("%.1f MiB", (double)n / (1024 * 1024));
+}
+
+static void put_counter(const char *what, uint64_t n)
+{
+    printf("%-16s %llu\n", what, (unsigned long long)n);
+}
+
+/* One line per errno with a non-zero count, under a line with their total (zeros omitted). */
+static void put_by_errno(const char *what, const uint64_t *by_errno)
+{
+    uint64_t total = 0;
+
+    for (int e = 0; e < LITEIPC_STATS_ERRNO; e++)
+        total += by_errno[e];
+    put_counter(what, total);
+    for (int e = 1; e < LITEIPC_STATS_ERRNO; e++) {
+        const char *name = strerrorname_np(e);
+
+        if (by_errno[e])
+            printf("  %-14s %llu (%s)\n", name ? name : "?", (unsigned long long)by_errno[e],
+                   strerror(e));
+    }
+    if (by_errno[0])
+        printf("  %-14s %llu\n", "other errno", (unsigned long long)by_errno[0]);
+}
+
+static void print_stats(const char *name, pid_t host, const liteipc_stats *st)
+{
+    printf("kernel '%s', hosted by PID %d, up %.1f s\n", name, (int)host,
+           (double)st->uptime_ns / 1e9);
+    put_counter("calls", st->calls);
+    put_counter("one-way", st->oneway);
+    put_counter("replies", st->replies);
+    put_counter("failed replies", st->failed_replies);
+    put_counter("death notices", st->death_notices);
+    put_counter("received", st->received);
+    put_counter("payload bytes", st->bytes);
+    put_counter("timeouts", st->timeouts);
+    put_counter("waits killed", st->killed);
+    put_counter("task deaths", st->task_deaths);
+    put_counter("process deaths", st->process_deaths);
+    put_by_errno("drops on write", st->drop_write);
+    put_by_errno("drops on read", st->drop_read);
+    put_by_errno("refused", st->refused);
+    printf("pools (in use now, high-water mark, size):\n");
+    for (uint32_t i = 0; i < st->nprocs && i < LITEIPC_STATS_PROCS; i++) {
+        const liteipc_proc_stats *p = &st->procs[i];
+
+        printf("  process %d (host %d %.16s): ", (int)p->pid, (int)p->host_pid, p->prog);
+        if (!p->pool_size) {
+            printf("no pool\n");
+            continue;
+        }
+        put_bytes(p->pool_used);
+        printf(", ");
+        put_bytes(p->pool_peak);
+        printf(", ");
+        put_bytes(p->pool_size);
+        putchar('\n');
+    }
+}
+
+static int cmd_stats(const char *name)
+{
+    liteipc_stats *st = malloc(sizeof(*st));
+    struct ucred cred;
+    socklen_t clen = sizeof(cred);
+    int s = kernel_connect(name), err;
+
+    if (s < 0 || !st) {
+        err = s < 0 ? s : -ENOMEM;
+    } else if (getsockopt(s, SOL_SOCKET, SO_PEERCRED, &cred, &clen) < 0) {
+        err = -errno;
+    } else {
+        err = request_stats(s, st);
+    }
+    if (s >= 0)
+        close(s);
+    if (err == 0)
+        print_stats(name, cred.pid, st);
+    else
+        say_error(name, err);
+    free(st);
+    return err == 0 && fflush(stdout) == 0 ? 0 : 1;
+}
+
+/* stats [NAME]. Returns the exit status. */
+static int stats_main(int argc, char **argv)
+{
+    if (argc > 3 || (argc == 3 && argv[2][0] == '-')) {
+        fprintf(stderr, "liteipcctl: stats: unexpected argument '%s'\n", argv[argc - 1]);
+        return 2;
+    }
+    return cmd_stats(argc == 3 ? argv[2] : liteipc_device_name());
 }
 
 /* ---- command line ---------------------------------------------------------------------------- */
@@ -355,17 +611,18 @@ static void usage(FILE *f)
             "usage: liteipcctl COMMAND [ARG]...\n"
             "Look at the running liteipc kernels of this user, without attaching to them.\n"
             "\n"
-            "  status [NAME]  the kernel's tables: the ServiceManager, every process (with the\n"
-            "                 host PID and program behind it), task and message in flight\n"
+            "  status [NAME]  the kernel's tables: the ServiceManager, every process (with\n"
+            "                 the host PID and program behind it), task and message\n"
             "  list           the kernels of this user: name, PID of the host (liteipcd),\n"
             "                 processes and tasks\n"
-            "  monitor [NAME] [--count N]\n"
-            "                 the kernel's events, one line each, until interrupted or N events\n"
+            "  monitor [NAME] [--pid P] [--tid T] [--count N] [--json]\n"
+            "                 the kernel's events, one line each, until interrupted or N\n"
+            "  stats [NAME]   the kernel's counters since it started, and each pool\n"
             "  help [COMMAND] this help, or a command's\n"
             "\n"
             "NAME defaults to $%s if set and valid, else '%s'.\n"
-            "Exit status: 0; 1 on an error (no such kernel, another user's); 2 for a usage "
-            "error.\n",
+            "Exit status: 0; 1 on an error (no such kernel, another user's); 2 for a\n"
+            "usage error.\n",
             LITEIPC_DEVICE_ENV, LITEIPC_DEFAULT_DEVICE);
 }
 
@@ -373,31 +630,54 @@ static void usage_status(FILE *f)
 {
     fprintf(f,
             "usage: liteipcctl status [NAME]\n"
-            "Print the tables of the kernel served under NAME by this user (default $%s, else\n"
-            "'%s'): the text liteipcd logs on SIGUSR2, preceded by the host's PID. The kernel\n"
-            "does not count the request as a process or user. Exit status 1 if no kernel of\n"
-            "that name runs or it belongs to another user.\n",
+            "Print the tables of the kernel served under NAME by this user (default\n"
+            "$%s, else '%s'): the text liteipcd logs on SIGUSR2, preceded\n"
+            "by the host's PID. The kernel does not count the request as a process or\n"
+            "user.\n"
+            "Exit status 1 if no kernel of that name runs or it belongs to another user.\n",
             LITEIPC_DEVICE_ENV, LITEIPC_DEFAULT_DEVICE);
 }
 
 static void usage_list(FILE *f)
 {
     fprintf(f, "usage: liteipcctl list\n"
-               "One line per kernel this user serves (found in /proc/net/unix, each asked for its\n"
-               "status): NAME, the host's PID, the simulated PROCESSES and TASKS.\n");
+               "One line per kernel this user serves (found in /proc/net/unix, each asked\n"
+               "for its status): NAME, the host's PID, the simulated PROCESSES and TASKS.\n");
 }
 
 static void usage_monitor(FILE *f)
 {
     fprintf(f,
-            "usage: liteipcctl monitor [NAME] [--count N]\n"
-            "Print the events of the kernel served under NAME by this user (default $%s,\n"
-            "else '%s'), one line each: time (CLOCK_MONOTONIC), event, sender and receiver as\n"
-            "PID/TID with the host PID and program behind them, message code, ioctl, handle,\n"
-            "error. Ends after N events, when interrupted, or when the kernel stops. The kernel\n"
-            "never waits for a monitor: events it could not send are counted, and the next line\n"
-            "says how many were lost. At most %d monitors per kernel.\n",
+            "usage: liteipcctl monitor [NAME] [--pid P] [--tid T] [--count N] [--json]\n"
+            "Print the events of the kernel served under NAME by this user (default\n"
+            "$%s, else '%s'), one line each: time (CLOCK_MONOTONIC), event,\n"
+            "sender and receiver as PID/TID with the host PID and program behind them,\n"
+            "message code, ioctl, handle, error. Ends after N events, when interrupted,\n"
+            "or when the kernel stops. The kernel never waits for a monitor: events it\n"
+            "could not send are counted, and the next line says how many were lost.\n"
+            "At most %d monitors per kernel.\n"
+            "  --pid P    only events whose sender or receiver is simulated process P\n"
+            "  --tid T    only events whose sender or receiver is task T\n"
+            "  --count N  stop after N events (those shown)\n"
+            "  --json     one JSON object per line instead, with every field of the\n"
+            "             event (src, dst, msg, cmd, cms_cmd, handle, grantee, err and\n"
+            "             its name) and lost; the 'monitoring' line goes to stderr\n",
             LITEIPC_DEVICE_ENV, LITEIPC_DEFAULT_DEVICE, LK_MAX_MONITORS);
+}
+
+static void usage_stats(FILE *f)
+{
+    fprintf(f,
+            "usage: liteipcctl stats [NAME]\n"
+            "Print the counters of the kernel served under NAME by this user (default\n"
+            "$%s, else '%s') since it started, one per line: calls, one-way\n"
+            "messages, replies, failed replies, death notices, messages received,\n"
+            "payload bytes, timeouts, waits killed, task and process deaths; drops on\n"
+            "write and on read, and refused commands, each with its count per errno\n"
+            "(errnos never seen are not listed); then each process's pool: in use now,\n"
+            "its high-water mark, its size. The kernel counts whether or not anyone\n"
+            "asks, and does not count the request as a process or user.\n",
+            LITEIPC_DEVICE_ENV, LITEIPC_DEFAULT_DEVICE);
 }
 
 static bool is_help(const char *arg)
@@ -416,6 +696,8 @@ static int help(const char *cmd, FILE *f)
         usage_list(f);
     else if (strcmp(cmd, "monitor") == 0)
         usage_monitor(f);
+    else if (strcmp(cmd, "stats") == 0)
+        usage_stats(f);
     else {
         fprintf(stderr, "liteipcctl: unknown command '%s'\n", cmd);
         usage(stderr);
@@ -444,6 +726,8 @@ int main(int argc, char **argv)
         return cmd_list();
     if (strcmp(cmd, "monitor") == 0)
         return monitor_main(argc, argv);
+    if (strcmp(cmd, "stats") == 0)
+        return stats_main(argc, argv);
     if (strcmp(cmd, "status") == 0 || strcmp(cmd, "list") == 0) {
         fprintf(stderr, "liteipcctl: %s: too many arguments\n", cmd);
         help(cmd, stderr);

@@ -21,7 +21,8 @@
  *
  *     It runs in the foreground and logs to stderr, one line per fact, each with a timestamp:
  *     the configuration at start, "ready" once it serves, the end of every task, every
- *     synchronous wait that ended with ETIME, and the stop.
+ *     synchronous wait that ended with ETIME, every connection refused with EUSERS (with the
+ *     program turned away), and the stop.
  *
  *     liteipc_kernel_attach_or_start() runs it as
  *         liteipcd --name NAME --exit-when-unused --ready-fd FD --quiet
@@ -193,12 +194,18 @@ static bool event_is_logged(const struct event_log *log, liteipc_event_type type
            type == LITEIPC_EV_RECV_KILLED;
 }
 
+/* A program's connection turned away (EUSERS): always logged, it explains its failure. */
+static bool conn_refused(const liteipc_event *ev)
+{
+    return ev->type == LITEIPC_EV_REFUSED && ev->cmd == LITEIPC_CMD_OPEN;
+}
+
 static void on_event(const liteipc_event *ev, void *ctx)
 {
     struct event_log *log = ctx;
     bool wake;
 
-    if (!event_is_logged(log, ev->type))
+    if (!event_is_logged(log, ev->type) && !conn_refused(ev))
         return;
     pthread_mutex_lock(&log->lock);
     wake = log->tail == log->head;
@@ -247,6 +254,14 @@ static void log_event(const struct event_log *log, const liteipc_event *ev)
     const char *src = host_note(sb, sizeof sb, ev->src_host_pid, ev->src_prog);
     const char *dst = host_note(db, sizeof db, ev->dst_host_pid, ev->dst_prog);
 
+    if (conn_refused(ev)) {
+        const char *name = strerrorname_np(ev->err);
+
+        log_at(&when, "refused a connection of host process %d (%.16s) with %s: its user has "
+                      "as many connections as it may have (--connections-per-user)",
+               (int)ev->src_host_pid, ev->src_prog, name ? name : "?");
+        return;
+    }
     switch (ev->type) {
     case LITEIPC_EV_TASK_DEATH:
         log_at(&when, "task %d of process %d%s ended (processes with access to it get a death "

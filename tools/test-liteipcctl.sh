@@ -1,15 +1,17 @@
 #!/bin/sh
 # SPDX-License-Identifier: Apache-2.0
-# tools/test-liteipcctl.sh LITEIPCD LITEIPCCTL DEVPROG - a CTest: liteipcctl status, list and
-# monitor on a running liteipcd, with a program (DEVPROG cms: the ServiceManager) attached to
-# it; an error for a kernel that does not run; and liteipcctl's own connections are no users of
-# the kernel: the daemon (--exit-when-unused) stays for the program, goes once it is gone.
+# tools/test-liteipcctl.sh LITEIPCD LITEIPCCTL DEVPROG - a CTest: liteipcctl status, list,
+# monitor and stats on a running liteipcd, with a program (DEVPROG cms: the ServiceManager)
+# attached to it; an error for a kernel that does not run; and liteipcctl's own connections
+# are no users of the kernel: the daemon (--exit-when-unused) stays for the program, goes once
+# it is gone.
 set -eu
 daemon=$1 ctl=$2 prog=$3
 name="liteipcctl-test-$$"
 dir=$(mktemp -d)
-pid= ppid_= mpid=
-trap '[ -n "$mpid" ] && kill -KILL "$mpid" 2>/dev/null; exec 7>&- 2>/dev/null || true;
+pid= ppid_= mpid= jpid= tpid= qpid=
+trap 'for m in $mpid $jpid $tpid $qpid; do kill -KILL "$m" 2>/dev/null; done;
+      exec 7>&- 2>/dev/null || true;
       [ -n "$ppid_" ] && kill -KILL "$ppid_" 2>/dev/null;
       [ -n "$pid" ] && kill -KILL "$pid" 2>/dev/null; rm -rf "$dir"' EXIT
 
@@ -73,6 +75,75 @@ grep -q "^kernel '$name', hosted by PID $pid\$" "$dir/status2" || fail "status2:
 grep -q "^NAME  *PID  *PROCESSES  *TASKS\$" "$dir/list" || fail "list: header"
 grep -q "^$name  *$pid  *1  *1\$" "$dir/list" || fail "list: the kernel's line"
 
+# monitor's filters, started before the calls below: the ServiceManager's process as JSON, its
+# task as text, and everything as JSON. The call is the first thing that involves the
+# ServiceManager after it waits: the request written to it, read by it, and its reply.
+cms_pid=$(sed -n "s/^  process \([0-9]*\) (host $ppid_ .*/\1/p" "$dir/status1")
+cms_tid=$(sed -n 's/^ready \([0-9]*\)$/\1/p' "$dir/prog")
+[ -n "$cms_pid" ] && [ -n "$cms_tid" ] || fail "the ServiceManager's PID and TID"
+"$ctl" monitor "$name" --pid "$cms_pid" --count 3 --json >"$dir/json" 2>"$dir/json.err" &
+jpid=$!
+"$ctl" monitor "$name" --tid "$cms_tid" --count 3 >"$dir/tidmon" &
+tpid=$!
+"$ctl" monitor "$name" --json >"$dir/all.json" 2>"$dir/all.err" &
+qpid=$!
+wait_for '^monitoring kernel ' "$dir/json.err"
+wait_for '^monitoring kernel ' "$dir/tidmon"
+wait_for '^monitoring kernel ' "$dir/all.err"
+[ -s "$dir/json" ] && fail "monitor --json: stdout has more than JSON"
+
+# Counters: a call to the ServiceManager (answered, "hi" both ways), a one-way to it, and a
+# call to a handle nobody granted (EACCES). Each is counted before its program's call returns.
+LITEIPC_DEVICE=$name "$prog" call 0 5 0 >"$dir/call" 2>&1 || fail "call"
+grep -q '^call 0 0 ' "$dir/call" || fail "call: not answered"
+LITEIPC_DEVICE=$name "$prog" sendcms 7 >"$dir/send" 2>&1 || fail "sendcms"
+# The refused call comes from a program whose name needs escaping in JSON.
+qprog="$dir/q\"u\\o"
+cp "$prog" "$qprog"
+LITEIPC_DEVICE=$name "$qprog" call 100 5 0 >"$dir/call2" 2>&1 || fail "refused call"
+grep -q '^call -1 13 ' "$dir/call2" || fail "call to a handle not granted: not EACCES"
+
+wait "$jpid" || fail "monitor --pid --json exited with $?"
+jpid=
+wait "$tpid" || fail "monitor --tid exited with $?"
+tpid=
+[ "$(jq -s length "$dir/json")" = 3 ] || fail "monitor --pid --count 3: not 3 JSON objects"
+jq -e -s --argjson p "$cms_pid" --argjson t "$cms_tid" '
+    all(.[]; .src.pid == $p or .dst.pid == $p) and
+    .[0].type == "msg-written" and .[0].dst.tid == $t and .[0].msg.code == 5 and
+    .[0].msg.type == 0 and .[0].msg.dataSz == 2 and .[0].dst.prog == "real_devprog_co" and
+    .[1].type == "msg-read" and .[1].dst.tid == $t and
+    .[2].type == "msg-written" and .[2].src.tid == $t and .[2].msg.type == 1 and
+    .[2].src.host_pid > 0 and .[2].err == 0 and .[2].lost == 0' "$dir/json" >/dev/null ||
+    fail "monitor --pid --json: the call's events"
+[ "$(grep -c " [0-9]*/$cms_tid (host " "$dir/tidmon")" = 3 ] &&
+    [ "$(wc -l <"$dir/tidmon")" -eq 4 ] || fail "monitor --tid: an event of another task"
+wait_for '"type":"refused"' "$dir/all.json"
+kill -TERM "$qpid"
+wait "$qpid" || true
+qpid=
+jq -e -s 'map(select(.type == "refused"))[0] |
+    .src.prog == "q\"u\\o" and .err == 13 and .errname == "EACCES" and .msg.code == 5' \
+    "$dir/all.json" >/dev/null || fail "monitor --json: the refusal, its program's name escaped"
+"$ctl" stats "$name" >"$dir/stats" || fail "stats"
+grep -q "^kernel '$name', hosted by PID $pid, up [0-9.]* s\$" "$dir/stats" || fail "stats: head"
+grep -q '^calls  *1$' "$dir/stats" || fail "stats: calls"
+grep -q '^one-way  *1$' "$dir/stats" || fail "stats: one-way"
+grep -q '^replies  *1$' "$dir/stats" || fail "stats: replies"
+grep -q '^failed replies  *0$' "$dir/stats" || fail "stats: failed replies"
+grep -q '^payload bytes  *4$' "$dir/stats" || fail "stats: bytes"
+grep -q '^timeouts  *0$' "$dir/stats" || fail "stats: timeouts"
+grep -q '^  EACCES  *1 (Permission denied)$' "$dir/stats" || fail "stats: EACCES"
+grep -q '^  EPERM ' "$dir/stats" && fail "stats: an errno never seen is listed"
+grep -q "^  process [0-9]* (host $ppid_ real_devprog_co): 0 B, [1-9][0-9]* B, 64.0 KiB\$" \
+    "$dir/stats" || fail "stats: the ServiceManager's pool and its high-water mark"
+status=0
+"$ctl" stats "no-such-$name" 2>"$dir/err" >/dev/null || status=$?
+[ "$status" -eq 1 ] || fail "stats of a missing kernel exited with $status"
+grep -q "^liteipcctl: no kernel named 'no-such-$name' is running\$" "$dir/err" ||
+    fail "stats of a missing kernel: message"
+"$ctl" stats --help | grep -q '^usage: liteipcctl stats \[NAME\]' || fail "stats --help"
+
 status=0
 "$ctl" status "no-such-$name" 2>"$dir/err" >/dev/null || status=$?
 [ "$status" -eq 1 ] || fail "status of a missing kernel exited with $status"
@@ -98,3 +169,18 @@ pid=
 status=0
 "$ctl" status "$name" 2>/dev/null >/dev/null || status=$?
 [ "$status" -eq 1 ] || fail "status after the daemon exited: $status"
+
+# A connection past the user's cap (EUSERS) is logged by the daemon, naming the program, and
+# counted among the refusals. The program's second connection is the one turned away.
+"$daemon" --name "$name" --connections-per-user 1 2>"$dir/log2" &
+pid=$!
+wait_for ': ready: serving' "$dir/log2"
+LITEIPC_DEVICE=$name "$prog" call 0 1 0 >"$dir/capped" 2>&1 || true
+wait_for "refused a connection of host process [0-9]* (real_devprog_co) with EUSERS" "$dir/log2"
+"$ctl" stats "$name" >"$dir/stats2" || fail "stats of the capped kernel"
+grep -q '^  EUSERS  *1 ' "$dir/stats2" || fail "stats: the connection refused with EUSERS"
+kill -TERM "$pid"
+status=0
+wait "$pid" || status=$?
+pid=
+[ "$status" -eq 0 ] || fail "the capped liteipcd exited with $status"

@@ -350,6 +350,20 @@ typedef enum liteipc_event_type {
                                   cms_cmd for IPC_CMS_CMD; msg: the header of a refused send */
 } liteipc_event_type;
 
+/*
+ * LITEIPC_EV_REFUSED's cmd for refusals of calls that are no ioctl (every ioctl request is
+ * larger). Refusals decided outside the driver's ioctl code are events too: mmap refused by the
+ * generic mmap layer (EINVAL, EACCES, EBADF) or by the driver (EINVAL, EEXIST: the caller sees
+ * ENOMEM), cmd LITEIPC_CMD_MMAP; an ioctl on a descriptor that is not this process's device
+ * descriptor (EBADF), and a fault writing an ioctl's result (EINVAL for inMsg, EFAULT), cmd the
+ * request; a connection turned away because its user has conn_user_max (EUSERS), cmd
+ * LITEIPC_CMD_OPEN, src -1 and src_host_pid the program's PID. Those decided in the calling
+ * program are reported by it to the kernel without waiting (one lost if its connection is
+ * full). ESHUTDOWN is never an event: the kernel is gone. Nor are read, write and close.
+ */
+#define LITEIPC_CMD_MMAP 0u
+#define LITEIPC_CMD_OPEN 1u
+
 typedef struct liteipc_event {
     liteipc_event_type type;
     int err;           /* 0, or the positive errno of a drop or timeout */
@@ -410,6 +424,58 @@ int liteipc_trace_stop(liteipc_trace *trace);
  * -EINVAL, -EPERM (an attached kernel), or the error of flushing out.
  */
 int liteipc_kernel_dump(liteipc_kernel *k, FILE *out);
+
+/* ---- counters ------------------------------------------------------------------------------ */
+
+/* Refusals and drops are counted per errno 1..LITEIPC_STATS_ERRNO-1; [0] counts any other. */
+#define LITEIPC_STATS_ERRNO 134
+#define LITEIPC_STATS_PROCS 64 /* the most processes a kernel has */
+
+/* One live simulated process and its pool. */
+typedef struct liteipc_proc_stats {
+    int32_t pid;         /* the simulated PID */
+    int32_t host_pid;    /* the host process behind it, and its program name, as identified */
+    char prog[16];       /* when it connected (or named with liteipc_set_process_name) */
+    uint64_t pool_size;  /* 0 while no pool is mapped */
+    uint64_t pool_used;  /* bytes its messages take in the pool now (with allocator headers) */
+    uint64_t pool_peak;  /* the most pool_used has been since the pool was mapped */
+} liteipc_proc_stats;
+
+/*
+ * What a kernel has done since it started. The kernel counts whether or not anyone subscribes
+ * (a plain increment per step, on the broker thread). A message is counted when it is queued.
+ */
+typedef struct liteipc_stats {
+    uint64_t uptime_ns;       /* since the kernel started */
+    uint64_t calls;           /* requests queued that expect a reply (IPC_SEND_RECV_MSG) */
+    uint64_t oneway;          /* requests queued with LITEIPC_FLAG_ONEWAY */
+    uint64_t replies;         /* MT_REPLY queued */
+    uint64_t failed_replies;  /* MT_FAILED_REPLY queued */
+    uint64_t death_notices;   /* MT_DEATH_NOTIFY queued by the kernel */
+    uint64_t received;        /* messages handed to a receiver */
+    uint64_t bytes;           /* payload (dataSz) of the messages queued */
+    uint64_t timeouts;        /* synchronous waits ended with ETIME */
+    uint64_t killed;          /* waits ended with ERFKILL by their process's death */
+    uint64_t task_deaths;     /* tasks ended (each drains its queue, sends death notices) */
+    uint64_t process_deaths;  /* simulated processes ended */
+    /* Sends that failed after their checks began (as LITEIPC_EV_DROP_ON_WRITE), by errno. */
+    uint64_t drop_write[LITEIPC_STATS_ERRNO];
+    /* Messages thrown away unread (LITEIPC_EV_DROP_ON_READ): ENOMSG, a reply nobody waits for;
+       ESRCH, queued to a task that died. */
+    uint64_t drop_read[LITEIPC_STATS_ERRNO];
+    /* Failed ioctls (LITEIPC_EV_REFUSED), by errno. A failed send counts here and in
+       drop_write when it failed after its checks began. */
+    uint64_t refused[LITEIPC_STATS_ERRNO];
+    uint32_t nprocs;          /* entries of procs, by PID */
+    liteipc_proc_stats procs[LITEIPC_STATS_PROCS];
+} liteipc_stats;
+
+/*
+ * Copy k's counters to *out, read by the broker thread between two commands (like the dump).
+ * Host side only; for a kernel served by liteipcd, run `liteipcctl stats`. Returns 0, -EINVAL,
+ * or -EPERM (an attached kernel).
+ */
+int liteipc_kernel_stats(liteipc_kernel *k, liteipc_stats *out);
 
 #ifdef __cplusplus
 }
