@@ -532,6 +532,16 @@ static void sm_grant(struct actor *a, const char *service)
     linger(a);
 }
 
+/* The service of those scenarios, at turn 1: it passes the turn to the SM, which grants once
+   the service waits in the receive that follows. */
+static bool service_begins(struct actor *a)
+{
+    if (!turn(a, 1))
+        return false;
+    next(a);
+    return true;
+}
+
 /* ---- scenario "cms": the ServiceManager ------------------------------------------------------ */
 
 static void cms_sm(struct actor *a)
@@ -719,10 +729,7 @@ static void pool_svc(struct actor *a)
         fail(a, "a second mmap should fail with ENOMEM");
         return;
     }
-    if (!turn(a, 1))
-        return;
-    next(a); /* turn 2: the SM grants */
-    if (!expect(a, receive(a, &held, NULL), 0, "RECV"))
+    if (!service_begins(a) || !expect(a, receive(a, &held, NULL), 0, "RECV"))
         return;
     /* The message, header and data, was written into this process's own pool. */
     if ((const char *)held < a->pool || (const char *)held->data + held->dataSz >
@@ -766,10 +773,7 @@ static void calls_echo(struct actor *a)
 {
     const IpcMsg *msg = NULL;
 
-    if (!turn(a, 1))
-        return;
-    next(a); /* turn 2: the SM grants */
-    if (!echo_loop(a, 1) || !expect(a, receive(a, &msg, NULL), 0, "RECV"))
+    if (!service_begins(a) || !echo_loop(a, 1) || !expect(a, receive(a, &msg, NULL), 0, "RECV"))
         return;
     /* A one-way request takes no reply: the kernel refuses it. */
     IpcMsg rep = {.type = MT_REPLY, .target = {.handle = msg->taskID}, .code = msg->code,
@@ -800,10 +804,7 @@ static void timeout_svc(struct actor *a)
 {
     const IpcMsg *msg = NULL;
 
-    if (!turn(a, 1))
-        return;
-    next(a); /* turn 2: the SM grants */
-    if (!expect(a, receive(a, &msg, NULL), 0, "RECV") || !turn(a, 4) ||
+    if (!service_begins(a) || !expect(a, receive(a, &msg, NULL), 0, "RECV") || !turn(a, 4) ||
         !expect(a, answer(a, msg, "late", 4), ETIME, "a late reply"))
         return;
     next(a);
