@@ -26,6 +26,8 @@
 #                    benchmark and print the table and headline figures (BENCH_ARGS=--quick)
 #   make fuzz        build the libFuzzer harnesses with clang (build-fuzz/) and run each one
 #                    FUZZ_SECONDS (60) seconds from the committed corpus (docs/RELIABILITY.md)
+#   make tutorial    build, then redraw the diagrams of docs/TUTORIAL.md from real runs
+#                    (scripts/tutorial-gen.sh; the suite checks they are up to date)
 #   make chaos       a ServiceManager, services and clients on one liteipcd, killed with -9 at
 #                    random for CHAOS_SECONDS (60), then exact accounting (docs/RELIABILITY.md)
 #   make deps        only install missing packages
@@ -173,3 +175,8 @@ CHAOS_SECONDS ?= 60
 .PHONY: chaos
 chaos: build
 	build/tests/real_chaos --seconds $(CHAOS_SECONDS) --liteipcd build/tools/liteipcd
+
+# docs/TUTORIAL.md's diagrams, redrawn from the runs of examples/tutorial.c.
+.PHONY: tutorial
+tutorial: build
+	scripts/tutorial-gen.sh build/examples/tutorial
