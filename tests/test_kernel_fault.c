@@ -42,6 +42,19 @@ static int ev_index(t_kfix *f, lk_event_type type)
     return -1;
 }
 
+/* caller's synchronous request to s, answered by s with a reply of code + 100. */
+static void call_answered(t_kfix *f, int caller, int s, uint32_t code)
+{
+    IpcMsg m;
+
+    t_msg(&m, MT_REQUEST, (uint32_t)s, code, LITEIPC_FLAG_DEFAULT);
+    assert_int_equal(t_call(f, caller, &m, NULL), LK_PARKED);
+    assert_int_equal(t_reply(f, s, t_must_recv(f, s), MT_REPLY, code + 100), 0);
+    IpcMsg *rep = t_must_complete(f, caller, 0);
+    assert_int_equal(rep->code, code + 100);
+    t_must_free(f, caller, rep);
+}
+
 /* ---- FAIL ----------------------------------------------------------------------------------- */
 
 static void fail_nth_matching_command(void **state)
@@ -83,21 +96,12 @@ static void fail_matches_flag_type_and_caller(void **state)
     /* A one-way send (SEND alone) and another task's call do not match. */
     assert_int_equal(t_send_req(f, c, (uint32_t)s, 1, LITEIPC_FLAG_ONEWAY), 0);
     assert_int_equal(t_must_recv_free(f, s), 1);
-    t_msg(&m, MT_REQUEST, (uint32_t)s, 2, LITEIPC_FLAG_DEFAULT);
-    assert_int_equal(t_call(f, c2, &m, NULL), LK_PARKED);
-    IpcMsg *req2 = t_must_recv(f, s);
-    assert_int_equal(t_reply(f, s, req2, MT_REPLY, 2), 0);
-    t_must_free(f, c2, t_must_complete(f, c2, 0));
+    call_answered(f, c2, s, 2);
     /* c's synchronous request fails at once: nothing is queued. */
     t_msg(&m, MT_REQUEST, (uint32_t)s, 3, LITEIPC_FLAG_DEFAULT);
     assert_int_equal(t_call(f, c, &m, NULL), -ETIME);
     assert_int_equal(t_tview(f, s).queued, 0);
-    assert_int_equal(t_call(f, c, &m, NULL), LK_PARKED); /* once */
-    IpcMsg *req = t_must_recv(f, s);
-    assert_int_equal(t_reply(f, s, req, MT_REPLY, 4), 0);
-    IpcMsg *rep = t_must_complete(f, c, 0);
-    assert_int_equal(rep->code, 4);
-    t_must_free(f, c, rep);
+    call_answered(f, c, s, 4); /* it fired once */
 }
 
 /* ---- NOMEM and an exhausted pool ------------------------------------------------------------ */

@@ -400,7 +400,9 @@ typedef enum liteipc_fault_msg {
  * Matching: FAIL and KILL ON_CALL look at the command (cmd, its IpcContent flag, the type of
  * the message it sends, the caller tid/pid); NOMEM, DROP, DELAY and KILL ON_WRITTEN/ON_READ at
  * each message (its sender tid/pid, its receiver dst_tid/dst_pid, its type, and the flag and
- * cmd of the command that moves it: the sender's for a write, the reader's for a read).
+ * cmd of the command in progress that moves it: the sender's for a write; for a read, the
+ * reader's own receive or the send that woke it). Messages moved outside a command (death
+ * notices of an exiting process, a delayed message released by the clock) have cmd and flag 0.
  */
 typedef struct liteipc_fault {
     liteipc_fault_kind kind;
