@@ -14,16 +14,18 @@
 
 #ifdef R_LITEIPCD
 /* devprog sends a one-way request to handle 0 under the shim, its first open starting a
-   liteipcd with faults (NULL: $LITEIPC_FAULTS unset); it must report errno err. */
-static void sendcms_gets(r_ctx *c, const char *faults, int err)
+   liteipcd with faults (NULL: $LITEIPC_FAULTS unset) under the test's device name + suffix (a
+   new daemon each time: the last one may still be leaving); it must report errno err. */
+static void sendcms_gets(r_ctx *c, const char *suffix, const char *faults, int err)
 {
     const char *argv[] = {R_DEVPROG, "sendcms", "5", NULL};
-    char var[128], line[R_LINE_MAX], want[32];
-    const char *env[] = {"LITEIPCD=" R_LITEIPCD, var, NULL};
+    char var[128], dev[96], line[R_LINE_MAX], want[32];
+    const char *env[] = {"LITEIPCD=" R_LITEIPCD, var, dev, NULL};
     r_child *ch;
 
     snprintf(var, sizeof(var), "%s%s%s", LITEIPC_FAULTS_ENV, faults ? "=" : "",
              faults ? faults : "");
+    snprintf(dev, sizeof(dev), "%s=%s%s", LITEIPC_DEVICE_ENV, c->name, suffix);
     ch = r_spawn(c, true, argv, env);
     snprintf(want, sizeof(want), "-1 %d", err);
     assert_string_equal(r_expect(ch, "sent ", line, sizeof(line)), want);
@@ -36,8 +38,8 @@ static void sendcms_gets(r_ctx *c, const char *faults, int err)
 static void faults_env_reaches_daemon_started_by_program(void **state)
 {
 #ifdef R_LITEIPCD
-    sendcms_gets(*state, "fail:cmd=send_recv:errno=ENOMEM", ENOMEM);
-    sendcms_gets(*state, NULL, EINVAL); /* the device's answer without it */
+    sendcms_gets(*state, "-f", "fail:cmd=send_recv:errno=ENOMEM", ENOMEM);
+    sendcms_gets(*state, "-n", NULL, EINVAL); /* the device's answer without it */
 #else
     (void)state;
     skip(); /* no liteipcd in this build tree */
