@@ -106,6 +106,7 @@ static void inject_kill_service_when_request_queued(void **state)
     assert_ok(t_gen_handle(c->k, fd, (uint32_t)svc.tid, &h)); /* grants our process */
     must_add(c->k, (liteipc_fault){.kind = LITEIPC_FAULT_KILL, .on = LITEIPC_ON_WRITTEN,
                                    .type = LITEIPC_MSG_REQUEST, .dst_pid = svc.pid});
+    assert_ok(t_ev_wait(c->ev, LITEIPC_EV_RECV_WAIT, svc.tid, 1, T_WAIT_MS)); /* in its loop */
     errno = 0;
     rc = t_call(c->k, fd, (uint32_t)svc.tid, 1, "?", 1, &r);
     err = errno;
