@@ -5,9 +5,9 @@
  * spec armed, a bad one refusing the start with a clear message), a service killed exactly
  * when a client's request has been queued (the client, its process's IPC thread, gets the
  * death notice as its answer; the service's own receive ends with ERFKILL), a task killed
- * alone (its thread's later calls fail with ESRCH), a dropped and a delayed message, the
- * INJECTED events, and their note in the Mermaid trace. (test_stack_fault.c is about faults of
- * user memory, not these.)
+ * alone (its thread's later calls fail with ESRCH), an exhausted pool, a dropped and a delayed
+ * message, the INJECTED events, and their note in the Mermaid trace. (test_stack_fault.c is
+ * about faults of user memory, not these.)
  */
 #include "sfix.h"
 
@@ -218,6 +218,39 @@ static void inject_delay_sync_request(void **state)
             assert_true(w[i].time_ns >= ev[0].time_ns + 30000000u);
 }
 
+/* An exhausted pool: every call to the service fails with ENOMEM until the fault is cleared,
+   and nothing reaches it. */
+static void inject_exhaust_service_pool(void **state)
+{
+    t_ctx *c = *state;
+    t_svc svc = {0};
+    int fd = t_dev_setup(c->k, T_POOL, NULL);
+    liteipc_event ev[4];
+    IpcMsg *r = NULL;
+
+    assert_true(fd >= 0);
+    assert_ok(t_set_cms(c->k, fd, T_CMS_BIG));
+    t_svc_start(&svc, c->k);
+    assert_ok(t_add_access(c->k, fd, (uint32_t)liteipc_self_tid(c->k), (uint32_t)svc.tid));
+    must_add(c->k, (liteipc_fault){
+        .kind = LITEIPC_FAULT_NOMEM, .dst_pid = svc.pid, .count = LITEIPC_FAULT_ALWAYS});
+    assert_errno(t_call(c->k, fd, (uint32_t)svc.tid, T_CODE_ECHO, "a", 1, &r), ENOMEM);
+    assert_errno(t_call(c->k, fd, (uint32_t)svc.tid, T_CODE_ECHO, "b", 1, &r), ENOMEM);
+    assert_ok(liteipc_fault_clear(c->k));
+    assert_ok(t_call(c->k, fd, (uint32_t)svc.tid, T_CODE_ECHO, "c", 1, &r));
+    assert_memory_equal(r->data, "c", 1);
+    assert_ok(t_free(c->k, fd, r));
+    assert_ok(t_svc_quit(&svc, c->k, fd, false));
+    t_svc_join(&svc);
+    liteipc_close(c->k, fd);
+    assert_int_equal(svc.requests, 1);
+    assert_int_equal(injected(c, ev, 4), 2);
+    assert_int_equal(ev[1].fault, LITEIPC_FAULT_NOMEM);
+    assert_int_equal(ev[1].err, ENOMEM);
+    assert_int_equal(ev[1].dst_pid, svc.pid);
+    assert_int_equal(t_ev_count(c->ev, LITEIPC_EV_DROP_ON_WRITE, svc.tid), 2);
+}
+
 /* ---- the trace ------------------------------------------------------------------------------ */
 
 static void inject_noted_in_mermaid_trace(void **state)
@@ -306,6 +339,7 @@ int main(void)
         T(inject_kill_task_alone),
         T(inject_drop_then_deliver),
         T(inject_delay_sync_request),
+        T(inject_exhaust_service_pool),
         T(inject_noted_in_mermaid_trace),
         cmocka_unit_test(env_faults_armed_at_start),
         cmocka_unit_test(env_bad_spec_refuses_start),
