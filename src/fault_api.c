@@ -14,7 +14,10 @@
 
 static int run_add(liteipc_kernel *k, void *arg)
 {
-    return lk_kernel_fault_add(k->kern, arg);
+    int id = lk_kernel_fault_add(k->kern, arg);
+
+    k->b.faulty |= id >= 0;
+    return id;
 }
 
 static int run_clear(liteipc_kernel *k, void *arg)
@@ -66,5 +69,5 @@ int lk_fault_env_arm(lk_kernel *kern)
             return err;
         }
     }
-    return 0;
+    return n;
 }

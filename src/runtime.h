@@ -192,6 +192,7 @@ typedef struct lk_broker {
     int (*run_fn)(struct liteipc_kernel *k, void *arg); /* lk_broker_run: called likewise */
     void *run_arg;
     int run_ret;
+    bool faulty;                 /* a fault was armed once: the kernel may report kills */
 
     pthread_mutex_t idle_lock;   /* nprocs and ever_used, for liteipc_kernel_wait_unused */
     pthread_cond_t idle_cond;
@@ -292,8 +293,8 @@ void lk_broker_fork_child(void);
    result, or -errno. Host side only. */
 int lk_broker_run(struct liteipc_kernel *k, int (*fn)(struct liteipc_kernel *k, void *arg),
                   void *arg);
-/* fault_api.c: arm the faults of $LITEIPC_FAULTS in a new kernel. Returns 0, or -EINVAL after
-   saying why on stderr. */
+/* fault_api.c: arm the faults of $LITEIPC_FAULTS in a new kernel. Returns how many, or -EINVAL
+   after saying why on stderr. */
 int lk_fault_env_arm(lk_kernel *kern);
 
 /* client.c */
