@@ -47,6 +47,7 @@ typedef struct fault_delayed {
     uint64_t due;
     int src_tid, src_pid, dst_tid;
     uint32_t node;
+    IpcMsg hdr; /* the kernel's copy of the message */
 } fault_delayed;
 
 typedef struct lk_faults lk_faults;
@@ -444,7 +445,7 @@ static bool delay(lk_kernel *k, const IpcMsg *hdr, int src_pid, int dst_tid, uin
     }
     fs->delayed[i] = (fault_delayed){
         .due = due, .src_tid = (int)hdr->taskID, .src_pid = src_pid, .dst_tid = dst_tid,
-        .node = node};
+        .node = node, .hdr = *hdr};
     fs->ndelayed++;
     return true;
 }
@@ -496,7 +497,7 @@ void lk__fault_tick(lk_kernel *k, uint64_t now)
 
         fs->ndelayed--;
         memmove(&fs->delayed[0], &fs->delayed[1], fs->ndelayed * sizeof(fs->delayed[0]));
-        lk__enqueue(k, d.src_tid, d.src_pid, d.dst_tid, d.node, now);
+        lk__enqueue(k, d.src_tid, d.src_pid, d.dst_tid, d.node, &d.hdr, now);
     }
     kills_run(k, now);
     fs->active = false;

@@ -205,9 +205,10 @@ void lk__fault_free(lk_kernel *k);
 
 /* kernel.c: kill task tid (-1: every task of process pid, then the process), as on the device. */
 void lk__kill(lk_kernel *k, int pid, int tid, uint64_t now);
-/* kernel_msg.c: queue node, written already in dst_tid's pool (§4.3.8), and wake the task. */
+/* kernel_msg.c: queue node, written already in dst_tid's pool from the kernel's copy hdr of
+   the message (§4.3.8), and wake the task. */
 void lk__enqueue(lk_kernel *k, int src_tid, int src_pid, int dst_tid, uint32_t node,
-                 uint64_t now);
+                 const IpcMsg *hdr, uint64_t now);
 /* kernel_msg.c: roll back the objects of a node of pid's pool and free it (§4.4.3). */
 void lk__node_discard(lk_kernel *k, int pid, uint32_t node);
 

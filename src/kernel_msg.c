@@ -671,7 +671,7 @@ static void rd_wake(lk_kernel *k, int tid, uint64_t now)
 
 /* §4.3.8: append to the destination's FIFO and wake it if it waits. */
 void lk__enqueue(lk_kernel *k, int src_tid, int src_pid, int dst_tid, uint32_t node,
-                 uint64_t now)
+                 const IpcMsg *hdr, uint64_t now)
 {
     lk_task *t = &k->tasks[dst_tid];
     const lk_proc *d = &k->procs[t->pid];
@@ -682,14 +682,14 @@ void lk__enqueue(lk_kernel *k, int src_tid, int src_pid, int dst_tid, uint32_t n
         t->q_head = node;
     t->q_tail = node;
     t->queued++;
-    if (__builtin_expect(k->ev_fn != NULL || k->faults != NULL, 0)) {
-        IpcMsg m; /* the header as the receiver will see it */
+    if (__builtin_expect(k->ev_fn != NULL, 0)) { /* the header as the receiver will see it */
+        IpcMsg m;
 
         node_get(d, node, &m);
         lk__emit(k, LK_EV_MSG_WRITTEN, 0, now, src_tid, src_pid, dst_tid, &m);
-        if (k->faults != NULL)
-            lk__fault_moved(k, LITEIPC_ON_WRITTEN, &m, dst_tid);
     }
+    if (__builtin_expect(k->faults != NULL, 0))
+        lk__fault_moved(k, LITEIPC_ON_WRITTEN, hdr, dst_tid);
     if (t->parked)
         rd_wake(k, dst_tid, now);
 }
@@ -699,7 +699,7 @@ static void wr_enqueue(lk_kernel *k, const lk_write *w, uint64_t now)
     if (__builtin_expect(k->faults != NULL, 0) &&
         lk__fault_enqueue(k, &w->hdr, w->src_pid, w->dst_tid, w->node, now))
         return; /* dropped or delayed by a fault */
-    lk__enqueue(k, w->src_tid, w->src_pid, w->dst_tid, w->node, now);
+    lk__enqueue(k, w->src_tid, w->src_pid, w->dst_tid, w->node, &w->hdr, now);
 }
 
 /* LiteIpcWrite from the checks by type (§4.3.2) to the queue (§4.3.8). */
