@@ -17,6 +17,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -273,6 +274,11 @@ static void complete_tid(liteipc_kernel *k, int tid, int result, const lk_ioctl_
                   result == 0 && out ? prepare_fd_delivery(k, c, tid, out->in_msg) : 0);
 }
 
+/* Fault injection (below): a slot whose task a fault killed holds this, not -1 (free). */
+#define FAULT_SLOT_KILLED(tid) ((int16_t)(-2 - (tid)))
+static void fault_kills(liteipc_kernel *k);
+static void fault_killed_call(liteipc_kernel *k, lk_bconn *c, int slot);
+
 static void deliver_completions(liteipc_kernel *k)
 {
     lk_completion cp;
@@ -282,6 +288,8 @@ static void deliver_completions(liteipc_kernel *k)
 
         complete_tid(k, cp.tid, cp.result, cp.result == 0 ? &out : NULL);
     }
+    if (__builtin_expect(k->b.faulty, 0))
+        fault_kills(k); /* after the completions: the killed tasks' ERFKILL is in their channels */
 }
 
 /* ---- the kernel's clock ----------------------------------------------------------------------- */
@@ -541,6 +549,9 @@ static void broker_event(void *ctx, const lk_event *ev)
         .cms_cmd = ev->cms_cmd,
         .handle = ev->handle,
         .grantee_pid = ev->grantee_pid,
+        .fault = ev->fault,
+        .fault_id = ev->fault_id,
+        .fault_ms = ev->fault_ms,
     };
     int32_t unused;
 
@@ -624,6 +635,10 @@ static void apply_subscriptions(liteipc_kernel *k)
     for (int i = 0; i < LK_MAX_SUBSCRIBERS; i++)
         if (b->subs[i].fn)
             b->active[b->nactive++] = b->subs[i];
+    if (b->run_fn) {
+        b->run_ret = b->run_fn(k, b->run_arg);
+        b->run_fn = NULL;
+    }
     if (b->dump_to) {
         lk_dump_host hosts[LK_MAX_PROCS];
 
@@ -676,8 +691,11 @@ static void handle_slot(liteipc_kernel *k, lk_bconn *c, int slot)
     uint32_t st;
     int ret;
 
-    if (tid < 0 || lk_task_is_parked(k->kern, tid))
+    if (tid < 0 || lk_task_is_parked(k->kern, tid)) {
+        if (tid < -1)
+            fault_killed_call(k, c, slot);
         return; /* a stray bit: nothing new was posted */
+    }
     ch = chan_of(k, c, slot);
     st = atomic_load_explicit(&ch->state, memory_order_acquire);
     if (st != LK_CHAN_POSTED && st != LK_CHAN_WAITING)
@@ -1084,7 +1102,7 @@ static void note_conn_refused(liteipc_kernel *k, const lk_bconn *c, int err)
         .type = LITEIPC_EV_REFUSED, .err = err, .time_ns = kernel_now(k),
         .src_tid = -1, .src_pid = -1, .dst_tid = -1, .dst_pid = -1,
         .src_host_pid = c->peer_pid, .cmd = LITEIPC_CMD_OPEN,
-        .cms_cmd = -1, .handle = -1, .grantee_pid = -1,
+        .cms_cmd = -1, .handle = -1, .grantee_pid = -1, .fault = -1, .fault_id = -1,
     };
 
     memcpy(e.src_prog, c->prog, sizeof(e.src_prog));
@@ -1253,7 +1271,7 @@ static int op_task_attach(liteipc_kernel *k, lk_bconn *c, const lk_wire_req *rq,
 {
     int slot, tid;
 
-    for (slot = 0; slot < (int)k->cfg.task_limit && c->slot_tid[slot] >= 0; slot++)
+    for (slot = 0; slot < (int)k->cfg.task_limit && c->slot_tid[slot] != -1; slot++)
         ;
     if (slot == (int)k->cfg.task_limit)
         return -EAGAIN;
@@ -1269,11 +1287,17 @@ static int op_task_attach(liteipc_kernel *k, lk_bconn *c, const lk_wire_req *rq,
     return tid;
 }
 
-static int op_task_detach(liteipc_kernel *k, lk_bconn *c, int tid)
+static int op_task_detach(liteipc_kernel *k, lk_bconn *c, int tid, uint64_t b)
 {
     int slot;
 
-    if (tid < 0 || tid >= LK_MAX_TASKS || k->b.by_tid[tid].pid != c->pid)
+    if (tid < 0 || tid >= LK_MAX_TASKS)
+        return -ESRCH;
+    if (b > 0 && b <= LK_MAX_TASKS && c->slot_tid[b - 1] == FAULT_SLOT_KILLED(tid)) {
+        c->slot_tid[b - 1] = -1; /* the thread of a task killed by a fault ends */
+        return 0;
+    }
+    if (k->b.by_tid[tid].pid != c->pid || (b > 0 && k->b.by_tid[tid].slot != (int)b - 1))
         return -ESRCH; /* a process can only end its own tasks */
     slot = k->b.by_tid[tid].slot;
     lk_task_exit(k->kern, tid, kernel_now(k));
@@ -1415,7 +1439,7 @@ static int dispatch_op(liteipc_kernel *k, lk_bconn *c, const lk_wire_req *rq, lk
     case LK_OP_TASK_ATTACH:
         return op_task_attach(k, c, rq, rs);
     case LK_OP_TASK_DETACH:
-        return op_task_detach(k, c, rq->a);
+        return op_task_detach(k, c, rq->a, rq->b);
     case LK_OP_MMAP_PREPARE:
         return op_mmap_prepare(k, c, rq, fds, nfds);
     case LK_OP_MMAP_COMMIT:
@@ -2040,6 +2064,10 @@ int lk_broker_start(liteipc_kernel *k, const char *name)
     err = lk_kernel_new(&cfg, &ops, &k->kern);
     if (err < 0)
         goto fail;
+    err = lk_fault_env_arm(k->kern); /* $LITEIPC_FAULTS, before any command can come */
+    if (err < 0)
+        goto fail;
+    b->faulty = err > 0;
     b->bell_fd = err = lk_memfd_create("liteipc-bell", sizeof(lk_bell));
     if (err < 0)
         goto fail;
@@ -2107,6 +2135,64 @@ void lk_broker_forget_in_child(liteipc_kernel *k)
     k->b.owned_max = k->b.owned_top = 0;
 }
 
+/* ---- fault injection: the victims of KILL faults (fault.c), dead in the kernel already ---- */
+
+/* A slot whose task a fault killed: its thread lives on, and every call of it fails ESRCH. */
+static void fault_killed_call(liteipc_kernel *k, lk_bconn *c, int slot)
+{
+    lk_chan *ch = chan_of(k, c, slot);
+    uint32_t st = atomic_load_explicit(&ch->state, memory_order_acquire);
+
+    if (st == LK_CHAN_POSTED || st == LK_CHAN_WAITING)
+        chan_complete(k, ch, -2 - c->slot_tid[slot], -ESRCH, NULL, 0);
+}
+
+/*
+ * A process a fault killed. A real one gets SIGKILL, as it would die on the device; its
+ * connection then ends as any dead process's. One of this host cannot be killed: its
+ * connection is shut down, so its threads' calls fail with ESHUTDOWN. Either way it is no
+ * longer scanned, and its PID, free in the kernel, names nobody here any more.
+ */
+static void fault_kill_proc(liteipc_kernel *k, int pid)
+{
+    lk_bconn *c = k->b.by_pid[pid];
+
+    if (!c)
+        return;
+    if (!c->in_host && c->pidfd >= 0 &&
+        syscall(SYS_pidfd_send_signal, c->pidfd, SIGKILL, NULL, 0) < 0 && c->peer_pid > 0)
+        kill(c->peer_pid, SIGKILL);
+    shutdown(c->sock, SHUT_RDWR);
+    if (c->efd >= 0)
+        epoll_ctl(k->b.epfd, EPOLL_CTL_DEL, c->efd, NULL);
+    forget_tasks(k, c);
+    live_remove(k, c);
+    k->b.by_pid[pid] = NULL;
+    users_add(k, -1);
+    c->pid = -1; /* its connection, closed later, must not end the PID's next owner */
+}
+
+static void fault_kills(liteipc_kernel *k)
+{
+    lk_kill kill;
+
+    while (lk_kernel_take_kill(k->kern, &kill)) {
+        int tid = kill.tid, slot;
+        lk_bconn *c;
+
+        if (tid < 0) {
+            fault_kill_proc(k, kill.pid);
+            continue;
+        }
+        slot = k->b.by_tid[tid].slot;
+        c = k->b.by_pid[kill.pid];
+        if (!c || slot < 0 || k->b.by_tid[tid].pid != kill.pid)
+            continue;
+        c->slot_tid[slot] = FAULT_SLOT_KILLED(tid);
+        k->b.by_tid[tid].pid = k->b.by_tid[tid].slot = -1;
+    }
+}
+
 /* ---- subscriptions -------------------------------------------------------------------------- */
 
 static int wait_applied(liteipc_kernel *k, unsigned gen)
@@ -2119,6 +2205,21 @@ static int wait_applied(liteipc_kernel *k, unsigned gen)
     while ((int)(k->b.sub_applied - gen) < 0)
         pthread_cond_wait(&k->b.sub_cond, &k->b.sub_lock);
     return 0;
+}
+
+int lk_broker_run(liteipc_kernel *k, int (*fn)(liteipc_kernel *k, void *arg), void *arg)
+{
+    int err;
+
+    pthread_mutex_lock(&k->b.sub_lock);
+    k->b.run_fn = fn;
+    k->b.run_arg = arg;
+    err = wait_applied(k, ++k->b.sub_gen);
+    k->b.run_fn = NULL;
+    if (err == 0)
+        err = k->b.run_ret;
+    pthread_mutex_unlock(&k->b.sub_lock);
+    return err;
 }
 
 int liteipc_subscribe(liteipc_kernel *k, liteipc_event_fn fn, void *ctx)
@@ -2214,6 +2315,7 @@ const char *liteipc_event_name(liteipc_event_type type)
         [LITEIPC_EV_EXEC] = "exec",                 [LITEIPC_EV_SET_CMS] = "set-cms",
         [LITEIPC_EV_SET_IPC_THREAD] = "set-ipc-thread", [LITEIPC_EV_GEN_HANDLE] = "gen-handle",
         [LITEIPC_EV_GRANT] = "grant",               [LITEIPC_EV_REFUSED] = "refused",
+        [LITEIPC_EV_INJECTED] = "injected",
     };
 
     if ((unsigned)type >= sizeof(names) / sizeof(names[0]))

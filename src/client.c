@@ -473,7 +473,9 @@ static void orphan_free(lk_ctask *t)
 static void task_detach(lk_ctask *t)
 {
     liteipc_kernel *k = t->k;
-    lk_wire_req rq = {.op = LK_OP_TASK_DETACH, .a = t->tid};
+    /* b: its slot + 1, so that a task killed by a fault frees its slot, not its TID's new
+       owner's */
+    lk_wire_req rq = {.op = LK_OP_TASK_DETACH, .a = t->tid, .b = (uint64_t)t->slot + 1};
     lk_wire_resp rs;
     int live = LK_TASK_LIVE;
 

@@ -73,6 +73,7 @@ void lk_kernel_free(lk_kernel *k)
         return;
     for (int p = 0; p < LK_MAX_PROCS; p++)
         free(k->procs[p].used);
+    lk__fault_free(k);
     free(k);
 }
 
@@ -107,6 +108,7 @@ static void ev_init(const lk_kernel *k, lk_event *ev, lk_event_type type, int er
     ev->dst_tid = dst_tid;
     ev->dst_pid = pid_of_tid(k, dst_tid);
     ev->cms_cmd = ev->handle = ev->grantee_pid = -1;
+    ev->fault = ev->fault_id = -1;
 }
 
 void lk__emit_slow(lk_kernel *k, lk_event_type type, int err, uint64_t now, int src_tid,
@@ -307,8 +309,22 @@ static void task_death(lk_kernel *k, int tid, uint64_t now);
  * (§7.3). All tasks are marked exiting first, as the device kills every thread before the
  * last one cleans up: none of them is alive for messages sent during the teardown.
  */
+/* A killed task's cleanup; a parked receive, woken by the kill, returns -ERFKILL (§4.4.1),
+   unless the task is the caller of the command that killed it (lk_ioctl returns it). */
+static void kill_task(lk_kernel *k, int t, uint64_t now)
+{
+    if (k->tasks[t].parked) {
+        lk__unpark(k, t);
+        if (t != k->fault_caller)
+            lk__complete(k, t, -ERFKILL, 0);
+        lk__emit(k, LK_EV_RECV_KILLED, ERFKILL, now, -1, -1, t, NULL);
+        k->stats.killed++;
+    }
+    task_death(k, t, now);
+}
+
 /* Every task of pid but `spare` (-1: none) is killed: all are marked exiting first, then each
-   one's cleanup runs, a parked receive ending with -ERFKILL (§4.4.1). */
+   one's cleanup runs. */
 static void kill_tasks(lk_kernel *k, int pid, int spare, uint64_t now)
 {
     for (int t = 0; t < LK_MAX_TASKS; t++) {
@@ -320,13 +336,7 @@ static void kill_tasks(lk_kernel *k, int pid, int spare, uint64_t now)
 
         if (!task->in_use || task->pid != pid || t == spare)
             continue;
-        if (task->parked) { /* woken by the kill, the wait returns -ERFKILL */
-            lk__unpark(k, t);
-            lk__complete(k, t, -ERFKILL, 0);
-            lk__emit(k, LK_EV_RECV_KILLED, ERFKILL, now, -1, -1, t, NULL);
-            k->stats.killed++;
-        }
-        task_death(k, t, now);
+        kill_task(k, t, now);
     }
 }
 
@@ -342,6 +352,18 @@ int lk_proc_exit(lk_kernel *k, int pid, uint64_t now)
     p->in_use = false;
     pid_release(k, pid);
     return 0;
+}
+
+void lk__kill(lk_kernel *k, int pid, int tid, uint64_t now)
+{
+    if (tid < 0) {
+        (void)lk_proc_exit(k, pid, now);
+        return;
+    }
+    if (lk__task(k, tid) == NULL)
+        return;
+    k->tasks[tid].exiting = true;
+    kill_task(k, tid, now);
 }
 
 /*
@@ -667,12 +689,18 @@ int lk_ioctl(lk_kernel *k, int tid, const lk_ioctl_in *in, uint64_t now, lk_ioct
 
     memset(out, 0, sizeof(*out));
     out->copyout = LK_COPYOUT_NONE;
-    ret = ioctl_run(k, tid, in, now, out);
-    if (ret >= 0)
-        return ret;
-    k->stats.refused[lk_stats_slot(-ret)]++;
-    if (__builtin_expect(k->ev_fn != NULL, 0))
-        emit_refused(k, tid, in, -ret, now);
+    ret = 0;
+    if (__builtin_expect(k->faults != NULL, 0))
+        ret = lk__fault_call(k, tid, in, now); /* FAIL, or a kill before the command */
+    if (ret == 0)
+        ret = ioctl_run(k, tid, in, now, out);
+    if (ret < 0 && ret != -ERFKILL) {
+        k->stats.refused[lk_stats_slot(-ret)]++;
+        if (__builtin_expect(k->ev_fn != NULL, 0))
+            emit_refused(k, tid, in, -ret, now);
+    }
+    if (__builtin_expect(k->faults != NULL, 0))
+        ret = lk__fault_after(k, tid, ret, now, out);
     return ret;
 }
 

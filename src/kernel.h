@@ -26,6 +26,7 @@
 #include <stdint.h>
 
 #include <liteipc/lite_ipc.h>
+#include <liteipc/liteipc.h>
 
 #include "abi.h"
 
@@ -73,6 +74,7 @@ typedef enum lk_event_type {
                              object sent by src (cms_cmd -1, msg: the message carrying it) */
     LK_EV_REFUSED,        /* src's ioctl cmd failed with err (msg: the header it tried to
                              send, if it was a send that got that far) */
+    LK_EV_INJECTED,       /* a fault was injected (fault, fault_id, fault_ms; see fault.c) */
 } lk_event_type;
 
 typedef struct lk_event {
@@ -86,6 +88,8 @@ typedef struct lk_event {
     int32_t cms_cmd;          /* GEN_HANDLE, GRANT, REFUSED of IPC_CMS_CMD: its cmd, else -1 */
     int32_t handle;           /* GEN_HANDLE, GRANT: the service handle, else -1 */
     int32_t grantee_pid;      /* GRANT: the process granted access, else -1 */
+    int32_t fault, fault_id;  /* INJECTED: liteipc_fault_kind and id, else -1 */
+    uint32_t fault_ms;        /* INJECTED of a DELAY: its delay, else 0 */
 } lk_event;
 
 typedef void (*lk_event_fn)(void *ctx, const lk_event *ev);
@@ -332,6 +336,25 @@ bool lk_task_is_parked(const lk_kernel *k, int tid);
  * Cancel a parked receive without a result (used when the kernel stops). Returns 0 or -ESRCH.
  */
 int lk_task_unpark(lk_kernel *k, int tid);
+
+/* ---- fault injection (fault.c) ------------------------------------------------------------ */
+
+/*
+ * Arm fault f (liteipc.h). Returns its id (>= 0), -EINVAL, -ENOSPC or -ENOMEM. Until the first
+ * one, faults cost the kernel one untaken branch per hook.
+ */
+int lk_kernel_fault_add(lk_kernel *k, const liteipc_fault *f);
+/* Disarm every fault; messages already delayed are still delivered when due. */
+void lk_kernel_fault_clear(lk_kernel *k);
+
+/* A victim of a KILL fault, already dead in the kernel: the broker finishes the job. */
+typedef struct lk_kill {
+    int pid; /* its process (the process itself if tid is -1) */
+    int tid; /* the task killed alone, or -1 for the whole process */
+} lk_kill;
+
+/* Pop the oldest kill into *kill. Returns 1 if there was one, 0 if none. */
+int lk_kernel_take_kill(lk_kernel *k, lk_kill *kill);
 
 /* ---- read-only views, for tests and the state dump ------------------------------------------- */
 

@@ -87,6 +87,9 @@ struct lk_kernel {
 
     lk_completion ring[LK_RING_SIZE];
     unsigned ring_head, ring_count;
+
+    struct lk_faults *faults; /* fault.c: NULL until a fault is first armed */
+    int fault_caller;         /* a task killed in its own call gets no completion (0: none) */
 };
 
 /* ---- small helpers used by both files ------------------------------------------------------- */
@@ -188,5 +191,36 @@ void lk__death_notice(lk_kernel *k, int dead_tid, int pid, uint64_t now);
 void lk__unpark(lk_kernel *k, int tid);
 /* Queue a completion for a receive that has ended. */
 void lk__complete(lk_kernel *k, int tid, int result, uintptr_t in_msg);
+
+/* ---- fault injection, fault.c: every hook is called behind `k->faults != NULL` ------------- */
+
+/* lk_ioctl's entry: FAIL and KILL ON_CALL. Returns 0, or the negative errno the call returns. */
+int lk__fault_call(lk_kernel *k, int tid, const lk_ioctl_in *in, uint64_t now);
+/* lk_ioctl's end: run the kills the command triggered. Returns ret, or -ERFKILL if the caller
+   itself died (*out is then cleared). */
+int lk__fault_after(lk_kernel *k, int tid, int ret, uint64_t now, lk_ioctl_out *out);
+/* §4.3.3: true if a NOMEM fault makes this allocation fail. */
+bool lk__fault_alloc(lk_kernel *k, const IpcMsg *hdr, int dst_tid, uint64_t now);
+/* §4.3.8, before queuing node: true if a DROP or DELAY fault took it. */
+bool lk__fault_enqueue(lk_kernel *k, const IpcMsg *hdr, int src_pid, int dst_tid, uint32_t node,
+                       uint64_t now);
+/* A message was queued to (ON_WRITTEN) or received by (ON_READ) tid: KILL triggers. */
+void lk__fault_moved(lk_kernel *k, liteipc_fault_on on, const IpcMsg *m, int tid);
+/* lk_kernel_tick: deliver the delayed messages now due, then run the kills that triggered. */
+void lk__fault_tick(lk_kernel *k, uint64_t now);
+/* The earliest due time of a delayed message, or UINT64_MAX. */
+uint64_t lk__fault_next_due(const lk_kernel *k);
+/* Task tid dies or execs: its delayed messages are dropped as its queue is (§7.2). */
+void lk__fault_drain(lk_kernel *k, int tid, uint64_t now);
+void lk__fault_free(lk_kernel *k);
+
+/* kernel.c: kill task tid (-1: every task of process pid, then the process), as on the device. */
+void lk__kill(lk_kernel *k, int pid, int tid, uint64_t now);
+/* kernel_msg.c: queue node, written already in dst_tid's pool from the kernel's copy hdr of
+   the message (§4.3.8), and wake the task. */
+void lk__enqueue(lk_kernel *k, int src_tid, int src_pid, int dst_tid, uint32_t node,
+                 const IpcMsg *hdr, uint64_t now);
+/* kernel_msg.c: roll back the objects of a node of pid's pool and free it (§4.4.3). */
+void lk__node_discard(lk_kernel *k, int pid, uint32_t node);
 
 #endif /* LITEIPC_KERNEL_INT_H */

@@ -170,7 +170,7 @@ static void objs_rollback(lk_kernel *k, int pid, uint32_t node, uint32_t n)
 }
 
 /* A node the receiver will never get: roll back all its objects, free it (§4.4.3). */
-static void node_discard(lk_kernel *k, int pid, uint32_t node)
+void lk__node_discard(lk_kernel *k, int pid, uint32_t node)
 {
     lk_proc *p = &k->procs[pid];
     IpcMsg m;
@@ -318,6 +318,8 @@ static int wr_alloc(lk_kernel *k, lk_write *w)
         return -EINVAL;
     if (!lk__pool_mapped(d))
         return -ENOMEM; /* the allocation from a missing pool returns nothing */
+    if (__builtin_expect(k->faults != NULL, 0) && lk__fault_alloc(k, &w->hdr, w->dst_tid, w->now))
+        return -ENOMEM; /* a NOMEM fault: the pool is full for this message */
     w->node = lk_pool_alloc(d->kbase, size);
     if (w->node == 0)
         return -ENOMEM;
@@ -614,6 +616,8 @@ static int rd_loop(lk_kernel *k, int tid, bool sync, uint64_t stamp, uint64_t no
             *in_msg = p->uvaddr + node;
             lk__emit(k, LK_EV_MSG_READ, 0, now, (int)m->taskID, (int)m->processID, tid, m);
             k->stats.received++;
+            if (__builtin_expect(k->faults != NULL, 0))
+                lk__fault_moved(k, LITEIPC_ON_READ, m, tid);
             return 0;
         }
         if (v == RD_DROP) {
@@ -622,7 +626,7 @@ static int rd_loop(lk_kernel *k, int tid, bool sync, uint64_t stamp, uint64_t no
             k->stats.drop_read[ENOMSG]++;
             (*drops)++;
         }
-        node_discard(k, t->pid, node); /* §4.4.3; a failed reply's node is freed alike */
+        lk__node_discard(k, t->pid, node); /* §4.4.3; a failed reply's node is freed alike */
         if (v == RD_FAILED)
             return -ENOENT;
     }
@@ -688,26 +692,37 @@ static void count_written(lk_stats *s, const IpcMsg *m)
 }
 
 /* §4.3.8: append to the destination's FIFO and wake it if it waits. */
-static void wr_enqueue(lk_kernel *k, const lk_write *w, uint64_t now)
+void lk__enqueue(lk_kernel *k, int src_tid, int src_pid, int dst_tid, uint32_t node,
+                 const IpcMsg *hdr, uint64_t now)
 {
-    lk_task *t = &k->tasks[w->dst_tid];
-    const lk_proc *d = &k->procs[w->dst_pid];
+    lk_task *t = &k->tasks[dst_tid];
+    const lk_proc *d = &k->procs[t->pid];
 
     if (t->q_tail != 0)
-        *node_link(d, t->q_tail) = w->node;
+        *node_link(d, t->q_tail) = node;
     else
-        t->q_head = w->node;
-    t->q_tail = w->node;
+        t->q_head = node;
+    t->q_tail = node;
     t->queued++;
-    count_written(&k->stats, &w->hdr);
+    count_written(&k->stats, hdr);
     if (__builtin_expect(k->ev_fn != NULL, 0)) { /* the header as the receiver will see it */
         IpcMsg m;
 
-        node_get(d, w->node, &m);
-        lk__emit(k, LK_EV_MSG_WRITTEN, 0, now, w->src_tid, w->src_pid, w->dst_tid, &m);
+        node_get(d, node, &m);
+        lk__emit(k, LK_EV_MSG_WRITTEN, 0, now, src_tid, src_pid, dst_tid, &m);
     }
+    if (__builtin_expect(k->faults != NULL, 0))
+        lk__fault_moved(k, LITEIPC_ON_WRITTEN, hdr, dst_tid);
     if (t->parked)
-        rd_wake(k, w->dst_tid, now);
+        rd_wake(k, dst_tid, now);
+}
+
+static void wr_enqueue(lk_kernel *k, const lk_write *w, uint64_t now)
+{
+    if (__builtin_expect(k->faults != NULL, 0) &&
+        lk__fault_enqueue(k, &w->hdr, w->src_pid, w->dst_tid, w->node, now))
+        return; /* dropped or delayed by a fault */
+    lk__enqueue(k, w->src_tid, w->src_pid, w->dst_tid, w->node, &w->hdr, now);
 }
 
 /* LiteIpcWrite from the checks by type (§4.3.2) to the queue (§4.3.8). */
@@ -824,8 +839,10 @@ void lk__task_drain(lk_kernel *k, int tid, uint64_t now)
         node_get(p, node, &m);
         lk__emit(k, LK_EV_DROP_ON_READ, ESRCH, now, (int)m.taskID, (int)m.processID, tid, &m);
         k->stats.drop_read[ESRCH]++;
-        node_discard(k, t->pid, node); /* nobody is told (§7.2 step 2) */
+        lk__node_discard(k, t->pid, node); /* nobody is told (§7.2 step 2) */
     }
+    if (__builtin_expect(k->faults != NULL, 0))
+        lk__fault_drain(k, tid, now);
 }
 
 void lk__death_notice(lk_kernel *k, int dead_tid, int pid, uint64_t now)
@@ -840,6 +857,7 @@ void lk__death_notice(lk_kernel *k, int dead_tid, int pid, uint64_t now)
         return; /* no IPC thread: the notice is lost */
     /* Q15 (fixed): the sender is the dead task and its process. */
     wr_init(k, &w, dead_tid, NULL);
+    w.now = now;
     w.hdr.type = MT_DEATH_NOTIFY;
     w.hdr.target.handle = (uint32_t)p->ipc_task;
     w.hdr.target.token = (uint32_t)dead_tid;
@@ -868,6 +886,8 @@ void lk_kernel_tick(lk_kernel *k, uint64_t now)
 {
     int tid;
 
+    if (__builtin_expect(k->faults != NULL, 0))
+        lk__fault_tick(k, now); /* delayed messages now due */
     while (k->sync_parked > 0 && (tid = earliest_expired(k, now)) >= 0) {
         lk__unpark(k, tid);
         lk__complete(k, tid, -ETIME, 0);
@@ -878,7 +898,7 @@ void lk_kernel_tick(lk_kernel *k, uint64_t now)
 
 uint64_t lk_kernel_next_deadline(const lk_kernel *k)
 {
-    uint64_t best = UINT64_MAX;
+    uint64_t best = k->faults != NULL ? lk__fault_next_due(k) : UINT64_MAX;
 
     if (k->sync_parked == 0)
         return best;

@@ -43,7 +43,7 @@ enum lk_op {
                            region */
     LK_OP_OPEN,         /* the driver's open */
     LK_OP_TASK_ATTACH,  /* c, d: the thread's name (lk_wire_name). Reply a: TID, b: slot */
-    LK_OP_TASK_DETACH,  /* a: TID */
+    LK_OP_TASK_DETACH,  /* a: TID, b: its slot + 1 (0: not said) */
     LK_OP_MMAP_PREPARE, /* b: rounded length, c: prot, d: flags. Reply fd: the pool memory */
     LK_OP_MMAP_COMMIT,  /* b: user address */
     LK_OP_MMAP_ABORT,
@@ -224,6 +224,10 @@ typedef struct lk_broker {
     unsigned sub_applied;        /* the generation the broker has applied */
     _Atomic unsigned sub_pending;
     FILE *dump_to;               /* liteipc_kernel_dump: written with the next generation */
+    int (*run_fn)(struct liteipc_kernel *k, void *arg); /* lk_broker_run: called likewise */
+    void *run_arg;
+    int run_ret;
+    bool faulty;                 /* a fault was armed once: the kernel may report kills */
 
     pthread_mutex_t idle_lock;   /* nprocs and ever_used, for liteipc_kernel_wait_unused */
     pthread_cond_t idle_cond;
@@ -323,6 +327,13 @@ void lk_broker_forget_in_child(struct liteipc_kernel *k);
 void lk_broker_fork_prepare(void);
 void lk_broker_fork_parent(void);
 void lk_broker_fork_child(void);
+/* Run fn(k, arg) on the broker thread between two commands (it owns the kernel) and return its
+   result, or -errno. Host side only. */
+int lk_broker_run(struct liteipc_kernel *k, int (*fn)(struct liteipc_kernel *k, void *arg),
+                  void *arg);
+/* fault_api.c: arm the faults of $LITEIPC_FAULTS in a new kernel. Returns how many, or -EINVAL
+   after saying why on stderr. */
+int lk_fault_env_arm(lk_kernel *kern);
 
 /* vtime.c */
 void lk_vtime_init(lk_vtime *vt);

@@ -269,6 +269,20 @@ static void on_event(const liteipc_event *ev, void *ctx)
         on_refused(t, ev);
         t->dropped_tid = -1;
         break;
+    case LITEIPC_EV_INJECTED: /* over the caller, the sender, or the task whose event killed */
+        if (src_participant(t, ev)) {
+            static const char *const kinds[] = {"fail", "nomem", "drop", "delay", "kill"};
+
+            snprintf(buf, sizeof buf, " %s %s", (unsigned)ev->fault < 5 ? kinds[ev->fault] : "?",
+                     ev->err ? err_name(ev->err) : "");
+            if (ev->fault == LITEIPC_FAULT_DELAY)
+                snprintf(buf, sizeof buf, " delay %u ms", ev->fault_ms);
+            if (ev->fault == LITEIPC_FAULT_KILL)
+                snprintf(buf, sizeof buf, " kill %s %d", ev->dst_tid < 0 ? "process" : "task",
+                         ev->dst_tid < 0 ? ev->dst_pid : ev->dst_tid);
+            note(t, ev->src_tid, "fault injected:", buf);
+        }
+        break;
     default: /* MSG_READ: the arrow was drawn when the message was queued */
         break;
     }

@@ -274,6 +274,8 @@ static void print_event(const liteipc_event *ev)
         printf(" ioctl 0x%x", (unsigned)ev->cmd);
     if (ev->handle >= 0 && (ev->type == LITEIPC_EV_GEN_HANDLE || ev->type == LITEIPC_EV_GRANT))
         printf(" handle %d", (int)ev->handle);
+    if (ev->type == LITEIPC_EV_INJECTED)
+        printf(" fault %d kind %d ms %u", (int)ev->fault_id, (int)ev->fault, ev->fault_ms);
     if (ev->err)
         printf(" err %s", strerror(ev->err));
     putchar('\n');

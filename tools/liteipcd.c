@@ -191,7 +191,7 @@ struct event_log {
 static bool event_is_logged(const struct event_log *log, liteipc_event_type type)
 {
     return log->trace || type == LITEIPC_EV_TASK_DEATH || type == LITEIPC_EV_RECV_TIMEOUT ||
-           type == LITEIPC_EV_RECV_KILLED;
+           type == LITEIPC_EV_RECV_KILLED || type == LITEIPC_EV_INJECTED;
 }
 
 /* A program's connection turned away (EUSERS): always logged, it explains its failure. */
@@ -305,6 +305,12 @@ static void log_event(const struct event_log *log, const liteipc_event *ev)
         log_at(&when, "%-13s by task %d of process %d%s: process %d (%.16s) may call handle %d",
                liteipc_event_name(ev->type), ev->src_tid, ev->src_pid, src, (int)ev->grantee_pid,
                ev->grantee_prog, (int)ev->handle);
+        return;
+    case LITEIPC_EV_INJECTED: /* armed by $LITEIPC_FAULTS: say which fault did what */
+        log_at(&when, "%-13s fault %d (kind %d) on task %d of process %d%s -> %d/%d%s code %u%s%s",
+               liteipc_event_name(ev->type), (int)ev->fault_id, (int)ev->fault, ev->src_tid,
+               ev->src_pid, src, ev->dst_pid, ev->dst_tid, dst, ev->msg.code,
+               ev->err ? " err " : "", ev->err ? errno_name(ev->err) : "");
         return;
     default:
         log_at(&when, "%-13s task %d of process %d%s", liteipc_event_name(ev->type), ev->dst_tid,
@@ -701,6 +707,24 @@ static int parse_options(int argc, char **argv, struct options *o)
 
 /* ---- main ------------------------------------------------------------------------------------ */
 
+/* $LITEIPC_FAULTS, which the kernel arms when it starts: said in the log, and a bad value
+   reported as such (the start would fail with EINVAL, like a bad limit). */
+static bool faults_env_ok(void)
+{
+    const char *text = getenv(LITEIPC_FAULTS_ENV);
+    liteipc_fault f[LITEIPC_FAULT_MAX];
+    char why[160];
+
+    if (!text || !*text)
+        return true;
+    if (liteipc_fault_parse(text, f, LITEIPC_FAULT_MAX, why, sizeof(why)) < 0) {
+        log_error("%s=\"%s\": %s", LITEIPC_FAULTS_ENV, text, why);
+        return false;
+    }
+    log_info("faults armed from %s: %s", LITEIPC_FAULTS_ENV, text);
+    return true;
+}
+
 static void log_config(const liteipc_config *c)
 {
     log_info("starting: tasks %u, processes %u, pool %zu bytes (default) .. %zu (max), data max "
@@ -824,6 +848,8 @@ int main(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &stop_set, NULL);
 
     log_config(&o.cfg);
+    if (!faults_env_ok())
+        return 1;
     rc = liteipc_kernel_serve(o.name, &o.cfg, &k);
     if (rc < 0) {
         report_serve_error(&o, rc);

@@ -348,6 +348,10 @@ typedef enum liteipc_event_type {
                                   message that carried it) */
     LITEIPC_EV_REFUSED,        /* src's ioctl cmd failed with err (EACCES, EINVAL, ENOMEM...);
                                   cms_cmd for IPC_CMS_CMD; msg: the header of a refused send */
+    LITEIPC_EV_INJECTED,       /* fault fault_id (liteipc_fault_add) of kind fault was injected:
+                                  src is the caller or sender, dst the receiver or the victim of
+                                  a kill (dst_tid -1: its whole process), msg the message, cmd
+                                  the ioctl, err the errno injected (FAIL, NOMEM) */
 } liteipc_event_type;
 
 /*
@@ -385,6 +389,10 @@ typedef struct liteipc_event {
     int32_t handle;      /* GEN_HANDLE, GRANT: the service handle, or -1 */
     int32_t grantee_pid; /* GRANT: the process that may now call handle, or -1 */
     char grantee_prog[16]; /* its program name, as src_prog */
+    /* INJECTED: the fault's kind (liteipc_fault_kind), its id, and for a DELAY its delay in
+       ms of kernel time; -1, -1, 0 for the other events. */
+    int32_t fault, fault_id;
+    uint32_t fault_ms;
 } liteipc_event;
 
 typedef void (*liteipc_event_fn)(const liteipc_event *ev, void *ctx);
@@ -476,6 +484,111 @@ typedef struct liteipc_stats {
  * or -EPERM (an attached kernel).
  */
 int liteipc_kernel_stats(liteipc_kernel *k, liteipc_stats *out);
+/* ---- fault injection ------------------------------------------------------------------------ */
+
+/*
+ * Make the kernel misbehave on purpose, at an exact point of its logic, so that a test can see
+ * what a program does when the device fails, loses or delays a message, or when a peer dies at
+ * the worst moment. Faults are applied by the kernel itself (at no cost while none is armed)
+ * and each injection is reported as a LITEIPC_EV_INJECTED event before its consequences.
+ * docs/TESTING.md, "Fault injection", has examples.
+ */
+typedef enum liteipc_fault_kind {
+    LITEIPC_FAULT_FAIL,  /* the matching command fails with err before it runs */
+    LITEIPC_FAULT_NOMEM, /* the matching send finds the receiver's pool full: -ENOMEM where the
+                            driver allocates the message (§4.3.3), after every check before it
+                            (access, alive, reply validity); a BUFF_FREE in the call still frees */
+    LITEIPC_FAULT_DROP,  /* the matching message is lost where it would be queued: its send
+                            succeeds, the receiver never gets it (its objects are rolled back) */
+    LITEIPC_FAULT_DELAY, /* the matching message is queued delay_ms of kernel time later */
+    LITEIPC_FAULT_KILL,  /* a task or a process is killed when the matching event happens */
+} liteipc_fault_kind;
+
+/* KILL: the event that triggers it. */
+typedef enum liteipc_fault_on {
+    LITEIPC_ON_CALL,    /* a matching command is called (it never runs: the victim dies first) */
+    LITEIPC_ON_WRITTEN, /* a matching message has been queued to its receiver */
+    LITEIPC_ON_READ,    /* a matching message has been received */
+} liteipc_fault_on;
+
+/* What kind of message matches. */
+typedef enum liteipc_fault_msg {
+    LITEIPC_MSG_ANY,
+    LITEIPC_MSG_REQUEST,      /* MT_REQUEST, synchronous */
+    LITEIPC_MSG_ONEWAY,       /* MT_REQUEST with LITEIPC_FLAG_ONEWAY */
+    LITEIPC_MSG_REPLY,        /* MT_REPLY */
+    LITEIPC_MSG_FAILED_REPLY, /* MT_FAILED_REPLY */
+    LITEIPC_MSG_DEATH_NOTIFY, /* MT_DEATH_NOTIFY (made by the kernel) */
+} liteipc_fault_msg;
+
+#define LITEIPC_FAULT_ALWAYS 0xffffffffu /* count: every match from the nth on */
+#define LITEIPC_FAULT_MAX 16             /* faults armed at once in a kernel */
+
+/*
+ * A fault. Zero-initialised fields match anything (TID 0 and PID 0 are never user tasks or
+ * processes), so only what matters is set: {.kind = LITEIPC_FAULT_NOMEM, .dst_pid = 4}.
+ * Matching: FAIL and KILL ON_CALL look at the command (cmd, its IpcContent flag, the type of
+ * the message it sends, the caller tid/pid); NOMEM, DROP, DELAY and KILL ON_WRITTEN/ON_READ at
+ * each message (its sender tid/pid, its receiver dst_tid/dst_pid, its type, and the flag and
+ * cmd of the command in progress that moves it: the sender's for a write; for a read, the
+ * reader's own receive or the send that woke it). Messages moved outside a command (death
+ * notices of an exiting process, a delayed message released by the clock) have cmd and flag 0.
+ */
+typedef struct liteipc_fault {
+    liteipc_fault_kind kind;
+    uint32_t cmd;             /* the ioctl request (IPC_SEND_RECV_MSG...); 0: any */
+    uint32_t flags;           /* IpcContent flag bits the command must have (SEND|RECV...) */
+    liteipc_fault_msg type;   /* the message's type */
+    int32_t tid, pid;         /* the caller, or the message's sender */
+    int32_t dst_tid, dst_pid; /* the message's receiver */
+    uint32_t nth;             /* fire at the nth match (0 and 1: the first) */
+    uint32_t count;           /* then this many times in all (0 and 1: once; or ALWAYS) */
+    int err;                  /* FAIL: the positive errno the command returns */
+    uint32_t delay_ms;        /* DELAY: kernel milliseconds before the message is queued */
+    liteipc_fault_on on;      /* KILL: the triggering event */
+    int32_t kill_tid;         /* KILL: the task to kill (its thread's process survives) */
+    int32_t kill_pid;         /* KILL: the process to kill; with kill_tid 0 too, the process of
+                                 the event's task (caller, receiver or reader), or that task
+                                 alone if task_only */
+    int32_t task_only;
+} liteipc_fault;
+
+/*
+ * Arm fault f in k, from the next command on. Returns its id (>= 0), -EINVAL (f is not a valid
+ * fault), -ENOSPC (LITEIPC_FAULT_MAX armed), -EPERM (an attached kernel: faults are armed where
+ * the kernel lives, with LITEIPC_FAULTS) or -ENOMEM.
+ *
+ * What a kill means: the victim dies inside the kernel exactly as on the device (task death,
+ * §7.2, or process exit: its queued messages dropped, death notices sent, its parked receives
+ * ended with ERFKILL), at once, before the next command runs. The killed threads of this host
+ * cannot be stopped: the call of a killed task in progress returns -1/ERFKILL; later, a task
+ * killed alone gets -1/ESRCH from every call, and the threads of a killed process get
+ * -1/ESHUTDOWN (after a check of up to 250 ms). A real process (a program attached to the
+ * kernel) is killed for real: SIGKILL, as its death on the device would be.
+ */
+int liteipc_fault_add(liteipc_kernel *k, const liteipc_fault *f);
+/* Disarm every fault of k (messages already delayed are still delivered). Returns 0 or -errno. */
+int liteipc_fault_clear(liteipc_kernel *k);
+
+/*
+ * Faults as text, as in $LITEIPC_FAULTS: faults separated by ';', each a kind followed by
+ * ':'-separated settings, e.g. "nomem:dst_pid=4:nth=2;kill:on=written:type=request:dst_pid=5".
+ * Kinds: fail, nomem, exhaust (nomem with count=all), drop, delay, kill. Settings: cmd=
+ * (send_recv, set_cms, cms_cmd, set_ipc_thread, get_version, or a number), flag= (send, recv,
+ * buff_free joined by '+'), type= (request, oneway, reply, failed_reply, death), tid=, pid=,
+ * dst_tid=, dst_pid=, nth=, count= (a number or all), errno= (EINVAL, ENOMEM, ETIME... or a
+ * number), ms=, on= (call, written, read), kill_tid=, kill_pid=, and the word task.
+ * Fills out[0..max) and returns how many, or -EINVAL with the reason in why (may be NULL).
+ */
+int liteipc_fault_parse(const char *text, liteipc_fault *out, int max, char *why, size_t whylen);
+
+/*
+ * The process where the kernel lives reads $LITEIPC_FAULTS when it starts it: liteipc_kernel_start
+ * and liteipc_kernel_serve (so liteipcd, including one started by liteipc_kernel_attach_or_start,
+ * which inherits the environment of the program that started it). A program that only attaches
+ * does not read it. A bad value is reported on stderr and the start fails with -EINVAL.
+ */
+#define LITEIPC_FAULTS_ENV "LITEIPC_FAULTS"
 
 #ifdef __cplusplus
 }
