@@ -10,7 +10,7 @@
 #   <libdir>/pkgconfig/liteipc-compat.pc         pkg-config --libs liteipc-compat
 #   <datadir>/doc/liteipc-sim/                   README.md, LICENSE, CHANGELOG.md, docs/*.md,
 #                                                examples/*.c, examples/multi/
-#   (<mandir>/man1/liteipcd.1, bin/liteipcd and the shim: tools/ and compat/CMakeLists.txt)
+#   (<mandir>/man1/liteipcd.1.gz and liteipcctl.1.gz, bin/liteipcd and the shim: tools/ and compat/CMakeLists.txt)
 #
 # The .pc file is written at install time, so that `cmake --install build --prefix DIR` (or
 # DESTDIR) gives a file that names the prefix actually installed to.
@@ -109,6 +109,8 @@ install(FILES
   "${PROJECT_SOURCE_DIR}/LICENSE"
   "${PROJECT_SOURCE_DIR}/CHANGELOG.md"
   DESTINATION "${CMAKE_INSTALL_DOCDIR}")
+# The license in the form Debian's tools read (copyright-format 1.0).
+install(FILES "${PROJECT_SOURCE_DIR}/cmake/copyright" DESTINATION "${CMAKE_INSTALL_DOCDIR}")
 install(DIRECTORY "${PROJECT_SOURCE_DIR}/docs/"
   DESTINATION "${CMAKE_INSTALL_DOCDIR}/docs"
   FILES_MATCHING PATTERN "*.md")

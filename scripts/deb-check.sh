@@ -27,13 +27,14 @@ for path in /usr/bin/liteipcd /usr/bin/liteipcctl /usr/lib/libliteipc.a \
             /usr/lib/libliteipc_compat.a /usr/lib/libliteipc_preload.so \
             /usr/include/liteipc/liteipc.h \
             /usr/include/liteipc/lite_ipc.h /usr/include/liteipc/compat.h \
-            /usr/include/liteipc/version.h /usr/share/man/man1/liteipcd.1 \
-            /usr/share/man/man1/liteipcctl.1 \
+            /usr/include/liteipc/version.h /usr/share/man/man1/liteipcd.1.gz \
+            /usr/share/man/man1/liteipcctl.1.gz \
             /usr/lib/cmake/liteipc/liteipcConfig.cmake \
             /usr/lib/cmake/liteipc/liteipcConfigVersion.cmake \
             /usr/lib/cmake/liteipc/liteipcTargets.cmake \
             /usr/lib/pkgconfig/liteipc.pc /usr/lib/pkgconfig/liteipc-compat.pc \
             /usr/share/doc/liteipc-sim/README.md /usr/share/doc/liteipc-sim/LICENSE \
+            /usr/share/doc/liteipc-sim/copyright \
             /usr/share/doc/liteipc-sim/CHANGELOG.md /usr/share/doc/liteipc-sim/docs/USAGE.md \
             /usr/share/doc/liteipc-sim/examples/echo_demo.c \
             /usr/share/doc/liteipc-sim/examples/multi/sm.c; do
@@ -44,6 +45,12 @@ done
 for pc in liteipc.pc liteipc-compat.pc; do
     text=$(dpkg-deb --fsys-tarfile "$deb" | tar -xOf - "./usr/lib/pkgconfig/$pc")
     grep -qx 'prefix=/usr' <<<"$text" || problem "$pc does not say prefix=/usr"
+done
+
+# Man pages are gzipped, as man-db and Debian policy want them.
+for page in liteipcd liteipcctl; do
+    dpkg-deb --fsys-tarfile "$deb" | tar -xOf - "./usr/share/man/man1/$page.1.gz" | gzip -t ||
+        problem "$page.1.gz is no gzip file"
 done
 
 [ $fail = 0 ] && echo "deb-check: $deb: fields and $(wc -l <<<"$contents") entries as expected"
