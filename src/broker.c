@@ -1511,10 +1511,12 @@ static void op_status(liteipc_kernel *k, lk_bconn *c)
             conn_close(k, c, true);
         return;
     }
+    /* a: processes, and tasks << 16 (at most 64 and 128); b: the kernel's uptime (ns). */
     for (int pid = 0; pid < LK_MAX_PROCS; pid++)
         rs.a += lk_proc_view_get(k->kern, pid, &pv) == 0 && pv.in_use;
     for (int tid = 0; tid < LK_MAX_TASKS; tid++)
-        rs.b += lk_task_view_get(k->kern, tid, &tv) == 0 && tv.in_use;
+        rs.a += (lk_task_view_get(k->kern, tid, &tv) == 0 && tv.in_use) << 16;
+    rs.b = lk_now_ns() - k->b.started_ns;
     fd = status_text(k, &len);
     rs.result = fd < 0 ? fd : 0;
     rs.c = len;

@@ -36,6 +36,7 @@
 typedef struct kstatus {
     pid_t host_pid;
     int nprocs, ntasks;
+    uint64_t uptime_ns;
     char *text;
     size_t len;
 } kstatus;
@@ -82,8 +83,9 @@ static int request_status(int s, kstatus *st, bool want_text)
     if (err == 0 && fds[0] < 0)
         err = -EPROTO;
     if (err == 0) {
-        st->nprocs = rs.a;
-        st->ntasks = (int)rs.b;
+        st->nprocs = rs.a & 0xffff;
+        st->ntasks = rs.a >> 16;
+        st->uptime_ns = rs.b;
         st->len = (size_t)rs.c;
         if (want_text)
             err = read_text(fds[0], st->len, &st->text);
@@ -160,7 +162,8 @@ static int cmd_status(const char *name)
         say_error(name, err);
         return 1;
     }
-    printf("kernel '%s', hosted by PID %d\n", name, (int)st.host_pid);
+    printf("kernel '%s', hosted by PID %d, up %.1f s\n", name, (int)st.host_pid,
+           (double)st.uptime_ns / 1e9);
     fwrite(st.text, 1, st.len, stdout);
     free(st.text);
     return fflush(stdout) == 0 ? 0 : 1;
@@ -230,7 +233,7 @@ static int cmd_list(void)
         goto out;
     }
     qsort(names, n, sizeof(*names), by_name);
-    printf("%-24s %8s %9s %5s\n", "NAME", "PID", "PROCESSES", "TASKS");
+    printf("%-24s %8s %10s %9s %5s\n", "NAME", "PID", "UPTIME", "PROCESSES", "TASKS");
     for (size_t i = 0; i < n; i++) {
         kstatus st;
 
@@ -242,7 +245,8 @@ static int cmd_list(void)
             rc = 1;
             continue;
         }
-        printf("%-24s %8d %9d %5d\n", names[i], (int)st.host_pid, st.nprocs, st.ntasks);
+        printf("%-24s %8d %8.1f s %9d %5d\n", names[i], (int)st.host_pid,
+               (double)st.uptime_ns / 1e9, st.nprocs, st.ntasks);
     }
 out:
     for (size_t i = 0; i < n; i++)

@@ -37,7 +37,7 @@ wait_for ': ready: serving' "$dir/log"
 
 # Before any user: the tables are empty, and asking does not make the daemon's first user.
 "$ctl" status "$name" >"$dir/status0" || fail "status on an idle kernel"
-grep -q "^kernel '$name', hosted by PID $pid\$" "$dir/status0" || fail "status0: host PID"
+grep -q "^kernel '$name', hosted by PID $pid, up [0-9.]* s\$" "$dir/status0" || fail "status0: host PID"
 grep -q '^liteipc kernel: 0 processes, 0 tasks' "$dir/status0" || fail "status0: counts"
 
 # A monitor, subscribed before the program comes: its first events are the program becoming
@@ -62,18 +62,18 @@ grep -q "^[0-9.]* set-ipc-thread from [0-9]*/[0-9]* (host $ppid_ real_devprog_co
 
 "$ctl" status "$name" >"$dir/status1" || fail "status with a program attached"
 # The daemon that answers is the one started here (not one the program started on demand).
-grep -q "^kernel '$name', hosted by PID $pid\$" "$dir/status1" || fail "status1: host PID"
+grep -q "^kernel '$name', hosted by PID $pid, up [0-9.]* s\$" "$dir/status1" || fail "status1: host PID"
 grep -q '^liteipc kernel: 1 process, 1 task' "$dir/status1" || fail "status1: counts"
 grep -q '^ServiceManager: task ' "$dir/status1" || fail "status1: no ServiceManager"
 grep -q "^  process [0-9]* (host $ppid_ real_devprog_co)" "$dir/status1" ||
     fail "status1: the program's process with its host PID and name"
 
 LITEIPC_DEVICE=$name "$ctl" status >"$dir/status2" || fail "status by \$LITEIPC_DEVICE"
-grep -q "^kernel '$name', hosted by PID $pid\$" "$dir/status2" || fail "status2: host PID"
+grep -q "^kernel '$name', hosted by PID $pid, up [0-9.]* s\$" "$dir/status2" || fail "status2: host PID"
 
 "$ctl" list >"$dir/list" || fail "list"
-grep -q "^NAME  *PID  *PROCESSES  *TASKS\$" "$dir/list" || fail "list: header"
-grep -q "^$name  *$pid  *1  *1\$" "$dir/list" || fail "list: the kernel's line"
+grep -q "^NAME  *PID  *UPTIME  *PROCESSES  *TASKS\$" "$dir/list" || fail "list: header"
+grep -q "^$name  *$pid  *[0-9]*\.[0-9] s  *1  *1\$" "$dir/list" || fail "list: the kernel's line"
 
 # monitor's filters, started before the calls below: the ServiceManager's process as JSON, its
 # task as text, and everything as JSON. The call is the first thing that involves the
