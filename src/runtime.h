@@ -55,8 +55,9 @@ enum lk_op {
                            program's ABI profile */
     LK_OP_SET_NAME,     /* a: a TID of the process, or -1 for the process; c, d: the name */
     LK_OP_STATUS,       /* before HELLO, on its own connection (liteipcctl): never a process
-                           nor a user. Reply a: processes + (tasks << 16), b: uptime (ns), c: length of the text;
-                           fd: a memory file holding the kernel's tables as text (the dump) */
+                           nor a user. Reply a: processes + (tasks << 16), b: uptime (ns),
+                           c: length of the text; fd: a memory file holding the kernel's
+                           tables as text (the dump) */
     LK_OP_MONITOR,      /* before HELLO, on its own connection (liteipcctl): the broker then
                            sends it every event as an lk_wire_event, never blocking on it */
     LK_OP_STATS,        /* before HELLO, on its own connection (liteipcctl): never a process
