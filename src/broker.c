@@ -502,6 +502,20 @@ static void monitor_send(lk_bconn *c, const liteipc_event *e)
         c->dropped++;
 }
 
+/* The first bytes of the message's data (in the receiver's pool), if someone asked for them. */
+static void add_preview(liteipc_kernel *k, const lk_event *ev, liteipc_event *e)
+{
+    bool want = false;
+
+    for (int i = 0; i < k->b.nactive && !want; i++)
+        want = k->b.active[i].previews;
+    for (int i = 0; i < k->b.nmonitors && !want; i++)
+        want = k->b.monitors[i]->previews;
+    if (want)
+        e->preview_len = (uint32_t)lk_msg_peek(k->kern, ev->dst_pid, &ev->msg, e->preview,
+                                               sizeof(e->preview));
+}
+
 static void broker_event(void *ctx, const lk_event *ev)
 {
     liteipc_kernel *k = ctx;
@@ -529,6 +543,8 @@ static void broker_event(void *ctx, const lk_event *ev)
     if (ev->dst_tid >= 0 && ev->dst_tid < LK_MAX_TASKS)
         memcpy(e.dst_task, k->b.task_name[ev->dst_tid], LK_NAME_MAX);
 
+    if (ev->type == LK_EV_MSG_WRITTEN || ev->type == LK_EV_MSG_READ)
+        add_preview(k, ev, &e);
     for (int i = 0; i < k->b.nactive; i++)
         k->b.active[i].fn(&e, k->b.active[i].ctx);
     for (int i = 0; i < k->b.nmonitors; i++)
@@ -1383,7 +1399,7 @@ static void op_status(liteipc_kernel *k, lk_bconn *c)
  * LK_OP_MONITOR: from now on the connection receives the kernel's events. Like LK_OP_STATUS, it
  * is no process and no user. Answers 0, or -EBUSY with LK_MAX_MONITORS monitors already.
  */
-static void op_monitor(liteipc_kernel *k, lk_bconn *c)
+static void op_monitor(liteipc_kernel *k, lk_bconn *c, const lk_wire_req *rq)
 {
     lk_wire_resp rs = {0};
 
@@ -1402,6 +1418,7 @@ static void op_monitor(liteipc_kernel *k, lk_bconn *c)
     if (rs.result < 0)
         return;
     c->monitor = true;
+    c->previews = (rq->a & LK_MONITOR_PREVIEW) != 0;
     k->b.monitors[k->b.nmonitors++] = c;
     event_sink_update(k);
 }
@@ -1442,7 +1459,7 @@ static void handle_conn(liteipc_kernel *k, lk_bconn *c)
         return;
     }
     if (rq.op == LK_OP_MONITOR) {
-        op_monitor(k, c);
+        op_monitor(k, c, &rq);
         return;
     }
     memset(&rs, 0, sizeof(rs));
@@ -1872,6 +1889,11 @@ static int wait_applied(liteipc_kernel *k, unsigned gen)
 
 int liteipc_subscribe(liteipc_kernel *k, liteipc_event_fn fn, void *ctx)
 {
+    return lk_subscribe(k, fn, ctx, false);
+}
+
+int lk_subscribe(liteipc_kernel *k, liteipc_event_fn fn, void *ctx, bool previews)
+{
     int id = -ENOSPC;
 
     if (!k || !fn)
@@ -1883,6 +1905,7 @@ int liteipc_subscribe(liteipc_kernel *k, liteipc_event_fn fn, void *ctx)
         if (!k->b.subs[i].fn) {
             k->b.subs[i].fn = fn;
             k->b.subs[i].ctx = ctx;
+            k->b.subs[i].previews = previews;
             id = i;
             break;
         }
