@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * render.h - drawings of a kernel's events (liteipc_event records) into a stream: the Mermaid
+ * sequence diagram (trace.c) and Chrome trace-event JSON (chrome.c). A renderer only consumes
+ * events in the order the kernel produced them, so it draws the same whether it is fed by a
+ * subscriber on the broker thread (liteipc_trace_start_format) or by a monitor's stream in
+ * another process (liteipcctl trace).
+ */
+#ifndef LITEIPC_RENDER_H
+#define LITEIPC_RENDER_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include <liteipc/liteipc.h>
+
+typedef struct lk_render lk_render;
+
+typedef struct lk_render_ops {
+    void (*event)(lk_render *r, const liteipc_event *ev);
+    /* Write what ends the drawing (close what is still open); the stream stays open. */
+    void (*finish)(lk_render *r);
+} lk_render_ops;
+
+/* What every renderer starts with. */
+struct lk_render {
+    const lk_render_ops *ops;
+    FILE *out;
+    bool previews; /* LITEIPC_TRACE_PREVIEW */
+};
+
+/*
+ * A renderer of format (LITEIPC_TRACE_MERMAID or LITEIPC_TRACE_CHROME, or'ed with
+ * LITEIPC_TRACE_PREVIEW) writing to out; its header is written at once. Returns 0 and *r, or
+ * -EINVAL (unknown format) or -ENOMEM.
+ */
+int lk_render_new(unsigned format, FILE *out, lk_render **r);
+void lk_render_event(lk_render *r, const liteipc_event *ev);
+/* Finish the drawing, flush out and free r. Returns 0 or -errno of the stream. */
+int lk_render_end(lk_render *r);
+
+/* The constructors behind lk_render_new: each writes its header. NULL: out of memory. */
+lk_render *lk_render_mermaid_new(FILE *out, bool previews);
+lk_render *lk_render_chrome_new(FILE *out, bool previews);
+
+/* Shared by the renderers: an errno's name ("EACCES"), and a preview of ev's data as text
+   (printable bytes as they are, else as hex, "68 65 6c..."); "" if the event has none. */
+const char *lk_render_err_name(int err);
+void lk_render_preview(const liteipc_event *ev, char *buf, size_t size);
+
+#endif
