@@ -71,6 +71,14 @@ static void put_name(FILE *out, const char *name)
         fputc(isalnum((unsigned char)*name) || strchr(" ._-+", *name) ? *name : '_', out);
 }
 
+/* A payload preview as Mermaid text: only what would end the line or start an entity, a tag
+   or a comment changes, to '_'. */
+static void put_preview(FILE *out, const char *text)
+{
+    for (; *text; text++)
+        fputc(strchr(";#<>%\\", *text) ? '_' : *text, out);
+}
+
 /* Declare tid (named, with its process) before its first appearance. False if tid is not a
    task ID. */
 static bool participant(mermaid *t, int tid, int pid, const char *name)
@@ -152,7 +160,7 @@ static void put_message(mermaid *t, const liteipc_event *ev, bool dropped)
 
         lk_render_preview(ev, text, sizeof text);
         fputs(" [", t->base.out);
-        put_name(t->base.out, text);
+        put_preview(t->base.out, text);
         fputc(']', t->base.out);
     }
     if (dropped)
