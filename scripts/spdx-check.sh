@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: Apache-2.0
 # spdx-check.sh - every source file of the project (C, C++, headers, CMake, shell, Python, the
 # Makefile and CI script) names its license in its first lines; the fuzz corpus, the docs and
-# the golden files (tests/golden: program output, compared byte for byte) are not source. Exit status 1 and the list of files without it otherwise.
+# the golden files (tests/golden: program output, compared byte for byte) are not source.
+# Exit status 1 and the list of files without it otherwise.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
