@@ -6,6 +6,7 @@
  *     liteipcctl status [NAME]   the kernel's tables (as liteipcd logs them on SIGUSR2)
  *     liteipcctl list            the kernels of this user: name, daemon PID, processes, tasks
  *     liteipcctl monitor [NAME] [--count N]   the kernel's events, one line each
+ *     liteipcctl trace [NAME] --seconds S (--chrome FILE | --mermaid FILE)   a recording
  *
  * NAME defaults to $LITEIPC_DEVICE if set and valid, else "lite_ipc". They speak LK_OP_STATUS
  * or LK_OP_MONITOR on a connection of their own (src/runtime.h): the kernel does not count it
@@ -18,6 +19,8 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +31,7 @@
 #include <liteipc/liteipc.h>
 
 #include "platform.h"
+#include "render.h"
 #include "runtime.h"
 
 /* What LK_OP_STATUS tells about a kernel. text: NULL unless asked for. */
@@ -273,18 +277,18 @@ static void print_event(const liteipc_event *ev)
     putchar('\n');
 }
 
-/* Print the kernel's events until count of them (0: no end) or the kernel goes. */
-static int cmd_monitor(const char *name, unsigned long count)
+/* A connection to the kernel named name that receives its events (LK_OP_MONITOR, flags: its
+   request's a). Returns the socket, or -1 after saying why. */
+static int monitor_open(const char *name, int32_t flags)
 {
-    lk_wire_req rq = {.op = LK_OP_MONITOR};
+    lk_wire_req rq = {.op = LK_OP_MONITOR, .a = flags};
     lk_wire_resp rs;
-    lk_wire_event we;
     int s = kernel_connect(name), err = 0;
     ssize_t n;
 
     if (s < 0) {
         say_error(name, s);
-        return 1;
+        return -1;
     }
     n = lk_seq_send(s, &rq, sizeof(rq), NULL, 0);
     if (n < 0 && n != -EPIPE && n != -ECONNRESET)
@@ -296,8 +300,20 @@ static int cmd_monitor(const char *name, unsigned long count)
     if (err < 0) {
         say_error(name, err);
         close(s);
-        return 1;
+        return -1;
     }
+    return s;
+}
+
+/* Print the kernel's events until count of them (0: no end) or the kernel goes. */
+static int cmd_monitor(const char *name, unsigned long count)
+{
+    lk_wire_event we;
+    int s = monitor_open(name, 0);
+    ssize_t n = 0;
+
+    if (s < 0)
+        return 1;
     /* Said once subscribed: events from here on are reported (a test waits for this line). */
     printf("monitoring kernel '%s'\n", name);
     fflush(stdout);
@@ -347,6 +363,146 @@ static int monitor_main(int argc, char **argv)
     return cmd_monitor(name ? name : liteipc_device_name(), count);
 }
 
+/* ---- trace ----------------------------------------------------------------------------------- */
+
+static volatile sig_atomic_t trace_interrupted;
+
+static void on_trace_signal(int sig)
+{
+    (void)sig;
+    trace_interrupted = 1;
+}
+
+/* SIGINT and SIGTERM end the recording (the file is then finished), without SA_RESTART so
+   that poll returns. */
+static void trace_signals(void)
+{
+    struct sigaction sa;
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_trace_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
+/* Feed the events of monitor socket s to r until the deadline (CLOCK_MONOTONIC ns), a signal
+   or the kernel's end. Returns how many events, *lost how many the kernel could not send. */
+static unsigned long trace_record(int s, lk_render *r, uint64_t deadline, uint64_t *lost)
+{
+    unsigned long events = 0;
+    lk_wire_event we;
+
+    *lost = 0;
+    while (!trace_interrupted) {
+        uint64_t now = lk_now_ns();
+        struct pollfd pfd = {.fd = s, .events = POLLIN};
+        int rc;
+
+        if (now >= deadline)
+            break;
+        rc = poll(&pfd, 1, (int)((deadline - now + 999999) / 1000000));
+        if (rc < 0 && errno == EINTR)
+            continue;
+        if (rc <= 0)
+            break;
+        if (lk_seq_recv(s, &we, sizeof(we), NULL, 0) != (ssize_t)sizeof(we))
+            break; /* the kernel stopped */
+        *lost += we.dropped;
+        lk_render_event(r, &we.ev);
+        events++;
+    }
+    return events;
+}
+
+/* Record kernel name's events for seconds into path, in format (LITEIPC_TRACE_*). */
+static int cmd_trace(const char *name, double seconds, unsigned format, const char *path)
+{
+    int s = monitor_open(name, (format & LITEIPC_TRACE_PREVIEW) ? LK_MONITOR_PREVIEW : 0);
+    uint64_t lost, deadline;
+    unsigned long events;
+    lk_render *r = NULL;
+    FILE *out;
+    int err;
+
+    if (s < 0)
+        return 1;
+    out = fopen(path, "w");
+    err = out ? lk_render_new(format, out, &r) : -errno;
+    if (err < 0) {
+        fprintf(stderr, "liteipcctl: trace: %s: %s\n", path, strerror(-err));
+        if (out)
+            fclose(out);
+        close(s);
+        return 1;
+    }
+    trace_signals();
+    /* Said once subscribed: events from here on are recorded (a test waits for this line). */
+    printf("tracing kernel '%s' for %g s into %s\n", name, seconds, path);
+    fflush(stdout);
+    deadline = lk_now_ns() + (uint64_t)(seconds * 1e9);
+    events = trace_record(s, r, deadline, &lost);
+    close(s);
+    err = lk_render_end(r);
+    if (fclose(out) != 0 && err == 0)
+        err = -errno;
+    if (err < 0) {
+        fprintf(stderr, "liteipcctl: trace: writing %s: %s\n", path, strerror(-err));
+        return 1;
+    }
+    if (lost > 0)
+        fprintf(stderr, "liteipcctl: trace: %llu events lost (this recording read too slowly)\n",
+                (unsigned long long)lost);
+    printf("%lu events written to %s\n", events, path);
+    return 0;
+}
+
+static int parse_seconds(const char *arg, double *seconds)
+{
+    char *end;
+
+    errno = 0;
+    *seconds = strtod(arg, &end);
+    return errno == 0 && end != arg && *end == '\0' && *seconds > 0 && *seconds <= 1e6 ? 0
+                                                                                     : -EINVAL;
+}
+
+/* trace [NAME] --seconds S (--chrome FILE | --mermaid FILE) [--preview], in any order. */
+static int trace_main(int argc, char **argv)
+{
+    const char *name = NULL, *path = NULL;
+    unsigned format = 0, formats = 0;
+    double seconds = 0;
+
+    for (int i = 2; i < argc; i++) {
+        if (strcmp(argv[i], "--seconds") == 0 && i + 1 < argc) {
+            if (parse_seconds(argv[++i], &seconds) < 0) {
+                fprintf(stderr, "liteipcctl: trace: --seconds wants a positive number, not "
+                                "'%s'\n", argv[i]);
+                return 2;
+            }
+        } else if ((strcmp(argv[i], "--chrome") == 0 || strcmp(argv[i], "--mermaid") == 0) &&
+                   i + 1 < argc) {
+            format |= argv[i][2] == 'c' ? LITEIPC_TRACE_CHROME : LITEIPC_TRACE_MERMAID;
+            formats++;
+            path = argv[++i];
+        } else if (strcmp(argv[i], "--preview") == 0) {
+            format |= LITEIPC_TRACE_PREVIEW;
+        } else if (!name && argv[i][0] != '-') {
+            name = argv[i];
+        } else {
+            fprintf(stderr, "liteipcctl: trace: unexpected argument '%s'\n", argv[i]);
+            return 2;
+        }
+    }
+    if (seconds == 0 || formats != 1) {
+        fprintf(stderr, "liteipcctl: trace: wants --seconds S and one of --chrome FILE, "
+                        "--mermaid FILE\n");
+        return 2;
+    }
+    return cmd_trace(name ? name : liteipc_device_name(), seconds, format, path);
+}
+
 /* ---- command line ---------------------------------------------------------------------------- */
 
 static void usage(FILE *f)
@@ -361,6 +517,8 @@ static void usage(FILE *f)
             "                 processes and tasks\n"
             "  monitor [NAME] [--count N]\n"
             "                 the kernel's events, one line each, until interrupted or N events\n"
+            "  trace [NAME] --seconds S (--chrome FILE | --mermaid FILE)\n"
+            "                 record the kernel's events for S seconds as a timeline or diagram\n"
             "  help [COMMAND] this help, or a command's\n"
             "\n"
             "NAME defaults to $%s if set and valid, else '%s'.\n"
@@ -400,6 +558,25 @@ static void usage_monitor(FILE *f)
             LITEIPC_DEVICE_ENV, LITEIPC_DEFAULT_DEVICE, LK_MAX_MONITORS);
 }
 
+static void usage_trace(FILE *f)
+{
+    fprintf(f,
+            "usage: liteipcctl trace [NAME] --seconds S (--chrome FILE | --mermaid FILE)\n"
+            "                        [--preview]\n"
+            "Record the events of the kernel served under NAME by this user (default $%s,\n"
+            "else '%s') for S seconds, or until interrupted (SIGINT, SIGTERM) or the kernel\n"
+            "stops, and write them into FILE:\n"
+            "  --chrome FILE   Chrome trace-event JSON: open it in https://ui.perfetto.dev or\n"
+            "                  chrome://tracing. A track per task, slices for calls and waits,\n"
+            "                  an arrow per message, instants for grants, refusals, deaths\n"
+            "  --mermaid FILE  a Mermaid sequence diagram (GitHub renders it in a ```mermaid\n"
+            "                  block)\n"
+            "  --preview       the first %d bytes of each message, as text or hex\n"
+            "The file is complete whenever the recording ends. Like monitor, the kernel never\n"
+            "waits for it: events it could not send are counted and reported.\n",
+            LITEIPC_DEVICE_ENV, LITEIPC_DEFAULT_DEVICE, LITEIPC_PREVIEW_MAX);
+}
+
 static bool is_help(const char *arg)
 {
     return strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0;
@@ -416,6 +593,8 @@ static int help(const char *cmd, FILE *f)
         usage_list(f);
     else if (strcmp(cmd, "monitor") == 0)
         usage_monitor(f);
+    else if (strcmp(cmd, "trace") == 0)
+        usage_trace(f);
     else {
         fprintf(stderr, "liteipcctl: unknown command '%s'\n", cmd);
         usage(stderr);
@@ -444,6 +623,8 @@ int main(int argc, char **argv)
         return cmd_list();
     if (strcmp(cmd, "monitor") == 0)
         return monitor_main(argc, argv);
+    if (strcmp(cmd, "trace") == 0)
+        return trace_main(argc, argv);
     if (strcmp(cmd, "status") == 0 || strcmp(cmd, "list") == 0) {
         fprintf(stderr, "liteipcctl: %s: too many arguments\n", cmd);
         help(cmd, stderr);
