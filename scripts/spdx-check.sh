@@ -10,7 +10,8 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 missing=()
 while IFS= read -r f; do
     head -n 3 "$f" | grep -q 'SPDX-License-Identifier: Apache-2.0' || missing+=("$f")
-done < <(git ls-files | grep -vE '^(fuzz/corpus|docs|tests/golden)/|\.md$|(^|/)\.gitignore$|^LICENSE$')
+done < <(git ls-files |
+    grep -vE '^(fuzz/corpus|docs|tests/golden)/|\.md$|(^|/)\.gitignore$|^LICENSE$')
 if [ ${#missing[@]} -gt 0 ]; then
     echo "spdx-check: no SPDX-License-Identifier: Apache-2.0 line in:" >&2
     printf '  %s\n' "${missing[@]}" >&2

@@ -238,8 +238,8 @@ static void on_refused(mermaid *t, const liteipc_event *ev)
         snprintf(buf, sizeof buf, " %s refused, %s", cms_cmd_name(ev->cms_cmd),
                  lk_render_err_name(ev->err));
     else if (ev->cmd == IPC_SEND_RECV_MSG && ev->msg.type == MT_REQUEST)
-        snprintf(buf, sizeof buf, " refused, %s (code %u to handle %u)", lk_render_err_name(ev->err),
-                 ev->msg.code, ev->msg.target.handle);
+        snprintf(buf, sizeof buf, " refused, %s (code %u to handle %u)",
+                 lk_render_err_name(ev->err), ev->msg.code, ev->msg.target.handle);
     else
         snprintf(buf, sizeof buf, " refused, %s", lk_render_err_name(ev->err));
     note(t, ev->src_tid, cmd_name(ev->cmd), buf);
