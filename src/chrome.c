@@ -273,7 +273,7 @@ static bool is_call(const IpcMsg *m)
 static void msg_args(chrome *c, const liteipc_event *ev)
 {
     const IpcMsg *m = &ev->msg;
-    char from[24], to[24];
+    char from[24], to[24], text[4 * LITEIPC_PREVIEW_MAX];
 
     fprintf(c->base.out, ",\"args\":{\"type\":\"%s\",\"code\":%u,\"bytes\":%u,\"objects\":%u",
             msg_kind(m), m->code, m->dataSz, m->spObjNum);
@@ -281,10 +281,7 @@ static void msg_args(chrome *c, const liteipc_event *ev)
     put_str(c->base.out, who(ev->src_task, ev->src_tid, from));
     fputs(",\"to\":", c->base.out);
     put_str(c->base.out, who(ev->dst_task, ev->dst_tid, to));
-    if (c->base.previews && ev->preview_len > 0) {
-        char text[4 * LITEIPC_PREVIEW_MAX];
-
-        lk_render_preview(ev, text, sizeof text);
+    if (lk_render_preview(&c->base, ev, text, sizeof text)) {
         fputs(",\"preview\":", c->base.out);
         put_str(c->base.out, text);
     }
@@ -367,28 +364,6 @@ static void instant(chrome *c, int tid, const char *name)
     fputc('}', c->base.out);
 }
 
-static const char *cmd_name(uint32_t cmd)
-{
-    switch (cmd) {
-    case IPC_SET_CMS: return "IPC_SET_CMS";
-    case IPC_CMS_CMD: return "IPC_CMS_CMD";
-    case IPC_SET_IPC_THREAD: return "IPC_SET_IPC_THREAD";
-    case IPC_SEND_RECV_MSG: return "IPC_SEND_RECV_MSG";
-    case IPC_GET_VERSION: return "IPC_GET_VERSION";
-    default: return "ioctl";
-    }
-}
-
-static const char *cms_cmd_name(int32_t cmd)
-{
-    switch (cmd) {
-    case CMS_GEN_HANDLE: return "CMS_GEN_HANDLE";
-    case CMS_REMOVE_HANDLE: return "CMS_REMOVE_HANDLE";
-    case CMS_ADD_ACCESS: return "CMS_ADD_ACCESS";
-    default: return "OBJ_SVC";
-    }
-}
-
 static void on_grant(chrome *c, const liteipc_event *ev)
 {
     char name[80], buf[24];
@@ -410,7 +385,8 @@ static void on_grant(chrome *c, const liteipc_event *ev)
     fprintf(c->base.out, ",\"args\":{\"handle\":%d,\"grantee_pid\":%d,\"grantee\":",
             (int)ev->handle, (int)ev->grantee_pid);
     put_str(c->base.out, ev->grantee_prog);
-    fprintf(c->base.out, ",\"by\":\"%s\",\"service\":", cms_cmd_name(ev->cms_cmd));
+    fprintf(c->base.out, ",\"by\":\"%s\",\"service\":",
+            lk_render_cms_cmd_name(ev->cms_cmd));
     put_str(c->base.out, who(ev->dst_task, ev->dst_tid, buf));
     fputs("}}", c->base.out);
 }
@@ -418,16 +394,16 @@ static void on_grant(chrome *c, const liteipc_event *ev)
 static void on_refused(chrome *c, const liteipc_event *ev)
 {
     char name[80];
-    const char *err = lk_render_err_name(ev->err);
+    const char *err = lk_render_err_name(ev->err), *cmd = lk_render_cmd_name(ev->cmd);
 
     if (!src_task(c, ev))
         return;
     if (ev->cmd == IPC_CMS_CMD && ev->cms_cmd >= 0)
-        snprintf(name, sizeof name, "%s refused, %s", cms_cmd_name(ev->cms_cmd), err);
-    else
-        snprintf(name, sizeof name, "%s refused, %s", cmd_name(ev->cmd), err);
+        cmd = lk_render_cms_cmd_name(ev->cms_cmd);
+    snprintf(name, sizeof name, "%s refused, %s", cmd, err);
     instant_begin(c, ev->src_tid, name);
-    fprintf(c->base.out, ",\"args\":{\"errno\":\"%s\",\"ioctl\":\"%s\"", err, cmd_name(ev->cmd));
+    fprintf(c->base.out, ",\"args\":{\"errno\":\"%s\",\"ioctl\":\"%s\"", err,
+            lk_render_cmd_name(ev->cmd));
     if (ev->cmd == IPC_SEND_RECV_MSG && ev->msg.type == MT_REQUEST)
         fprintf(c->base.out, ",\"code\":%u,\"handle\":%u", ev->msg.code,
                 ev->msg.target.handle);
@@ -525,11 +501,10 @@ static const lk_render_ops chrome_ops = {.event = chrome_event, .finish = chrome
 
 lk_render *lk_render_chrome_new(FILE *out, bool previews)
 {
-    chrome *c = calloc(1, sizeof(*c));
+    chrome *c = (chrome *)lk_render_alloc(sizeof(*c), &chrome_ops, out, previews);
 
     if (!c)
         return NULL;
-    c->base = (lk_render){.ops = &chrome_ops, .out = out, .previews = previews};
     c->first_record = true;
     fputs("{\"displayTimeUnit\":\"ms\",\"otherData\":{\"producer\":\"liteipc-sim\"},"
           "\"traceEvents\":[",

@@ -10,6 +10,7 @@
 #define LITEIPC_RENDER_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include <liteipc/liteipc.h>
@@ -39,13 +40,20 @@ void lk_render_event(lk_render *r, const liteipc_event *ev);
 /* Finish the drawing, flush out and free r. Returns 0 or -errno of the stream. */
 int lk_render_end(lk_render *r);
 
+/* A zeroed renderer of size bytes (its struct, which starts with an lk_render), or NULL. */
+lk_render *lk_render_alloc(size_t size, const lk_render_ops *ops, FILE *out, bool previews);
 /* The constructors behind lk_render_new: each writes its header. NULL: out of memory. */
 lk_render *lk_render_mermaid_new(FILE *out, bool previews);
 lk_render *lk_render_chrome_new(FILE *out, bool previews);
 
-/* Shared by the renderers: an errno's name ("EACCES"), and a preview of ev's data as text
-   (printable bytes as they are, else as hex, "68 65 6c..."); "" if the event has none. */
+/* Shared by the renderers (trace.c): an errno's name ("EACCES"). */
 const char *lk_render_err_name(int err);
-void lk_render_preview(const liteipc_event *ev, char *buf, size_t size);
+/* The preview of ev's data as text in buf (printable bytes as they are, else as hex,
+   "68 65 6c", "..." if the data is longer): true if r shows previews and ev has one. */
+bool lk_render_preview(const lk_render *r, const liteipc_event *ev, char *buf, size_t size);
+/* The name of an ioctl request ("IPC_SEND_RECV_MSG"), and of a CmsCmdContent's cmd
+   ("CMS_ADD_ACCESS"; -1, a grant by an OBJ_SVC object: "OBJ_SVC"). */
+const char *lk_render_cmd_name(uint32_t cmd);
+const char *lk_render_cms_cmd_name(int32_t cmd);
 
 #endif

@@ -39,7 +39,7 @@ const char *lk_render_err_name(int err)
     return n ? n : "error";
 }
 
-void lk_render_preview(const liteipc_event *ev, char *buf, size_t size)
+bool lk_render_preview(const lk_render *r, const liteipc_event *ev, char *buf, size_t size)
 {
     uint32_t n = ev->preview_len < sizeof(ev->preview) ? ev->preview_len : sizeof(ev->preview);
     bool text = n > 0;
@@ -53,6 +53,7 @@ void lk_render_preview(const liteipc_event *ev, char *buf, size_t size)
                                ev->preview[i]);
     if (n > 0 && ev->msg.dataSz > n && at + 4 < size)
         snprintf(buf + at, size - at, "...");
+    return r->previews && n > 0;
 }
 
 /* The participant of task tid in its current life: T8, then T8_2, T8_3... */
@@ -128,6 +129,7 @@ static void put_message(mermaid *t, const liteipc_event *ev, bool dropped)
 {
     const IpcMsg *m = &ev->msg;
     const char *arrow = "->>", *what = "request";
+    char text[4 * LITEIPC_PREVIEW_MAX];
 
     switch (m->type) {
     case MT_REPLY:
@@ -155,10 +157,7 @@ static void put_message(mermaid *t, const liteipc_event *ev, bool dropped)
     put_id(t->base.out, t, ev->dst_tid);
     fprintf(t->base.out, ": %s code %u", what, m->code);
     put_size(t->base.out, m);
-    if (t->base.previews && ev->preview_len > 0) {
-        char text[4 * LITEIPC_PREVIEW_MAX];
-
-        lk_render_preview(ev, text, sizeof text);
+    if (lk_render_preview(&t->base, ev, text, sizeof text)) {
         fputs(" [", t->base.out);
         put_preview(t->base.out, text);
         fputc(']', t->base.out);
@@ -175,7 +174,7 @@ static void note(mermaid *t, int tid, const char *text, const char *detail)
     fprintf(t->base.out, ": %s%s\n", text, detail ? detail : "");
 }
 
-static const char *cmd_name(uint32_t cmd)
+const char *lk_render_cmd_name(uint32_t cmd)
 {
     switch (cmd) {
     case IPC_SET_CMS: return "IPC_SET_CMS";
@@ -187,7 +186,7 @@ static const char *cmd_name(uint32_t cmd)
     }
 }
 
-static const char *cms_cmd_name(int32_t cmd)
+const char *lk_render_cms_cmd_name(int32_t cmd)
 {
     switch (cmd) {
     case CMS_GEN_HANDLE: return "CMS_GEN_HANDLE";
@@ -223,7 +222,8 @@ static void on_grant(mermaid *t, const liteipc_event *ev)
         fputc(' ', t->base.out);
         put_name(t->base.out, ev->grantee_prog);
     }
-    fprintf(t->base.out, " may call handle %d (%s)\n", (int)ev->handle, cms_cmd_name(ev->cms_cmd));
+    fprintf(t->base.out, " may call handle %d (%s)\n", (int)ev->handle,
+            lk_render_cms_cmd_name(ev->cms_cmd));
 }
 
 static void on_refused(mermaid *t, const liteipc_event *ev)
@@ -235,14 +235,14 @@ static void on_refused(mermaid *t, const liteipc_event *ev)
     if (ev->cmd == IPC_SEND_RECV_MSG && ev->src_tid == t->dropped_tid)
         return; /* its arrow says it already */
     if (ev->cmd == IPC_CMS_CMD && ev->cms_cmd >= 0)
-        snprintf(buf, sizeof buf, " %s refused, %s", cms_cmd_name(ev->cms_cmd),
+        snprintf(buf, sizeof buf, " %s refused, %s", lk_render_cms_cmd_name(ev->cms_cmd),
                  lk_render_err_name(ev->err));
     else if (ev->cmd == IPC_SEND_RECV_MSG && ev->msg.type == MT_REQUEST)
         snprintf(buf, sizeof buf, " refused, %s (code %u to handle %u)",
                  lk_render_err_name(ev->err), ev->msg.code, ev->msg.target.handle);
     else
         snprintf(buf, sizeof buf, " refused, %s", lk_render_err_name(ev->err));
-    note(t, ev->src_tid, cmd_name(ev->cmd), buf);
+    note(t, ev->src_tid, lk_render_cmd_name(ev->cmd), buf);
 }
 
 /* What happened to a task's wait. */
@@ -319,13 +319,21 @@ static void mermaid_finish(lk_render *r)
 
 static const lk_render_ops mermaid_ops = {.event = mermaid_event, .finish = mermaid_finish};
 
+lk_render *lk_render_alloc(size_t size, const lk_render_ops *ops, FILE *out, bool previews)
+{
+    lk_render *r = calloc(1, size);
+
+    if (r)
+        *r = (lk_render){.ops = ops, .out = out, .previews = previews};
+    return r;
+}
+
 lk_render *lk_render_mermaid_new(FILE *out, bool previews)
 {
-    mermaid *t = calloc(1, sizeof(*t));
+    mermaid *t = (mermaid *)lk_render_alloc(sizeof(*t), &mermaid_ops, out, previews);
 
     if (!t)
         return NULL;
-    t->base = (lk_render){.ops = &mermaid_ops, .out = out, .previews = previews};
     t->dropped_tid = -1;
     fputs("sequenceDiagram\n", out);
     return &t->base;
