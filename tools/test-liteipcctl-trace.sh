@@ -4,7 +4,8 @@
 # on a live liteipcd, in both formats at once, while the ServiceManager, the echo service and a
 # client (examples/multi) run on it; the recordings end when the kernel goes (the daemon runs
 # with --exit-when-unused). The JSON is read by python3 and checked by scripts/chrome-check.py.
-# Also: a recording of an idle kernel that ends after its --seconds, and the errors.
+# Also: a recording of an idle kernel that ends after its --seconds, one ended by SIGINT, and
+# the errors.
 set -uo pipefail
 daemon=$1 ctl=$2 sm=$3 echo_svc=$4 client=$5
 scripts=$(cd "$(dirname "${BASH_SOURCE[0]}")/../scripts" && pwd)
@@ -49,6 +50,13 @@ wait_for_line "$dir/daemon" ': ready: serving' 10 "$daemon_pid" || die "liteipcd
     die "trace of an idle kernel"
 grep -q '^0 events written to ' "$dir/idle.out" || die "idle: not 0 events"
 python3 "$scripts/chrome-check.py" "$dir/idle.json" >/dev/null || die "idle: invalid JSON"
+
+# Interrupted (SIGINT, as ^C): the recording ends at once, and the file is complete.
+start int.out "$ctl" trace "$name" --seconds 60 --mermaid "$dir/int.mmd"
+wait_for_line "$dir/int.out" '^tracing kernel ' 10 "${pids[-1]}" || die "trace did not start"
+kill -INT "${pids[-1]}"
+ends "trace, interrupted" "${pids[-1]}"
+[ "$(cat "$dir/int.mmd")" = sequenceDiagram ] || die "interrupted: not an empty diagram"
 
 start t1.out "$ctl" trace "$name" --seconds 60 --chrome "$dir/t.json" --preview
 t1=${pids[-1]}
