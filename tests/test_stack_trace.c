@@ -5,8 +5,8 @@
  * synchronous wait that times out and a task that ends are each drawn with their own arrow or
  * note, and so are IPC_SET_CMS, IPC_SET_IPC_THREAD, a handle generated, the grants and a refused
  * call; bad arguments give EINVAL and an attached kernel EPERM. liteipc_trace_start_format:
- * payload previews in the arrows; Chrome JSON stopped in the middle of a call still closes
- * every slice it opened and the JSON itself.
+ * payload previews in the arrows; Chrome JSON shows the same timeout, death, grants and
+ * refusal, and stopped in the middle of a call still closes every slice it opened and itself.
  */
 #include "sfix.h"
 
@@ -100,10 +100,29 @@ static void *unanswered_client(void *arg)
     return (void *)(intptr_t)liteipc_self_tid(k);
 }
 
+/* Counts of a substring. */
+static int count_of(const char *text, const char *what)
+{
+    int n = 0;
+
+    for (const char *p = strstr(text, what); p; p = strstr(p + 1, what))
+        n++;
+    return n;
+}
+
+/* Chrome JSON that ended well: the header, every slice begun was ended, the end. */
+static void assert_complete_json(const struct drawing *j)
+{
+    assert_memory_equal(j->text, "{\"displayTimeUnit\":\"ms\"", 22);
+    assert_string_equal(j->text + j->len - 4, "\n]}\n");
+    assert_int_equal(count_of(j->text, "{\"ph\":\"B\""), count_of(j->text, "{\"ph\":\"E\""));
+    assert_int_equal(count_of(j->text, "{\"ph\":\"s\""), count_of(j->text, "{\"ph\":\"f\""));
+}
+
 static void trace_draws_a_timeout_and_a_task_death(void **state)
 {
     t_ctx *c = *state;
-    struct drawing d = {0};
+    struct drawing d = {0}, j = {0};
     IpcMsg *m = NULL;
     char want[96];
     int fd = t_dev_setup(c->k, T_POOL, NULL), client;
@@ -111,11 +130,13 @@ static void trace_draws_a_timeout_and_a_task_death(void **state)
     assert_true(fd >= 0);
     assert_ok(t_set_cms(c->k, fd, T_CMS_BIG)); /* the CMS never answers: we do not receive */
     draw_start(&d, c->k);
+    draw_start_format(&j, c->k, LITEIPC_TRACE_CHROME);
     client = (int)(intptr_t)t_run_in_vproc(c->k, unanswered_client, c->k);
     t_assert_threads_ok();
     assert_ok(t_recv(c->k, fd, &m)); /* the request is still queued to us; take it out */
     assert_ok(t_free(c->k, fd, m));
     draw_stop(&d);
+    draw_stop(&j);
     liteipc_close(c->k, fd);
 
     snprintf(want, sizeof want, "    Note over T%d: ETIME, no reply in time\n", client);
@@ -123,6 +144,14 @@ static void trace_draws_a_timeout_and_a_task_death(void **state)
     snprintf(want, sizeof want, "    Note over T%d: task ends\n", client);
     assert_drawn(&d, want);
     free(d.text);
+    /* The same as instants on the client's track, its call and wait ended by the timeout. */
+    assert_complete_json(&j);
+    snprintf(want, sizeof want, "\"tid\":%d,\"ts\":", client);
+    assert_drawn(&j, want);
+    assert_drawn(&j, ",\"name\":\"ETIME, no reply in time\",\"s\":\"t\"}");
+    assert_drawn(&j, ",\"name\":\"task ends\",\"s\":\"t\"}");
+    assert_drawn(&j, ",\"name\":\"read request code 1\"");
+    free(j.text);
 }
 
 /* A client process that calls the service before it is granted, then asks for access. */
@@ -145,12 +174,13 @@ static void trace_draws_the_access_model(void **state)
 {
     t_ctx *c = *state;
     t_svc cms = {.cms_size = T_CMS_BIG, .ipc_thread = true};
-    struct drawing d = {0};
+    struct drawing d = {0}, j = {0};
     char want[128];
     void *args[2];
     int fd, me, pid, client;
 
     draw_start(&d, c->k);
+    draw_start_format(&j, c->k, LITEIPC_TRACE_CHROME);
     t_svc_start(&cms, c->k);
     fd = t_dev_setup(c->k, T_POOL, NULL);
     assert_true(fd >= 0);
@@ -166,7 +196,25 @@ static void trace_draws_the_access_model(void **state)
     assert_ok(t_svc_quit(&cms, c->k, fd, true));
     t_svc_join(&cms);
     draw_stop(&d);
+    draw_stop(&j);
     liteipc_close(c->k, fd);
+
+    assert_complete_json(&j);
+    assert_drawn(&j, ",\"name\":\"IPC_SET_CMS, the ServiceManager\"");
+    assert_drawn(&j, ",\"name\":\"IPC_SET_IPC_THREAD, its process's IPC thread\"");
+    snprintf(want, sizeof want, ",\"name\":\"CMS_GEN_HANDLE: handle %d\"", me);
+    assert_drawn(&j, want);
+    snprintf(want, sizeof want, "\"args\":{\"name\":\"client-B (task %d)\"}", client);
+    assert_drawn(&j, want);
+    snprintf(want, sizeof want,
+             ",\"name\":\"IPC_SEND_RECV_MSG refused, EACCES\",\"s\":\"t\",\"args\":{"
+             "\"errno\":\"EACCES\",\"ioctl\":\"IPC_SEND_RECV_MSG\",\"code\":5,\"handle\":%d}",
+             me);
+    assert_drawn(&j, want);
+    snprintf(want, sizeof want, " client-B may call handle %d\",\"s\":\"t\"", me);
+    assert_drawn(&j, want);
+    assert_drawn(&j, "\"grantee\":\"client-B\",\"by\":\"CMS_ADD_ACCESS\",\"service\":\"svc\"");
+    free(j.text);
 
     snprintf(want, sizeof want, "    Note over T%d: IPC_SET_CMS, the ServiceManager\n", cms.tid);
     assert_drawn(&d, want);
@@ -228,16 +276,6 @@ static void trace_draws_payload_previews(void **state)
     free(d.text);
 }
 
-/* Counts of a substring. */
-static int count_of(const char *text, const char *what)
-{
-    int n = 0;
-
-    for (const char *p = strstr(text, what); p; p = strstr(p + 1, what))
-        n++;
-    return n;
-}
-
 /* The service that, given the request, stops the trace (in s->user) while the caller waits. */
 static int stop_trace_mid_call(t_svc *s, IpcMsg *msg)
 {
@@ -267,8 +305,7 @@ static void trace_chrome_stopped_mid_call_is_complete(void **state)
     t_svc_join(&cms);
     liteipc_close(c->k, fd);
 
-    assert_memory_equal(d.text, "{\"displayTimeUnit\":\"ms\"", 22);
-    assert_string_equal(d.text + d.len - 4, "\n]}\n");
+    assert_complete_json(&d);
     snprintf(want, sizeof want, "\"args\":{\"name\":\"caller\\\"1 (task %d)\"}", me);
     assert_drawn(&d, want);
     snprintf(want, sizeof want, "\"tid\":%d,\"ts\":", me);
@@ -278,8 +315,6 @@ static void trace_chrome_stopped_mid_call_is_complete(void **state)
     assert_drawn(&d, "\"preview\":\"ping\"");
     assert_drawn(&d, "\"ph\":\"s\"");
     assert_drawn(&d, "\"ph\":\"f\"");
-    /* Every slice opened was closed, the caller's call and wait at the stop. */
-    assert_int_equal(count_of(d.text, "{\"ph\":\"B\""), count_of(d.text, "{\"ph\":\"E\""));
     free(d.text);
 }
 
