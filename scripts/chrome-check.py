@@ -5,7 +5,8 @@
 Check that FILE is Chrome trace-event JSON as liteipc's Chrome renderer writes it and as
 Perfetto and chrome://tracing read it: a JSON object with a traceEvents list; every record with
 ph, pid, tid and a numeric ts, in time order; B/E balanced and nested per track; every flow
-start (s) with exactly one end (f) of the same id after it, both inside a slice of their track.
+start (s) with exactly one end (f) of the same id after it, both inside a slice of their track
+whose args name the same message (type, code, from, to); no call slice inside another.
 Then what the caller expects: a named track (thread_name) per --task, an instant of a refusal
 with that errno on that task's track per --refusal, at least N grants. Exit status 1 and what
 is wrong otherwise.
@@ -35,7 +36,10 @@ def check_structure(events):
         stack = stacks.setdefault(track, [])
         ph = ev["ph"]
         if ph == "B":
-            stack.append(ev.get("name"))
+            name = ev.get("name", "")
+            if name.startswith("call ") and any(s["name"].startswith("call ") for s in stack):
+                fail(f"record {i}: a call inside a call on track {track}")
+            stack.append({"name": name, "args": ev.get("args", {})})
         elif ph == "E":
             if not stack:
                 fail(f"record {i}: E without a B on track {track}")
@@ -43,20 +47,26 @@ def check_structure(events):
         elif ph in ("s", "f"):
             if not stack:
                 fail(f"record {i}: flow {ph} outside any slice of track {track}")
-            seen = flows.setdefault(ev["id"], [])
-            if ph == "f" and seen != ["s"]:
-                fail(f"record {i}: flow end {ev['id']} without one start before it")
-            if ph == "s" and seen:
-                fail(f"record {i}: flow id {ev['id']} started twice")
-            seen.append(ph)
+            fid, args = ev["id"], stack[-1]["args"]
+            msg = {k: args.get(k) for k in ("type", "code", "from", "to")}
+            if ph == "s":
+                if fid in flows:
+                    fail(f"record {i}: flow {fid} started twice")
+                flows[fid] = {"msg": msg, "ended": False}
+                continue
+            if fid not in flows or flows[fid]["ended"]:
+                fail(f"record {i}: flow end {fid} without one start before it")
+            if "code" in args and msg != flows[fid]["msg"]:
+                fail(f"record {i}: flow {fid} ends at {msg}, began at {flows[fid]['msg']}")
+            flows[fid]["ended"] = True
         elif ph not in ("i", "M"):
             fail(f"record {i}: unexpected phase {ph!r}")
     for track, stack in stacks.items():
         if stack:
             fail(f"track {track}: slices never ended: {stack}")
-    for fid, seen in flows.items():
-        if seen != ["s", "f"]:
-            fail(f"flow {fid}: {seen} (a start needs one end)")
+    for fid, flow in flows.items():
+        if not flow["ended"]:
+            fail(f"flow {fid} never ends (a start needs one end)")
     return len(flows)
 
 

@@ -15,6 +15,7 @@
  * (lk_render_end) closes what is still open, at the last event's time, so the file is valid
  * wherever the trace stops. Time is in µs since the first event, with ns precision.
  */
+#include <errno.h>
 #include <inttypes.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -56,6 +57,10 @@ typedef struct chrome {
     bool proc_seen[LK_MAX_PROCS];
     ch_flow *flows; /* queued messages, oldest first */
     size_t nflows, cap;
+    /* A failed reply just written to a task waiting for its reply: the kernel reports no read
+       of it, so it was consumed (the call ends with ENOENT) unless the next event drops it. */
+    bool failed_pending;
+    liteipc_event failed;
 } chrome;
 
 /* ---- JSON ------------------------------------------------------------------------------------ */
@@ -288,6 +293,34 @@ static void msg_args(chrome *c, const liteipc_event *ev)
     fputc('}', c->base.out);
 }
 
+/* Whether tid waits for the reply to its call. */
+static bool awaits_reply(const chrome *c, int tid)
+{
+    const ch_task *t = &c->tasks[tid];
+
+    return t->depth >= 2 && t->open[t->depth - 1] == SL_WAIT && t->open[t->depth - 2] == SL_CALL;
+}
+
+static void on_read(chrome *c, const liteipc_event *ev, const char *verb);
+
+/* The failed reply written last was consumed, unless ev (the next event, or NULL at the end)
+   is its drop: draw its read, which ended its receiver's call with ENOENT, when it happened. */
+static void settle_failed_reply(chrome *c, const liteipc_event *ev)
+{
+    liteipc_event read = c->failed;
+    uint64_t now = c->now;
+
+    c->failed_pending = false;
+    if (ev && ev->type == LITEIPC_EV_DROP_ON_READ && ev->dst_tid == read.dst_tid &&
+        ev->msg.type == MT_FAILED_REPLY)
+        return;
+    read.type = LITEIPC_EV_MSG_READ;
+    read.err = ENOENT;
+    c->now = read.time_ns;
+    on_read(c, &read, "read");
+    c->now = now;
+}
+
 static void on_written(chrome *c, const liteipc_event *ev)
 {
     char name[64], buf[24];
@@ -308,6 +341,10 @@ static void on_written(chrome *c, const liteipc_event *ev)
     msg_args(c, ev);
     mark_end(c, ev->src_tid, "s", id);
     flow_put(c, ev->dst_tid, id);
+    if (ev->msg.type == MT_FAILED_REPLY && awaits_reply(c, ev->dst_tid)) {
+        c->failed_pending = true;
+        c->failed = *ev;
+    }
 }
 
 static void on_read(chrome *c, const liteipc_event *ev, const char *verb)
@@ -452,6 +489,8 @@ static void chrome_event(lk_render *r, const liteipc_event *ev)
         c->t0 = ev->time_ns;
     }
     c->now = ev->time_ns < c->t0 ? c->t0 : ev->time_ns;
+    if (c->failed_pending)
+        settle_failed_reply(c, ev);
     switch (ev->type) {
     case LITEIPC_EV_MSG_WRITTEN: on_written(c, ev); break;
     case LITEIPC_EV_MSG_READ: on_read(c, ev, "read"); break;
@@ -487,6 +526,8 @@ static void chrome_finish(lk_render *r)
 {
     chrome *c = (chrome *)r;
 
+    if (c->failed_pending)
+        settle_failed_reply(c, NULL);
     for (int tid = 0; tid < LK_MAX_TASKS; tid++)
         if (c->tasks[tid].seen)
             end_slices(c, tid, -1);
