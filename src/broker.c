@@ -481,6 +481,11 @@ static uint32_t prepare_fd_delivery(liteipc_kernel *k, lk_bconn *c, int tid, uin
 _Static_assert((int)LITEIPC_EV_EXEC == (int)LK_EV_EXEC, "public and kernel event types align");
 _Static_assert((int)LITEIPC_EV_REFUSED == (int)LK_EV_REFUSED, "public and kernel types align");
 _Static_assert(sizeof(((liteipc_event *)0)->src_task) == LK_NAME_MAX, "task names fit");
+/* Monitors get the event as it is (lk_wire_event; both sides run the same library): the preview
+   was appended after every older field, and holds what add_preview copies. */
+_Static_assert(offsetof(liteipc_event, preview_len) > offsetof(liteipc_event, grantee_prog) &&
+                   sizeof(((liteipc_event *)0)->preview) == LITEIPC_PREVIEW_MAX,
+               "the preview is the event's last field");
 
 /* The host process behind simulated process pid, as identified when it connected. */
 static void host_of(const liteipc_kernel *k, int pid, int32_t *host_pid, char prog[16])
