@@ -518,7 +518,7 @@ static void usage(FILE *f)
             "  monitor [NAME] [--count N]\n"
             "                 the kernel's events, one line each, until interrupted or N events\n"
             "  trace [NAME] --seconds S (--chrome FILE | --mermaid FILE)\n"
-            "                 record the kernel's events for S seconds as a timeline or diagram\n"
+            "                 a recording of the kernel's events: a timeline or a diagram\n"
             "  help [COMMAND] this help, or a command's\n"
             "\n"
             "NAME defaults to $%s if set and valid, else '%s'.\n"
@@ -563,17 +563,18 @@ static void usage_trace(FILE *f)
     fprintf(f,
             "usage: liteipcctl trace [NAME] --seconds S (--chrome FILE | --mermaid FILE)\n"
             "                        [--preview]\n"
-            "Record the events of the kernel served under NAME by this user (default $%s,\n"
-            "else '%s') for S seconds, or until interrupted (SIGINT, SIGTERM) or the kernel\n"
-            "stops, and write them into FILE:\n"
-            "  --chrome FILE   Chrome trace-event JSON: open it in https://ui.perfetto.dev or\n"
-            "                  chrome://tracing. A track per task, slices for calls and waits,\n"
-            "                  an arrow per message, instants for grants, refusals, deaths\n"
-            "  --mermaid FILE  a Mermaid sequence diagram (GitHub renders it in a ```mermaid\n"
+            "Record the events of the kernel served under NAME by this user (default\n"
+            "$%s, else '%s') for S seconds, or until interrupted (SIGINT,\n"
+            "SIGTERM) or until the kernel stops, into FILE:\n"
+            "  --chrome FILE   Chrome trace-event JSON: open it in https://ui.perfetto.dev\n"
+            "                  or chrome://tracing. A track per task, slices for calls and\n"
+            "                  waits, an arrow per message, instants for grants, refusals\n"
+            "                  and deaths\n"
+            "  --mermaid FILE  a Mermaid sequence diagram (GitHub draws it in a ```mermaid\n"
             "                  block)\n"
             "  --preview       the first %d bytes of each message, as text or hex\n"
-            "The file is complete whenever the recording ends. Like monitor, the kernel never\n"
-            "waits for it: events it could not send are counted and reported.\n",
+            "The file is complete however the recording ends. Like monitor, it never makes\n"
+            "the kernel wait: events it could not read in time are counted and reported.\n",
             LITEIPC_DEVICE_ENV, LITEIPC_DEFAULT_DEVICE, LITEIPC_PREVIEW_MAX);
 }
 
