@@ -2,6 +2,7 @@
 # liteipc-sim: a thin wrapper around CMake and CTest. See README.md.
 #
 #   make demo        install missing packages, build, run the echo demo (DEMO_ARGS=--trace)
+#   make golden      rewrite tests/golden/echo_demo.{mmd,json} from the demo (review the diff)
 #   make check       install missing packages, build and run the whole test suite, then under
 #                    ASan+UBSan, then under TSan if time allows (CHECK_TSAN=yes|no|auto)
 #   make build       configure and build build/
@@ -88,6 +89,11 @@ test: build
 demo: deps
 	@scripts/cmake-build.sh --quiet --target echo_demo build $(CONFIGURE)
 	@./build/examples/echo_demo $(DEMO_ARGS)
+
+# Rewrite tests/golden (the demo's diagram and Chrome JSON) after a deliberate change.
+.PHONY: golden
+golden: build
+	scripts/golden-check.sh --update build/examples/echo_demo
 
 check: deps
 	@MAKE='$(MAKE)' scripts/check.sh

@@ -17,11 +17,15 @@
  * Steps are sequenced by the synchronous calls themselves (a task prints before it sends and
  * after it receives), so the output is the same on every run. The only other synchronisation
  * is a condition variable with which main waits until the SM is up and the service has
- * registered. `--trace` also prints every kernel event (from the broker thread, so those lines
+ * registered, and with which a task, once answered (or after a one-way send), waits until the
+ * service is back in its receive with an empty queue, as the kernel's events tell (a
+ * subscriber): so the events, and the diagrams drawn from them, come in the same order on every
+ * run. `--trace` also prints every kernel event (from the broker thread, so those lines
  * interleave freely with the others). `--mermaid FILE` draws the whole run as a Mermaid
- * sequence diagram into FILE (liteipc_trace_start).
+ * sequence diagram into FILE (liteipc_trace_start), `--chrome FILE` as Chrome trace-event JSON
+ * for ui.perfetto.dev; `--preview` adds the first bytes of each message to both.
  *
- * Usage: echo_demo [--trace] [--mermaid FILE]
+ * Usage: echo_demo [--trace] [--mermaid FILE] [--chrome FILE] [--preview]
  */
 #ifndef _GNU_SOURCE
 #define _POSIX_C_SOURCE 200809L
@@ -64,10 +68,16 @@ struct demo {
     bool echo_registered; /* echo_handle is valid */
     bool failed;          /* some process gave up: main stops waiting */
     uint32_t echo_handle;
+    int sm_tid;
+    /* What the kernel's events say of each task (on_step): parked in a receive, and how many
+       messages wait in its queue. */
+    bool parked[MAX_SERVICE_NUM];
+    int queued[MAX_SERVICE_NUM];
 };
 
 /* One task's view of the device: who it is and its descriptor. */
 struct actor {
+    struct demo *d;
     const char *name;
     liteipc_kernel *k;
     int fd;
@@ -160,9 +170,9 @@ static void demo_update(struct demo *d, void (*fn)(struct demo *d, uint32_t v), 
     pthread_mutex_unlock(&d->lock);
 }
 
-static void set_sm_ready(struct demo *d, uint32_t v)
+static void set_sm_ready(struct demo *d, uint32_t tid)
 {
-    (void)v;
+    d->sm_tid = (int)tid;
     d->sm_ready = true;
 }
 
@@ -191,6 +201,58 @@ static bool demo_wait(struct demo *d, const bool *flag)
     return ok;
 }
 
+/* Whether task tid is in a receive with nothing queued: the kernel's events say so. */
+static bool task_idle(const struct demo *d, int tid)
+{
+    return tid >= 0 && tid < MAX_SERVICE_NUM && d->parked[tid] && d->queued[tid] == 0;
+}
+
+/* Wait until task tid waits in its receive with nothing queued; false if some process failed
+   first. What a task does after answering then never races with what its caller does next. */
+static bool await_idle(struct demo *d, int tid)
+{
+    bool ok;
+
+    pthread_mutex_lock(&d->lock);
+    while (!task_idle(d, tid) && !d->failed)
+        pthread_cond_wait(&d->changed, &d->lock);
+    ok = task_idle(d, tid);
+    pthread_mutex_unlock(&d->lock);
+    return ok;
+}
+
+static void count_step(struct demo *d, const liteipc_event *ev)
+{
+    int dst = ev->dst_tid >= 0 && ev->dst_tid < MAX_SERVICE_NUM ? ev->dst_tid : -1;
+    int src = ev->src_tid >= 0 && ev->src_tid < MAX_SERVICE_NUM ? ev->src_tid : -1;
+
+    if (ev->type == LITEIPC_EV_MSG_WRITTEN && dst >= 0)
+        d->queued[dst]++;
+    if ((ev->type == LITEIPC_EV_MSG_READ || ev->type == LITEIPC_EV_DROP_ON_READ) && dst >= 0 &&
+        d->queued[dst] > 0)
+        d->queued[dst]--;
+    if (ev->type == LITEIPC_EV_RECV_WAIT && dst >= 0)
+        d->parked[dst] = true;
+    if ((ev->type == LITEIPC_EV_MSG_READ || ev->type == LITEIPC_EV_RECV_TIMEOUT ||
+         ev->type == LITEIPC_EV_RECV_KILLED) && dst >= 0)
+        d->parked[dst] = false;
+    if (ev->type == LITEIPC_EV_TASK_DEATH && src >= 0) {
+        d->parked[src] = false;
+        d->queued[src] = 0;
+    }
+}
+
+/* The subscriber that keeps parked/queued (on the broker thread: quick, no device calls). */
+static void on_step(const liteipc_event *ev, void *ctx)
+{
+    struct demo *d = ctx;
+
+    pthread_mutex_lock(&d->lock);
+    count_step(d, ev);
+    pthread_cond_broadcast(&d->changed);
+    pthread_mutex_unlock(&d->lock);
+}
+
 static void *fail(struct actor *a, struct demo *d, const char *what, int err)
 {
     say(a, "FAILED: %s: %s", what, errname(err));
@@ -201,11 +263,13 @@ static void *fail(struct actor *a, struct demo *d, const char *what, int err)
 /* ---- the device, as each process uses it ----------------------------------------------------- */
 
 /* Open the device and map this process's pool: the first thing every process does. */
-static int actor_attach(struct actor *a, liteipc_kernel *k, const char *name)
+static int actor_attach(struct actor *a, struct demo *d, const char *name)
 {
+    liteipc_kernel *k = d->k;
     void *pool;
     int rc;
 
+    a->d = d;
     a->name = name;
     a->k = k;
     a->fd = -1;
@@ -513,7 +577,7 @@ static void *sm_main(void *arg)
     struct actor *a = &sm.a;
     int rc;
 
-    rc = actor_attach(a, d->k, "SM");
+    rc = actor_attach(a, d, "SM");
     if (rc < 0)
         return fail(a, d, "open/mmap", -rc);
     if (liteipc_ioctl(a->k, a->fd, IPC_SET_CMS, (unsigned long)SM_MAX_MSG_SIZE) < 0)
@@ -523,7 +587,7 @@ static void *sm_main(void *arg)
     if (rc < 0)
         return fail(a, d, "IPC_SET_IPC_THREAD", errno);
     say(a, "IPC_SET_IPC_THREAD = %d: death notices for this process come to this task", rc);
-    demo_update(d, set_sm_ready, 0);
+    demo_update(d, set_sm_ready, (uint32_t)a->tid);
 
     for (;;) {
         const IpcMsg *msg = NULL;
@@ -580,7 +644,8 @@ static int echo_serve(struct actor *a, const IpcMsg *req, uint32_t sm_tid, bool 
         }
         say(a, "<- one-way QUIT from the SM: closing the device and exiting the thread");
         *quit = true;
-        return free_buffer(a, req);
+        /* The SM sent it one-way: let it get back to its receive before the death notice. */
+        return await_idle(a->d, (int)sm_tid) ? free_buffer(a, req) : -EIO;
     default:
         break;
     }
@@ -598,7 +663,7 @@ static void *echo_main(void *arg)
     bool quit = false;
     int rc;
 
-    rc = actor_attach(&a, d->k, "echo");
+    rc = actor_attach(&a, d, "echo");
     if (rc < 0)
         return fail(&a, d, "open/mmap", -rc);
     say(&a, "-> REGISTER 'echo' to handle 0, synchronous (SEND|RECV)");
@@ -611,6 +676,8 @@ static void *echo_main(void *arg)
     rc = free_buffer(&a, msg);
     if (rc < 0)
         return fail(&a, d, "BUFF_FREE", -rc);
+    if (!await_idle(d, (int)sm_tid))
+        return fail(&a, d, "waiting for the SM", EIO);
     demo_update(d, set_echo_handle, handle);
 
     while (!quit) {
@@ -636,6 +703,8 @@ static int lookup(struct actor *a, const char *name)
 
     say(a, "-> LOOKUP '%s' to handle 0", name);
     rc = call(a, 0, SM_LOOKUP, name, strlen(name), &rep);
+    if ((rc == 0 || rc == -ENOENT) && !await_idle(a->d, a->d->sm_tid))
+        rc = -EIO;
     if (rc < 0) {
         say(a, "<- %s%s", errname(-rc),
             rc == -ENOENT ? ": the SM answered with a FAILED_REPLY" : "");
@@ -654,6 +723,8 @@ static int echo_call_quiet(struct actor *a, uint32_t handle, uint32_t code, cons
     int rc;
 
     rc = call(a, handle, code, text, strlen(text), &rep);
+    if (rc == 0 && !await_idle(a->d, (int)handle)) /* the handle is the service's TID */
+        rc = -EIO;
     if (rc < 0) {
         say(a, "<- %s", errname(-rc));
         return rc;
@@ -677,7 +748,7 @@ static void *client_a_main(void *arg)
     int handle, rc;
     static const char note[] = "fire and forget", after[] = "after the note";
 
-    rc = actor_attach(&a, d->k, "client-A");
+    rc = actor_attach(&a, d, "client-A");
     if (rc < 0)
         return fail(&a, d, "open/mmap", -rc);
     handle = lookup(&a, "echo");
@@ -693,6 +764,8 @@ static void *client_a_main(void *arg)
      * service handles the note before it answers the call. */
     say(&a, "-> one-way NOTE '%s' to handle %d, then ASIS '%s'", note, handle, after);
     rc = send_oneway(&a, (uint32_t)handle, ECHO_NOTE, note, strlen(note));
+    if (rc == 0 && !await_idle(d, handle))
+        rc = -EIO;
     if (rc < 0)
         return fail(&a, d, "one-way NOTE", -rc);
     if (echo_call_quiet(&a, (uint32_t)handle, ECHO_ASIS, after) < 0)
@@ -708,7 +781,7 @@ static void *client_b_main(void *arg)
     struct actor a;
     int handle, rc;
 
-    rc = actor_attach(&a, d->k, "client-B");
+    rc = actor_attach(&a, d, "client-B");
     if (rc < 0)
         return fail(&a, d, "open/mmap", -rc);
 
@@ -773,7 +846,7 @@ static bool shutdown_all(struct demo *d)
     const IpcMsg *rep = NULL;
     int rc;
 
-    rc = actor_attach(&a, d->k, "main");
+    rc = actor_attach(&a, d, "main");
     if (rc < 0) {
         fprintf(stderr, "echo_demo: main: open/mmap: %s\n", errname(-rc));
         return false;
@@ -793,10 +866,47 @@ static bool shutdown_all(struct demo *d)
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: echo_demo [--trace] [--mermaid FILE]\n"
+    fprintf(f, "usage: echo_demo [--trace] [--mermaid FILE] [--chrome FILE] [--preview]\n"
                "  A ServiceManager, an echo service and two clients in simulated processes.\n"
                "  --trace           also print every kernel event\n"
-               "  --mermaid FILE    draw the run as a Mermaid sequence diagram into FILE\n");
+               "  --mermaid FILE    draw the run as a Mermaid sequence diagram into FILE\n"
+               "  --chrome FILE     write the run as Chrome trace-event JSON into FILE (open it\n"
+               "                    in ui.perfetto.dev or chrome://tracing)\n"
+               "  --preview         show the first bytes of each message in those drawings\n");
+}
+
+/* A drawing of the run (--mermaid, --chrome) into a file. */
+struct drawing {
+    const char *path; /* NULL: not asked for */
+    unsigned format;  /* LITEIPC_TRACE_* */
+    FILE *out;
+    liteipc_trace *trace;
+};
+
+static int drawing_start(struct drawing *w, liteipc_kernel *k, bool preview)
+{
+    int rc;
+
+    if (!w->path)
+        return 0;
+    w->out = fopen(w->path, "w");
+    rc = w->out ? liteipc_trace_start_format(k, w->out, w->format |
+                                             (preview ? LITEIPC_TRACE_PREVIEW : 0u), &w->trace)
+                : -errno;
+    if (rc < 0)
+        fprintf(stderr, "echo_demo: %s: %s\n", w->path, errname(-rc));
+    return rc;
+}
+
+static bool drawing_stop(struct drawing *w)
+{
+    int rc = w->trace ? liteipc_trace_stop(w->trace) : 0;
+
+    if (w->out && fclose(w->out) != 0 && rc == 0)
+        rc = -errno;
+    if (rc < 0)
+        fprintf(stderr, "echo_demo: writing %s failed: %s\n", w->path, errname(-rc));
+    return rc == 0;
 }
 
 /* On failure: stop the kernel (which ends every blocked call with ESHUTDOWN) and give up. */
@@ -811,17 +921,20 @@ int main(int argc, char **argv)
 {
     struct demo d = {.lock = PTHREAD_MUTEX_INITIALIZER, .changed = PTHREAD_COND_INITIALIZER};
     liteipc_vproc *sm_vp, *echo_vp;
-    liteipc_trace *diagram = NULL;
-    const char *mermaid = NULL;
-    FILE *mermaid_out = NULL;
-    bool trace = false, ok = true;
-    int sub = -1, rc;
+    struct drawing mermaid = {.format = LITEIPC_TRACE_MERMAID};
+    struct drawing chrome = {.format = LITEIPC_TRACE_CHROME};
+    bool trace = false, preview = false, ok = true;
+    int sub = -1, steps, rc;
 
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--trace") == 0) {
             trace = true;
         } else if (strcmp(argv[i], "--mermaid") == 0 && i + 1 < argc) {
-            mermaid = argv[++i];
+            mermaid.path = argv[++i];
+        } else if (strcmp(argv[i], "--chrome") == 0 && i + 1 < argc) {
+            chrome.path = argv[++i];
+        } else if (strcmp(argv[i], "--preview") == 0) {
+            preview = true;
         } else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
             usage(stdout);
             return 0;
@@ -838,28 +951,28 @@ int main(int argc, char **argv)
         fprintf(stderr, "echo_demo: liteipc_kernel_start: %s\n", errname(-rc));
         return 1;
     }
+    steps = liteipc_subscribe(d.k, on_step, &d);
+    if (steps < 0) {
+        fprintf(stderr, "echo_demo: liteipc_subscribe: %s\n", errname(-steps));
+        return give_up(&d);
+    }
     if (trace) {
         sub = liteipc_subscribe(d.k, on_event, NULL);
         if (sub < 0)
             fprintf(stderr, "echo_demo: liteipc_subscribe: %s\n", errname(-sub));
     }
-    if (mermaid) {
-        mermaid_out = fopen(mermaid, "w");
-        rc = mermaid_out ? liteipc_trace_start(d.k, mermaid_out, &diagram) : -errno;
-        if (rc < 0) {
-            fprintf(stderr, "echo_demo: %s: %s\n", mermaid, errname(-rc));
-            return give_up(&d);
-        }
-    }
+    if (drawing_start(&mermaid, d.k, preview) < 0 || drawing_start(&chrome, d.k, preview) < 0)
+        return give_up(&d);
     printf("liteipc-sim %s echo demo: driver version %d\n", LITEIPC_VERSION_STRING,
            liteipc_kernel_config(d.k)->driver_version);
     fflush(stdout);
 
     /* The SM must be the CMS before anyone sends (no message moves until a CMS exists). */
-    if (spawn(&d, sm_main, &sm_vp, "the ServiceManager") < 0 || !demo_wait(&d, &d.sm_ready))
+    if (spawn(&d, sm_main, &sm_vp, "the ServiceManager") < 0 || !demo_wait(&d, &d.sm_ready) ||
+        !await_idle(&d, d.sm_tid))
         return give_up(&d);
     if (spawn(&d, echo_main, &echo_vp, "the echo service") < 0 ||
-        !demo_wait(&d, &d.echo_registered))
+        !demo_wait(&d, &d.echo_registered) || !await_idle(&d, (int)d.echo_handle))
         return give_up(&d);
 
     ok = run_client(&d, client_a_main, "client A") && ok;
@@ -871,10 +984,9 @@ int main(int argc, char **argv)
 
     if (sub >= 0)
         liteipc_unsubscribe(d.k, sub);
-    if (diagram && (liteipc_trace_stop(diagram) < 0 || fclose(mermaid_out) != 0)) {
-        fprintf(stderr, "echo_demo: writing %s failed\n", mermaid);
-        ok = false;
-    }
+    liteipc_unsubscribe(d.k, steps);
+    ok = drawing_stop(&mermaid) && ok;
+    ok = drawing_stop(&chrome) && ok;
     rc = liteipc_kernel_stop(d.k);
     if (rc < 0) {
         fprintf(stderr, "echo_demo: liteipc_kernel_stop: %s\n", errname(-rc));

@@ -81,6 +81,7 @@ have_cmd pkg-config || missing+=(pkg-config)
 have_cmocka || missing+=(libcmocka-dev)
 have_cmd groff || missing+=(groff-base) # the man page test (scripts/man-check.sh)
 have_cmd jq || missing+=(jq) # parses `liteipcctl monitor --json` (tools/test-liteipcctl.sh)
+have_cmd python3 || missing+=(python3) # the JSON checks (scripts/chrome-check.py)
 if [ "$want_cxx" = 1 ]; then
     have_cmd g++ || missing+=(g++)
 fi

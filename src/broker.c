@@ -512,6 +512,11 @@ static uint32_t prepare_fd_delivery(liteipc_kernel *k, lk_bconn *c, int tid, uin
 _Static_assert((int)LITEIPC_EV_EXEC == (int)LK_EV_EXEC, "public and kernel event types align");
 _Static_assert((int)LITEIPC_EV_REFUSED == (int)LK_EV_REFUSED, "public and kernel types align");
 _Static_assert(sizeof(((liteipc_event *)0)->src_task) == LK_NAME_MAX, "task names fit");
+/* Monitors get the event as it is (lk_wire_event; both sides run the same library): the preview
+   was appended after every older field, and holds what add_preview copies. */
+_Static_assert(offsetof(liteipc_event, preview_len) > offsetof(liteipc_event, grantee_prog) &&
+                   sizeof(((liteipc_event *)0)->preview) == LITEIPC_PREVIEW_MAX,
+               "the preview is the event's last field");
 
 /* The host process behind simulated process pid, as identified when it connected. */
 static void host_of(const liteipc_kernel *k, int pid, int32_t *host_pid, char prog[16])
@@ -531,6 +536,20 @@ static void monitor_send(lk_bconn *c, const liteipc_event *e)
         c->dropped = 0;
     else
         c->dropped++;
+}
+
+/* The first bytes of the message's data (in the receiver's pool), if someone asked for them. */
+static void add_preview(liteipc_kernel *k, const lk_event *ev, liteipc_event *e)
+{
+    bool want = false;
+
+    for (int i = 0; i < k->b.nactive && !want; i++)
+        want = k->b.active[i].previews;
+    for (int i = 0; i < k->b.nmonitors && !want; i++)
+        want = k->b.monitors[i]->previews;
+    if (want)
+        e->preview_len = (uint32_t)lk_msg_peek(k->kern, ev->dst_pid, &ev->msg, e->preview,
+                                               sizeof(e->preview));
 }
 
 static void broker_event(void *ctx, const lk_event *ev)
@@ -563,6 +582,8 @@ static void broker_event(void *ctx, const lk_event *ev)
     if (ev->dst_tid >= 0 && ev->dst_tid < LK_MAX_TASKS)
         memcpy(e.dst_task, k->b.task_name[ev->dst_tid], LK_NAME_MAX);
 
+    if (ev->type == LK_EV_MSG_WRITTEN || ev->type == LK_EV_MSG_READ)
+        add_preview(k, ev, &e);
     for (int i = 0; i < k->b.nactive; i++)
         k->b.active[i].fn(&e, k->b.active[i].ctx);
     for (int i = 0; i < k->b.nmonitors; i++)
@@ -1529,7 +1550,7 @@ static void op_status(liteipc_kernel *k, lk_bconn *c)
  * LK_OP_MONITOR: from now on the connection receives the kernel's events. Like LK_OP_STATUS, it
  * is no process and no user. Answers 0, or -EBUSY with LK_MAX_MONITORS monitors already.
  */
-static void op_monitor(liteipc_kernel *k, lk_bconn *c)
+static void op_monitor(liteipc_kernel *k, lk_bconn *c, const lk_wire_req *rq)
 {
     lk_wire_resp rs = {0};
 
@@ -1548,6 +1569,7 @@ static void op_monitor(liteipc_kernel *k, lk_bconn *c)
     if (rs.result < 0)
         return;
     c->monitor = true;
+    c->previews = (rq->a & LK_MONITOR_PREVIEW) != 0;
     k->b.monitors[k->b.nmonitors++] = c;
     event_sink_update(k);
 }
@@ -1611,7 +1633,7 @@ static void handle_conn(liteipc_kernel *k, lk_bconn *c)
         return;
     }
     if (rq.op == LK_OP_MONITOR) {
-        op_monitor(k, c);
+        op_monitor(k, c, &rq);
         return;
     }
     if (rq.op == LK_OP_STATS) {
@@ -2226,6 +2248,11 @@ int lk_broker_run(liteipc_kernel *k, int (*fn)(liteipc_kernel *k, void *arg), vo
 
 int liteipc_subscribe(liteipc_kernel *k, liteipc_event_fn fn, void *ctx)
 {
+    return lk_subscribe(k, fn, ctx, false);
+}
+
+int lk_subscribe(liteipc_kernel *k, liteipc_event_fn fn, void *ctx, bool previews)
+{
     int id = -ENOSPC;
 
     if (!k || !fn)
@@ -2237,6 +2264,7 @@ int liteipc_subscribe(liteipc_kernel *k, liteipc_event_fn fn, void *ctx)
         if (!k->b.subs[i].fn) {
             k->b.subs[i].fn = fn;
             k->b.subs[i].ctx = ctx;
+            k->b.subs[i].previews = previews;
             id = i;
             break;
         }

@@ -675,7 +675,7 @@ static void emit_refused(lk_kernel *k, int tid, const lk_ioctl_in *in, int err, 
     lk_ev_access ev = {
         .cmd = (uint32_t)in->cmd,
         .cms_cmd = cms ? (int32_t)in->cms.cmd : -1,
-        .handle = -1,
+        .handle = sent ? (int32_t)in->out.target.handle : -1, /* -1: it sent nothing */
         .grantee_pid = -1,
         .msg = sent ? &in->out : NULL,
     };

@@ -185,6 +185,13 @@ int lk_proc_abi(const lk_kernel *k, int pid);
 int lk_msg_fd_objects(const lk_kernel *k, int pid, uintptr_t in_msg,
                       void (*fn)(void *ctx, uint32_t fd, uint32_t pos), void *ctx);
 
+/*
+ * Copy up to n of the first bytes of the data of msg, a message in pid's pool (the header of an
+ * LK_EV_MSG_WRITTEN or LK_EV_MSG_READ event), to buf: the payload previews of traces. Returns
+ * how many (0 if the data is not in that pool).
+ */
+size_t lk_msg_peek(const lk_kernel *k, int pid, const IpcMsg *msg, void *buf, size_t n);
+
 /* The driver's open (§2.2): give pid its IPC state if it has none. Returns 0 or -ESRCH. */
 int lk_proc_open(lk_kernel *k, int pid);
 

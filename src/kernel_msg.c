@@ -959,3 +959,20 @@ int lk_msg_fd_objects(const lk_kernel *k, int pid, uintptr_t in_msg,
     }
     return (int)count;
 }
+
+size_t lk_msg_peek(const lk_kernel *k, int pid, const IpcMsg *msg, void *buf, size_t n)
+{
+    const lk_proc *p = (pid >= 0 && pid < LK_MAX_PROCS) ? &k->procs[pid] : NULL;
+    uintptr_t at = (uintptr_t)msg->data;
+
+    if (p == NULL || !p->in_use || !lk__pool_mapped(p) || msg->dataSz == 0)
+        return 0;
+    if (at < p->uvaddr || at - p->uvaddr >= p->pool_size)
+        return 0;
+    if (n > msg->dataSz)
+        n = msg->dataSz;
+    if (n > p->pool_size - (at - p->uvaddr))
+        n = p->pool_size - (at - p->uvaddr);
+    memcpy(buf, p->kbase + (at - p->uvaddr), n);
+    return n;
+}

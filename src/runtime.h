@@ -93,6 +93,8 @@ typedef struct lk_wire_resp {
 
 /* An event sent to a monitor: dropped counts the events it lost before this one (its socket
    was full: the broker never waits for a monitor). */
+/* LK_OP_MONITOR's request a: LK_MONITOR_PREVIEW asks for the events' payload previews. */
+#define LK_MONITOR_PREVIEW 1
 typedef struct lk_wire_event {
     liteipc_event ev;
     uint64_t dropped;
@@ -139,6 +141,7 @@ typedef struct lk_bconn {
     bool presence;       /* an attached program's first connection (counted as a user) */
     bool monitor;        /* LK_OP_MONITOR: receives the events (never a process or user) */
     uint64_t dropped;    /* monitor: events lost since the last one it was sent */
+    bool previews;       /* monitor: asked for payload previews (LK_MONITOR_PREVIEW) */
     void *region;        /* the process's channels, broker mapping */
     size_t region_size;
     void *pool;          /* the pool, broker mapping (writable) */
@@ -151,7 +154,11 @@ typedef struct lk_bconn {
 typedef struct lk_subscriber {
     liteipc_event_fn fn;
     void *ctx;
+    bool previews; /* wants the events' payload previews (LITEIPC_TRACE_PREVIEW) */
 } lk_subscriber;
+
+/* liteipc_subscribe, asking for payload previews in the events if previews is true. */
+int lk_subscribe(liteipc_kernel *k, liteipc_event_fn fn, void *ctx, bool previews);
 
 /* A wake-up handed to a poster, watched until it is due (broker.c). */
 typedef struct lk_handed {

@@ -4,10 +4,12 @@
  * and without restarting anything.
  *
  *     liteipcctl status [NAME]   the kernel's tables (as liteipcd logs them on SIGUSR2)
- *     liteipcctl list            the kernels of this user: name, daemon PID, processes, tasks
+ *     liteipcctl list            the kernels of this user: name, daemon PID, uptime, processes,
+ *                                tasks
  *     liteipcctl monitor [NAME] [--pid P] [--tid T] [--count N] [--json]   the kernel's
  *                                events, one line (or JSON object) each
  *     liteipcctl stats [NAME]    the kernel's counters since it started (LK_OP_STATS)
+ *     liteipcctl trace [NAME] --seconds S (--chrome FILE | --mermaid FILE)   a recording
  *
  * NAME defaults to $LITEIPC_DEVICE if set and valid, else "lite_ipc". They speak LK_OP_STATUS
  * or LK_OP_MONITOR on a connection of their own (src/runtime.h): the kernel does not count it
@@ -20,6 +22,8 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +34,7 @@
 #include <liteipc/liteipc.h>
 
 #include "platform.h"
+#include "render.h"
 #include "runtime.h"
 
 /* What LK_OP_STATUS tells about a kernel. text: NULL unless asked for. */
@@ -345,7 +350,7 @@ static void json_msg(const IpcMsg *m)
    lost: the events this monitor lost just before it (it read too slowly). */
 static void print_event_json(const liteipc_event *ev, uint64_t lost)
 {
-    const char *errname = ev->err ? strerrorname_np(ev->err) : NULL;
+    const char *errname = ev->err ? liteipc_errno_name(ev->err) : NULL;
 
     printf("{\"time_ns\":%llu,\"type\":", (unsigned long long)ev->time_ns);
     json_str(liteipc_event_name(ev->type), 32);
@@ -363,20 +368,18 @@ static void print_event_json(const liteipc_event *ev, uint64_t lost)
     printf(",\"lost\":%llu}\n", (unsigned long long)lost);
 }
 
-/* Print the kernel's events the options ask for until count of them (0: no end) or the kernel
-   goes. */
-static int cmd_monitor(const char *name, unsigned long count, const monitor_opts *o)
+/* A connection to the kernel named name that receives its events (LK_OP_MONITOR, flags: its
+   request's a). Returns the socket, or -1 after saying why. */
+static int monitor_open(const char *name, int32_t flags)
 {
-    lk_wire_req rq = {.op = LK_OP_MONITOR};
+    lk_wire_req rq = {.op = LK_OP_MONITOR, .a = flags};
     lk_wire_resp rs;
-    lk_wire_event we;
     int s = kernel_connect(name), err = 0;
-    uint64_t lost = 0;
     ssize_t n;
 
     if (s < 0) {
         say_error(name, s);
-        return 1;
+        return -1;
     }
     n = lk_seq_send(s, &rq, sizeof(rq), NULL, 0);
     if (n < 0 && n != -EPIPE && n != -ECONNRESET)
@@ -388,8 +391,22 @@ static int cmd_monitor(const char *name, unsigned long count, const monitor_opts
     if (err < 0) {
         say_error(name, err);
         close(s);
-        return 1;
+        return -1;
     }
+    return s;
+}
+
+/* Print the kernel's events the options ask for until count of them (0: no end) or the kernel
+   goes. */
+static int cmd_monitor(const char *name, unsigned long count, const monitor_opts *o)
+{
+    lk_wire_event we;
+    int s = monitor_open(name, 0);
+    uint64_t lost = 0;
+    ssize_t n = 0;
+
+    if (s < 0)
+        return 1;
     /* Said once subscribed: events from here on are reported (a test waits for this line).
        On stderr with --json, so that stdout holds JSON only. */
     fprintf(o->json ? stderr : stdout, "monitoring kernel '%s'\n", name);
@@ -529,10 +546,8 @@ static void put_by_errno(const char *what, const uint64_t *by_errno)
         total += by_errno[e];
     put_counter(what, total);
     for (int e = 1; e < LITEIPC_STATS_ERRNO; e++) {
-        const char *name = strerrorname_np(e);
-
         if (by_errno[e])
-            printf("  %-14s %llu (%s)\n", name ? name : "?", (unsigned long long)by_errno[e],
+            printf("  %-14s %llu (%s)\n", liteipc_errno_name(e), (unsigned long long)by_errno[e],
                    strerror(e));
     }
     if (by_errno[0])
@@ -609,6 +624,146 @@ static int stats_main(int argc, char **argv)
     return cmd_stats(argc == 3 ? argv[2] : liteipc_device_name());
 }
 
+/* ---- trace ----------------------------------------------------------------------------------- */
+
+static volatile sig_atomic_t trace_interrupted;
+
+static void on_trace_signal(int sig)
+{
+    (void)sig;
+    trace_interrupted = 1;
+}
+
+/* SIGINT and SIGTERM end the recording (the file is then finished), without SA_RESTART so
+   that poll returns. */
+static void trace_signals(void)
+{
+    struct sigaction sa;
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_trace_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
+/* Feed the events of monitor socket s to r until the deadline (CLOCK_MONOTONIC ns), a signal
+   or the kernel's end. Returns how many events, *lost how many the kernel could not send. */
+static unsigned long trace_record(int s, lk_render *r, uint64_t deadline, uint64_t *lost)
+{
+    unsigned long events = 0;
+    lk_wire_event we;
+
+    *lost = 0;
+    while (!trace_interrupted) {
+        uint64_t now = lk_now_ns();
+        struct pollfd pfd = {.fd = s, .events = POLLIN};
+        int rc;
+
+        if (now >= deadline)
+            break;
+        rc = poll(&pfd, 1, (int)((deadline - now + 999999) / 1000000));
+        if (rc < 0 && errno == EINTR)
+            continue;
+        if (rc <= 0)
+            break;
+        if (lk_seq_recv(s, &we, sizeof(we), NULL, 0) != (ssize_t)sizeof(we))
+            break; /* the kernel stopped */
+        *lost += we.dropped;
+        lk_render_event(r, &we.ev);
+        events++;
+    }
+    return events;
+}
+
+/* Record kernel name's events for seconds into path, in format (LITEIPC_TRACE_*). */
+static int cmd_trace(const char *name, double seconds, unsigned format, const char *path)
+{
+    int s = monitor_open(name, (format & LITEIPC_TRACE_PREVIEW) ? LK_MONITOR_PREVIEW : 0);
+    uint64_t lost, deadline;
+    unsigned long events;
+    lk_render *r = NULL;
+    FILE *out;
+    int err;
+
+    if (s < 0)
+        return 1;
+    out = fopen(path, "w");
+    err = out ? lk_render_new(format, out, &r) : -errno;
+    if (err < 0) {
+        fprintf(stderr, "liteipcctl: trace: %s: %s\n", path, strerror(-err));
+        if (out)
+            fclose(out);
+        close(s);
+        return 1;
+    }
+    trace_signals();
+    /* Said once subscribed: events from here on are recorded (a test waits for this line). */
+    printf("tracing kernel '%s' for %g s into %s\n", name, seconds, path);
+    fflush(stdout);
+    deadline = lk_now_ns() + (uint64_t)(seconds * 1e9);
+    events = trace_record(s, r, deadline, &lost);
+    close(s);
+    err = lk_render_end(r);
+    if (fclose(out) != 0 && err == 0)
+        err = -errno;
+    if (err < 0) {
+        fprintf(stderr, "liteipcctl: trace: writing %s: %s\n", path, strerror(-err));
+        return 1;
+    }
+    if (lost > 0)
+        fprintf(stderr, "liteipcctl: trace: %llu events lost (this recording read too slowly)\n",
+                (unsigned long long)lost);
+    printf("%lu events written to %s\n", events, path);
+    return 0;
+}
+
+static int parse_seconds(const char *arg, double *seconds)
+{
+    char *end;
+
+    errno = 0;
+    *seconds = strtod(arg, &end);
+    return errno == 0 && end != arg && *end == '\0' && *seconds > 0 && *seconds <= 1e6 ? 0
+                                                                                     : -EINVAL;
+}
+
+/* trace [NAME] --seconds S (--chrome FILE | --mermaid FILE) [--preview], in any order. */
+static int trace_main(int argc, char **argv)
+{
+    const char *name = NULL, *path = NULL;
+    unsigned format = 0, formats = 0;
+    double seconds = 0;
+
+    for (int i = 2; i < argc; i++) {
+        if (strcmp(argv[i], "--seconds") == 0 && i + 1 < argc) {
+            if (parse_seconds(argv[++i], &seconds) < 0) {
+                fprintf(stderr, "liteipcctl: trace: --seconds wants a positive number, not "
+                                "'%s'\n", argv[i]);
+                return 2;
+            }
+        } else if ((strcmp(argv[i], "--chrome") == 0 || strcmp(argv[i], "--mermaid") == 0) &&
+                   i + 1 < argc) {
+            format |= argv[i][2] == 'c' ? LITEIPC_TRACE_CHROME : LITEIPC_TRACE_MERMAID;
+            formats++;
+            path = argv[++i];
+        } else if (strcmp(argv[i], "--preview") == 0) {
+            format |= LITEIPC_TRACE_PREVIEW;
+        } else if (!name && argv[i][0] != '-') {
+            name = argv[i];
+        } else {
+            fprintf(stderr, "liteipcctl: trace: unexpected argument '%s'\n", argv[i]);
+            return 2;
+        }
+    }
+    if (seconds == 0 || formats != 1) {
+        fprintf(stderr, "liteipcctl: trace: wants --seconds S and one of --chrome FILE, "
+                        "--mermaid FILE\n");
+        return 2;
+    }
+    return cmd_trace(name ? name : liteipc_device_name(), seconds, format, path);
+}
+
 /* ---- command line ---------------------------------------------------------------------------- */
 
 static void usage(FILE *f)
@@ -620,10 +775,12 @@ static void usage(FILE *f)
             "  status [NAME]  the kernel's tables: the ServiceManager, every process (with\n"
             "                 the host PID and program behind it), task and message\n"
             "  list           the kernels of this user: name, PID of the host (liteipcd),\n"
-            "                 processes and tasks\n"
+            "                 uptime, processes and tasks\n"
             "  monitor [NAME] [--pid P] [--tid T] [--count N] [--json]\n"
             "                 the kernel's events, one line each, until interrupted or N\n"
             "  stats [NAME]   the kernel's counters since it started, and each pool\n"
+            "  trace [NAME] --seconds S (--chrome FILE | --mermaid FILE)\n"
+            "                 a recording of the kernel's events: a timeline or a diagram\n"
             "  help [COMMAND] this help, or a command's\n"
             "\n"
             "NAME defaults to $%s if set and valid, else '%s'.\n"
@@ -648,7 +805,8 @@ static void usage_list(FILE *f)
 {
     fprintf(f, "usage: liteipcctl list\n"
                "One line per kernel this user serves (found in /proc/net/unix, each asked\n"
-               "for its status): NAME, the host's PID, the simulated PROCESSES and TASKS.\n");
+               "for its status): NAME, the host's PID, the kernel's UPTIME, the simulated\n"
+               "PROCESSES and TASKS.\n");
 }
 
 static void usage_monitor(FILE *f)
@@ -686,6 +844,26 @@ static void usage_stats(FILE *f)
             LITEIPC_DEVICE_ENV, LITEIPC_DEFAULT_DEVICE);
 }
 
+static void usage_trace(FILE *f)
+{
+    fprintf(f,
+            "usage: liteipcctl trace [NAME] --seconds S (--chrome FILE | --mermaid FILE)\n"
+            "                        [--preview]\n"
+            "Record the events of the kernel served under NAME by this user (default\n"
+            "$%s, else '%s') for S seconds, or until interrupted (SIGINT,\n"
+            "SIGTERM) or until the kernel stops, into FILE:\n"
+            "  --chrome FILE   Chrome trace-event JSON: open it in https://ui.perfetto.dev\n"
+            "                  or chrome://tracing. A track per task, slices for calls and\n"
+            "                  waits, an arrow per message, instants for grants, refusals\n"
+            "                  and deaths\n"
+            "  --mermaid FILE  a Mermaid sequence diagram (GitHub draws it in a ```mermaid\n"
+            "                  block)\n"
+            "  --preview       the first %d bytes of each message, as text or hex\n"
+            "The file is complete however the recording ends. Like monitor, it never makes\n"
+            "the kernel wait: events it could not read in time are counted and reported.\n",
+            LITEIPC_DEVICE_ENV, LITEIPC_DEFAULT_DEVICE, LITEIPC_PREVIEW_MAX);
+}
+
 static bool is_help(const char *arg)
 {
     return strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0;
@@ -704,6 +882,8 @@ static int help(const char *cmd, FILE *f)
         usage_monitor(f);
     else if (strcmp(cmd, "stats") == 0)
         usage_stats(f);
+    else if (strcmp(cmd, "trace") == 0)
+        usage_trace(f);
     else {
         fprintf(stderr, "liteipcctl: unknown command '%s'\n", cmd);
         usage(stderr);
@@ -734,6 +914,9 @@ int main(int argc, char **argv)
         return monitor_main(argc, argv);
     if (strcmp(cmd, "stats") == 0)
         return stats_main(argc, argv);
+
+    if (strcmp(cmd, "trace") == 0)
+        return trace_main(argc, argv);
     if (strcmp(cmd, "status") == 0 || strcmp(cmd, "list") == 0) {
         fprintf(stderr, "liteipcctl: %s: too many arguments\n", cmd);
         help(cmd, stderr);

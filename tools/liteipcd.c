@@ -153,22 +153,6 @@ static void log_error(const char *fmt, ...)
     va_end(ap);
 }
 
-static const char *errno_name(int err)
-{
-    switch (err) {
-    case 0: return "OK";
-    case EACCES: return "EACCES";
-    case EFAULT: return "EFAULT";
-    case EINVAL: return "EINVAL";
-    case ENOENT: return "ENOENT";
-    case ENOMEM: return "ENOMEM";
-    case ERFKILL: return "ERFKILL";
-    case ESHUTDOWN: return "ESHUTDOWN";
-    case ETIME: return "ETIME";
-    default: return strerror(err);
-    }
-}
-
 /* ---- kernel events: queued by the broker thread, logged by a thread of ours ------------------ */
 
 /*
@@ -255,11 +239,9 @@ static void log_event(const struct event_log *log, const liteipc_event *ev)
     const char *dst = host_note(db, sizeof db, ev->dst_host_pid, ev->dst_prog);
 
     if (conn_refused(ev)) {
-        const char *name = strerrorname_np(ev->err);
-
         log_at(&when, "refused a connection of host process %d (%.16s) with %s: its user has "
                       "as many connections as it may have (--connections-per-user)",
-               (int)ev->src_host_pid, ev->src_prog, name ? name : "?");
+               (int)ev->src_host_pid, ev->src_prog, liteipc_errno_name(ev->err));
         return;
     }
     switch (ev->type) {
@@ -287,14 +269,14 @@ static void log_event(const struct event_log *log, const liteipc_event *ev)
         log_at(&when, "%-13s pid/tid %d/%d%s -> %d/%d%s %s code %u%s%s",
                liteipc_event_name(ev->type), ev->src_pid, ev->src_tid, src, ev->dst_pid,
                ev->dst_tid, dst, msg_type_name((uint32_t)ev->msg.type), ev->msg.code,
-               ev->err ? " err " : "", ev->err ? errno_name(ev->err) : "");
+               ev->err ? " err " : "", ev->err ? liteipc_errno_name(ev->err) : "");
         return;
     case LITEIPC_EV_SET_CMS:
     case LITEIPC_EV_SET_IPC_THREAD:
     case LITEIPC_EV_REFUSED:
         log_at(&when, "%-13s task %d '%.16s' of process %d%s ioctl 0x%x%s%s",
                liteipc_event_name(ev->type), ev->src_tid, ev->src_task, ev->src_pid, src,
-               (unsigned)ev->cmd, ev->err ? " err " : "", ev->err ? errno_name(ev->err) : "");
+               (unsigned)ev->cmd, ev->err ? " err " : "", ev->err ? liteipc_errno_name(ev->err) : "");
         return;
     case LITEIPC_EV_GEN_HANDLE:
         log_at(&when, "%-13s by task %d of process %d%s: handle %d for task %d '%.16s'",
@@ -310,7 +292,7 @@ static void log_event(const struct event_log *log, const liteipc_event *ev)
         log_at(&when, "%-13s fault %d (kind %d) on task %d of process %d%s -> %d/%d%s code %u%s%s",
                liteipc_event_name(ev->type), (int)ev->fault_id, (int)ev->fault, ev->src_tid,
                ev->src_pid, src, ev->dst_pid, ev->dst_tid, dst, ev->msg.code,
-               ev->err ? " err " : "", ev->err ? errno_name(ev->err) : "");
+               ev->err ? " err " : "", ev->err ? liteipc_errno_name(ev->err) : "");
         return;
     default:
         log_at(&when, "%-13s task %d of process %d%s", liteipc_event_name(ev->type), ev->dst_tid,

@@ -347,7 +347,8 @@ typedef enum liteipc_event_type {
                                   or by an OBJ_SVC object src sent (cms_cmd -1; msg: the
                                   message that carried it) */
     LITEIPC_EV_REFUSED,        /* src's ioctl cmd failed with err (EACCES, EINVAL, ENOMEM...);
-                                  cms_cmd for IPC_CMS_CMD; msg: the header of a refused send */
+                                  cms_cmd for IPC_CMS_CMD; msg: the header of a refused send,
+                                  and handle its target (-1: the ioctl sent no message) */
     LITEIPC_EV_INJECTED,       /* fault fault_id (liteipc_fault_add) of kind fault was injected:
                                   src is the caller or sender, dst the receiver or the victim of
                                   a kill (dst_tid -1: its whole process), msg the message, cmd
@@ -367,6 +368,8 @@ typedef enum liteipc_event_type {
  */
 #define LITEIPC_CMD_MMAP 0u
 #define LITEIPC_CMD_OPEN 1u
+/* The most bytes of a message's data an event carries as its payload preview. */
+#define LITEIPC_PREVIEW_MAX 16
 
 typedef struct liteipc_event {
     liteipc_event_type type;
@@ -386,13 +389,18 @@ typedef struct liteipc_event {
     /* The access-model events (SET_CMS to REFUSED); 0 / -1 for the others. */
     uint32_t cmd;        /* the ioctl request (IPC_SET_CMS, IPC_CMS_CMD, IPC_SEND_RECV_MSG...) */
     int32_t cms_cmd;     /* CMS_GEN_HANDLE, CMS_ADD_ACCESS...: the CmsCmdContent's cmd, or -1 */
-    int32_t handle;      /* GEN_HANDLE, GRANT: the service handle, or -1 */
+    int32_t handle;      /* GEN_HANDLE, GRANT: the service handle; REFUSED: a refused send's
+                            target handle; or -1 */
     int32_t grantee_pid; /* GRANT: the process that may now call handle, or -1 */
     char grantee_prog[16]; /* its program name, as src_prog */
     /* INJECTED: the fault's kind (liteipc_fault_kind), its id, and for a DELAY its delay in
        ms of kernel time; -1, -1, 0 for the other events. */
     int32_t fault, fault_id;
     uint32_t fault_ms;
+    /* MSG_WRITTEN, MSG_READ: the first preview_len bytes of the message's data, copied only
+       while a trace asked for payload previews (LITEIPC_TRACE_PREVIEW); else 0. */
+    uint32_t preview_len;
+    unsigned char preview[LITEIPC_PREVIEW_MAX];
 } liteipc_event;
 
 typedef void (*liteipc_event_fn)(const liteipc_event *ev, void *ctx);
@@ -421,6 +429,27 @@ typedef struct liteipc_trace liteipc_trace;
 int liteipc_trace_start(liteipc_kernel *k, FILE *out, liteipc_trace **trace);
 /* Stop drawing, flush out (it stays open) and free trace. Returns 0 or -errno. */
 int liteipc_trace_stop(liteipc_trace *trace);
+
+/*
+ * What liteipc_trace_start_format draws: one format, optionally with payload previews.
+ *   LITEIPC_TRACE_MERMAID  the diagram of liteipc_trace_start.
+ *   LITEIPC_TRACE_CHROME   Chrome trace-event JSON, for ui.perfetto.dev and chrome://tracing: a
+ *                          track per task (pid: simulated process, tid: task, both named),
+ *                          slices for calls (a request until its reply) and waits, a flow
+ *                          arrow per message from its write to its read, instants for grants,
+ *                          refusals (with the errno's name), drops, timeouts, deaths and exec;
+ *                          time in µs from the first event. liteipc_trace_stop ends the slices
+ *                          still open and the JSON, so the file is valid whenever it stops.
+ *   LITEIPC_TRACE_PREVIEW  (or'ed) the first bytes of each message's data (text if printable,
+ *                          else hex): in the arrows' labels, or as the JSON's args. The kernel
+ *                          copies them only while such a trace runs.
+ */
+#define LITEIPC_TRACE_MERMAID 0u
+#define LITEIPC_TRACE_CHROME 1u
+#define LITEIPC_TRACE_PREVIEW 0x100u
+/* liteipc_trace_start in the format given. Returns as it does, or -EINVAL (unknown format). */
+int liteipc_trace_start_format(liteipc_kernel *k, FILE *out, unsigned format,
+                               liteipc_trace **trace);
 
 /*
  * Write a snapshot of k's tables to out, as text for a human: the ServiceManager, every process
