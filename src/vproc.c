@@ -9,6 +9,7 @@
  * a test can assert the consequences (death notices, freed pools) right after joining.
  */
 #include <errno.h>
+#include <semaphore.h>
 #include <stdlib.h>
 
 #include "runtime.h"
@@ -29,6 +30,8 @@ typedef struct vproc_start {
     liteipc_thread_fn fn;
     void *arg;
     bool first;
+    bool counted;      /* a deterministic kernel waits for this thread (sched.c) */
+    sem_t *attached;   /* counted: posted once the thread is a task (the spawner waits) */
 } vproc_start;
 
 static __thread liteipc_vproc *tls_vproc;
@@ -54,6 +57,14 @@ static void *vproc_thread(void *arg)
 
     free(arg);
     tls_vproc = vp;
+    if (st.counted) {
+        int err;
+
+        /* Attached in the order the threads were started, so that their TIDs, by which the
+           broker orders the commands it picks from, do not depend on a race. */
+        lk_current_task(vp->k, vp->proc, &err);
+        sem_post(st.attached);
+    }
     result = st.fn(st.arg);
     lk_task_detach_self(vp->k); /* the task dies before the process (Q18 order) */
     tls_vproc = NULL;
@@ -66,12 +77,16 @@ static void *vproc_thread(void *arg)
         lk_cproc_exit(vp->proc);
         vp->proc = NULL;
     }
+    if (st.counted)
+        lk_sched_running(vp->k, -1); /* ended: the broker no longer waits for it */
     return result;
 }
 
 static int add_thread(liteipc_vproc *vp, liteipc_thread_fn fn, void *arg, bool first)
 {
     vproc_start *st;
+    sem_t attached;
+    bool counted;
     int err;
 
     if (!fn)
@@ -79,7 +94,8 @@ static int add_thread(liteipc_vproc *vp, liteipc_thread_fn fn, void *arg, bool f
     st = malloc(sizeof(*st));
     if (!st)
         return -ENOMEM;
-    *st = (vproc_start){.vp = vp, .fn = fn, .arg = arg, .first = first};
+    *st = (vproc_start){.vp = vp, .fn = fn, .arg = arg, .first = first, .attached = &attached,
+                        .counted = vp->k->cfg.deterministic && vp->k->is_host};
     pthread_mutex_lock(&vp->lock);
     if (!first && vp->live == 0) {
         pthread_mutex_unlock(&vp->lock);
@@ -98,15 +114,29 @@ static int add_thread(liteipc_vproc *vp, liteipc_thread_fn fn, void *arg, bool f
         vp->threads = t;
         vp->cap = cap;
     }
+    counted = st->counted;
+    if (counted) {
+        sem_init(&attached, 0, 0);
+        lk_sched_running(vp->k, +1); /* running from now: before its first call */
+    }
     err = pthread_create(&vp->threads[vp->nthreads], NULL, vproc_thread, st);
     if (err) {
         pthread_mutex_unlock(&vp->lock);
         free(st);
+        if (counted) {
+            lk_sched_running(vp->k, -1);
+            sem_destroy(&attached);
+        }
         return -err;
     }
     vp->nthreads++;
     vp->live++;
     pthread_mutex_unlock(&vp->lock);
+    if (counted) {
+        while (sem_wait(&attached) < 0)
+            continue; /* EINTR */
+        sem_destroy(&attached);
+    }
     return 0;
 }
 
@@ -155,9 +185,13 @@ int liteipc_vproc_add_thread(liteipc_vproc *vp, liteipc_thread_fn fn, void *arg)
 int liteipc_vproc_join(liteipc_vproc *vp, void **first_result)
 {
     int joined = 0;
+    bool counted;
 
     if (!vp)
         return -EINVAL;
+    counted = lk_sched_counted(vp->k);
+    if (counted)
+        lk_sched_running(vp->k, -1); /* waiting for threads the broker waits for */
     for (;;) {
         pthread_t t;
 
@@ -171,6 +205,8 @@ int liteipc_vproc_join(liteipc_vproc *vp, void **first_result)
         pthread_join(t, NULL);
         joined++;
     }
+    if (counted)
+        lk_sched_running(vp->k, +1);
     if (first_result)
         *first_result = vp->first_result;
     lk_kernel_unref(vp->k);

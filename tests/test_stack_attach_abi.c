@@ -23,6 +23,8 @@ typedef struct {
     uint32_t data_max, object_max, reply_timeout_ms;
     int32_t driver_version;
     uint32_t fd_pending_max, conn_user_max;
+    uint32_t deterministic, sched_stall_ms;
+    uint64_t sched_seed;
 } wire_lp64;
 
 typedef struct {
@@ -32,9 +34,11 @@ typedef struct {
     uint32_t data_max, object_max, reply_timeout_ms;
     int32_t driver_version;
     uint32_t fd_pending_max, conn_user_max;
+    uint32_t deterministic, sched_stall_ms;
+    uint64_t sched_seed; /* at a multiple of 8 in both layouts */
 } wire_ilp32;
 
-_Static_assert(sizeof(wire_lp64) == 56 && sizeof(wire_ilp32) == 48, "the two layouts");
+_Static_assert(sizeof(wire_lp64) == 72 && sizeof(wire_ilp32) == 64, "the two layouts");
 #define OWN_IS_LP64 (UINTPTR_MAX > UINT32_MAX)
 _Static_assert(sizeof(lk_wire_config) == (OWN_IS_LP64 ? sizeof(wire_lp64) : sizeof(wire_ilp32)),
                "this build's wire configuration is one of the two");
@@ -57,14 +61,15 @@ static size_t wire_of(bool lp64, unsigned char *out)
     if (lp64) {
         wire_lp64 w = {LK_WIRE_MAGIC, sizeof(w), c.task_limit, c.process_limit,
                        c.pool_default_size, c.pool_max_size, c.data_max, c.object_max,
-                       c.reply_timeout_ms, c.driver_version, c.fd_pending_max, c.conn_user_max};
+                       c.reply_timeout_ms, c.driver_version, c.fd_pending_max, c.conn_user_max,
+                       c.deterministic, c.sched_stall_ms, c.sched_seed};
         memcpy(out, &w, sizeof(w));
         return sizeof(w);
     }
     wire_ilp32 w = {LK_WIRE_MAGIC, sizeof(w), c.task_limit, c.process_limit,
                     (uint32_t)c.pool_default_size, (uint32_t)c.pool_max_size, c.data_max,
                     c.object_max, c.reply_timeout_ms, c.driver_version, c.fd_pending_max,
-                    c.conn_user_max};
+                    c.conn_user_max, c.deterministic, c.sched_stall_ms, c.sched_seed};
     memcpy(out, &w, sizeof(w));
     return sizeof(w);
 }
