@@ -779,20 +779,26 @@ static int sched_candidates(liteipc_kernel *k, sched_cand *out)
     return n;
 }
 
-/* Wait a little for the running threads to call: poll, then serve sockets (a running thread
-   may be attaching, opening, mapping or ending) for a while. */
+/* Wait a little for the running threads to call (or to take their answers: a woken task may
+   need the CPU this broker would spin on): poll, then serve sockets (a running thread may be
+   attaching, opening, mapping or ending) until a post rings or SCHED_NAP_NS passes. */
 static void sched_wait(liteipc_kernel *k)
 {
     uint64_t until = lk_now_ns() + SCHED_SPIN_NS;
 
     for (unsigned i = 1;; i++) {
-        if (!(atomic_load_explicit(&k->sched.word, memory_order_relaxed) & 0xffffffffu))
-            return;
         lk_cpu_relax();
-        if (i % 16 == 0 && lk_now_ns() > until)
+        if (i % 16 == 0 && (sched_quiet(k) || lk_now_ns() > until))
             break;
     }
-    handle_events(k, lk_now_ns() + SCHED_NAP_NS);
+    if (sched_quiet(k))
+        return;
+    /* The Dekker pair of broker_sleep: a task that posts from now on rings the doorbell. */
+    atomic_store(&k->b.bell->broker_sleeping, 1);
+    if (!any_posted(k, memory_order_seq_cst) && !atomic_load(&k->b.stop) &&
+        !atomic_load(&k->b.sub_pending))
+        handle_events(k, lk_now_ns() + SCHED_NAP_NS);
+    atomic_store(&k->b.bell->broker_sleeping, 0);
 }
 
 /* A thread stayed outside the device past sched_stall_ms: run a command anyway, and say that

@@ -23,6 +23,7 @@ struct liteipc_vproc {
     int nthreads, cap;
     int live;
     void *first_result;
+    bool joiner_counted; /* a counted thread waits in liteipc_vproc_join (sched.c) */
 };
 
 typedef struct vproc_start {
@@ -53,7 +54,7 @@ static void *vproc_thread(void *arg)
     vproc_start st = *(vproc_start *)arg;
     liteipc_vproc *vp = st.vp;
     void *result;
-    bool last;
+    bool last, hand_over;
 
     free(arg);
     tls_vproc = vp;
@@ -72,12 +73,15 @@ static void *vproc_thread(void *arg)
     if (st.first)
         vp->first_result = result;
     last = --vp->live == 0;
+    /* The last thread hands its running count to the counted joiner, which runs once this
+       thread has ended: never is neither of them counted, for the broker to pick meanwhile. */
+    hand_over = last && vp->joiner_counted;
     pthread_mutex_unlock(&vp->lock);
     if (last) {
         lk_cproc_exit(vp->proc);
         vp->proc = NULL;
     }
-    if (st.counted)
+    if (st.counted && !hand_over)
         lk_sched_running(vp->k, -1); /* ended: the broker no longer waits for it */
     return result;
 }
@@ -185,13 +189,15 @@ int liteipc_vproc_add_thread(liteipc_vproc *vp, liteipc_thread_fn fn, void *arg)
 int liteipc_vproc_join(liteipc_vproc *vp, void **first_result)
 {
     int joined = 0;
-    bool counted;
 
     if (!vp)
         return -EINVAL;
-    counted = lk_sched_counted(vp->k);
-    if (counted)
-        lk_sched_running(vp->k, -1); /* waiting for threads the broker waits for */
+    pthread_mutex_lock(&vp->lock);
+    /* Waiting for threads the broker waits for: the last of them counts us back in. */
+    vp->joiner_counted = vp->live > 0 && lk_sched_counted(vp->k);
+    if (vp->joiner_counted)
+        lk_sched_running(vp->k, -1);
+    pthread_mutex_unlock(&vp->lock);
     for (;;) {
         pthread_t t;
 
@@ -205,8 +211,6 @@ int liteipc_vproc_join(liteipc_vproc *vp, void **first_result)
         pthread_join(t, NULL);
         joined++;
     }
-    if (counted)
-        lk_sched_running(vp->k, +1);
     if (first_result)
         *first_result = vp->first_result;
     lk_kernel_unref(vp->k);
