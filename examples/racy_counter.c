@@ -15,8 +15,8 @@
  * calls follows from a seed: the first seeds find the lost update, always at the same seed,
  * and that seed replays the same events every time (LITEIPC_SEED=<seed>).
  *
- * Usage: racy_counter [--fixed] [--seeds N]
- *   Explores seeds 1..N (default 64). Exit status 0 when the outcome is the expected one: the
+ * Usage: racy_counter [--fixed] [--one-process] [--seeds N]
+ *   Explores seeds 1..N (default 64); --one-process makes the clients threads of one process. Exit status 0 when the outcome is the expected one: the
  *   buggy service fails at some seed (its report goes to stdout), the fixed one never fails.
  */
 #ifndef _GNU_SOURCE
@@ -24,6 +24,7 @@
 #endif
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,6 +44,9 @@ struct racy {
     liteipc_kernel *k;
     bool fixed;
     bool failed; /* some task could not do its part (written before its thread ends) */
+    bool one_process;
+    pthread_mutex_t map_lock; /* one_process: the clients' process maps its pool once */
+    bool mapped;
 };
 
 struct client {
@@ -51,20 +55,23 @@ struct client {
     unsigned warmup; /* GETs before the update */
 };
 
-/* Open the device and map the pool; the descriptor or -1. */
-static int dev_open(liteipc_kernel *k, const char *name)
+/* Open the device and map the pool (unless *mapped: a process maps it once); the descriptor
+   or -1. */
+static int dev_open(liteipc_kernel *k, const char *name, bool *mapped)
 {
     int fd;
 
     if (liteipc_set_task_name(k, name) < 0)
         return -1;
     fd = liteipc_open(k, LITEIPC_DRIVER, O_RDWR);
-    if (fd < 0)
-        return -1;
+    if (fd < 0 || (mapped && *mapped))
+        return fd;
     if (liteipc_mmap(k, NULL, POOL_SIZE, PROT_READ, MAP_PRIVATE, fd, 0) == MAP_FAILED) {
         liteipc_close(k, fd);
         return -1;
     }
+    if (mapped)
+        *mapped = true;
     return fd;
 }
 
@@ -118,7 +125,7 @@ static void *counter_main(void *arg)
 {
     struct racy *r = arg;
     liteipc_kernel *k = r->k;
-    int fd = dev_open(k, "counter");
+    int fd = dev_open(k, "counter", NULL);
     uint32_t value = 0;
 
     if (fd < 0 || liteipc_ioctl(k, fd, IPC_SET_CMS, (unsigned long)CMS_MAX_MSG) < 0)
@@ -155,9 +162,17 @@ static void *client_main(void *arg)
 {
     struct client *cl = arg;
     liteipc_kernel *k = cl->r->k;
-    int fd = dev_open(k, cl->name);
     uint32_t v = 0, ignored;
-    int err = fd < 0 ? -errno : 0;
+    int fd, err;
+
+    if (cl->r->one_process) {
+        pthread_mutex_lock(&cl->r->map_lock);
+        fd = dev_open(k, cl->name, &cl->r->mapped);
+        pthread_mutex_unlock(&cl->r->map_lock);
+    } else {
+        fd = dev_open(k, cl->name, NULL);
+    }
+    err = fd < 0 ? -errno : 0;
 
     /* The clients start their update at different times: client-b reads the counter first,
        a few times, as a client that shows it would. */
@@ -181,7 +196,7 @@ static void *client_main(void *arg)
 /* The host thread reads the counter and stops the service. The counter or -errno. */
 static long read_and_stop(liteipc_kernel *k)
 {
-    int fd = dev_open(k, "main");
+    int fd = dev_open(k, "main", NULL);
     uint32_t value = 0, ignored;
     int err = fd < 0 ? -errno : call(k, fd, CTR_GET, 0, &value);
 
@@ -196,7 +211,8 @@ int racy_counter_run(liteipc_kernel *k, uint64_t seed, void *ctx)
 {
     const racy_counter_opts *o = ctx;
     unsigned n = o && o->clients ? o->clients : 2;
-    struct racy r = {.k = k, .fixed = o && o->fixed};
+    struct racy r = {.k = k, .fixed = o && o->fixed, .one_process = o && o->one_process,
+                     .map_lock = PTHREAD_MUTEX_INITIALIZER};
     struct client cl[CLIENTS_MAX];
     liteipc_vproc *svc = NULL, *vp[CLIENTS_MAX];
     unsigned started = 0;
@@ -209,10 +225,14 @@ int racy_counter_run(liteipc_kernel *k, uint64_t seed, void *ctx)
         cl[started].r = &r;
         cl[started].warmup = WARMUP_GETS * started;
         snprintf(cl[started].name, sizeof(cl[started].name), "client-%c", 'a' + (int)started);
-        if (liteipc_vproc_spawn(k, client_main, &cl[started], &vp[started]) < 0)
+        if (o && o->one_process && started > 0) {
+            if (liteipc_vproc_add_thread(vp[0], client_main, &cl[started]) < 0)
+                break;
+        } else if (liteipc_vproc_spawn(k, client_main, &cl[started], &vp[started]) < 0) {
             break;
+        }
     }
-    for (unsigned i = 0; i < started; i++)
+    for (unsigned i = 0; i < started && (i == 0 || !(o && o->one_process)); i++)
         liteipc_vproc_join(vp[i], NULL);
     if (started == n)
         value = read_and_stop(k);
@@ -234,10 +254,12 @@ int main(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--fixed") == 0) {
             ro.fixed = true;
+        } else if (strcmp(argv[i], "--one-process") == 0) {
+            ro.one_process = true;
         } else if (strcmp(argv[i], "--seeds") == 0 && i + 1 < argc) {
             eo.seeds = (unsigned)strtoul(argv[++i], NULL, 10);
         } else {
-            fprintf(stderr, "usage: %s [--fixed] [--seeds N]\n", argv[0]);
+            fprintf(stderr, "usage: %s [--fixed] [--one-process] [--seeds N]\n", argv[0]);
             return 2;
         }
     }

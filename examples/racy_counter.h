@@ -14,7 +14,8 @@
 /* What a run does: the buggy clients (GET, then SET to the value + 1) or the fixed ones (ADD). */
 typedef struct racy_counter_opts {
     bool fixed;
-    unsigned clients; /* 0: 2 */
+    unsigned clients;   /* 0: 2 */
+    bool one_process;   /* the clients are threads of one process (liteipc_vproc_add_thread) */
 } racy_counter_opts;
 
 /*
