@@ -220,8 +220,16 @@ typedef struct lk_sched {
     _Atomic unsigned forced;     /* commands run without every thread in a call */
 } lk_sched;
 
+/* A channel command of deterministic kernels only: a turn that does nothing, taken by a thread
+   before it ends, so that its end falls at a point the seed chooses. Not an ioctl number of
+   the device (its direction bits say "none" and its size is not 0); a program that passes it
+   to liteipc_ioctl of a deterministic kernel gets 0 rather than EINVAL. */
+#define LK_CHAN_CMD_FENCE 0x3fffffffu
+
 /* sched.c */
 void lk_sched_init(struct liteipc_kernel *k, bool owner_counted);
+/* Take a turn that does nothing, if the calling thread is a counted task of k (LK_CHAN_CMD_FENCE). */
+void lk_sched_fence(struct liteipc_kernel *k);
 /* Does the calling thread take part in k's deterministic interleaving? */
 bool lk_sched_counted(const struct liteipc_kernel *k);
 /* The calling (counted) thread enters a device call or a wait (-1), or resumes running (+1). */

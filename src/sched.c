@@ -52,6 +52,14 @@ void lk_sched_running(liteipc_kernel *k, int delta)
     atomic_fetch_add(&k->sched.word, delta > 0 ? CHANGE + 1 : CHANGE - 1);
 }
 
+void lk_sched_fence(liteipc_kernel *k)
+{
+    lk_ctask *t = lk_task_lookup(k);
+
+    if (t && lk_sched_counted(k))
+        lk_do_call(k, t, LK_CHAN_CMD_FENCE, 0);
+}
+
 uint64_t lk_sched_next(liteipc_kernel *k)
 {
     uint64_t z = (k->sched.rng += 0x9e3779b97f4a7c15ull);

@@ -67,6 +67,8 @@ static void *vproc_thread(void *arg)
         sem_post(st.attached);
     }
     result = st.fn(st.arg);
+    if (st.counted)
+        lk_sched_fence(vp->k); /* the seed, not a race, orders the ends of threads */
     lk_task_detach_self(vp->k); /* the task dies before the process (Q18 order) */
     tls_vproc = NULL;
     pthread_mutex_lock(&vp->lock);
