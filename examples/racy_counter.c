@@ -174,8 +174,8 @@ static void *client_main(void *arg)
     }
     err = fd < 0 ? -errno : 0;
 
-    /* The clients start their update at different times: client-b reads the counter first,
-       a few times, as a client that shows it would. */
+    /* The clients start their update at different times: client N first reads the counter
+       2N times (to show it), so that the clients overlap under some orders only. */
     for (unsigned i = 0; err == 0 && i < cl->warmup; i++)
         err = call(k, fd, CTR_GET, 0, &ignored);
     if (err == 0 && cl->r->fixed)
