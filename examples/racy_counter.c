@@ -16,8 +16,9 @@
  * and that seed replays the same events every time (LITEIPC_SEED=<seed>).
  *
  * Usage: racy_counter [--fixed] [--one-process] [--seeds N]
- *   Explores seeds 1..N (default 64); --one-process makes the clients threads of one process. Exit status 0 when the outcome is the expected one: the
- *   buggy service fails at some seed (its report goes to stdout), the fixed one never fails.
+ *   Explores seeds 1..N (default 64); --one-process makes the clients threads of one process.
+ *   Exit status 0 when the outcome is the expected one: the buggy service fails at some seed
+ *   (its report goes to stdout), the fixed one never fails.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE

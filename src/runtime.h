@@ -228,7 +228,7 @@ typedef struct lk_sched {
 
 /* sched.c */
 void lk_sched_init(struct liteipc_kernel *k, bool owner_counted);
-/* Take a turn that does nothing, if the calling thread is a counted task of k (LK_CHAN_CMD_FENCE). */
+/* Take a turn that does nothing if the calling thread is a counted task of k (the fence). */
 void lk_sched_fence(struct liteipc_kernel *k);
 /* Does the calling thread take part in k's deterministic interleaving? */
 bool lk_sched_counted(const struct liteipc_kernel *k);

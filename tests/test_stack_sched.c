@@ -205,7 +205,7 @@ static void sched_config_checked(void **state)
     assert_int_equal(liteipc_explore(NULL, racy_counter_run, NULL), -EINVAL);
 }
 
-/* ---- a thread blocked on something else than the device --------------------------------------- */
+/* ---- a thread blocked on something else than the device ----------------------------------- */
 
 struct blocked {
     liteipc_kernel *k;
