@@ -57,10 +57,11 @@ typedef struct liteipc_config {
                                   received; past it its send fails with ENOMEM */
     unsigned conn_user_max;    /* 256: connections of one host user (programs of the host
                                   itself excepted); past it the device's open fails EUSERS */
-    /* Deterministic interleavings (docs/TESTING.md; liteipc_kernel_start only): with
-       deterministic set, the broker runs a command only when every thread of the kernel's
-       virtual processes (and the thread that started it, until it joins them) is inside a
-       device call or has ended, and picks which of the posted commands runs from sched_seed. */
+    /* Deterministic interleavings (docs/TESTING.md): with deterministic set, the broker runs
+       a command only when every thread of the kernel's virtual processes (and the thread that
+       called liteipc_kernel_start, while it does not wait in liteipc_vproc_join) is inside a
+       device call or has ended, and picks which of the posted commands runs from sched_seed.
+       Other host threads and real processes are not waited for. */
     unsigned deterministic;    /* 0: off (default), 1: on */
     unsigned sched_stall_ms;   /* 1000: a thread outside the device this long (blocked on
                                   something else) makes the broker run a command anyway; the
