@@ -30,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 
 #include "racy_counter.h"
 
@@ -53,8 +54,21 @@ struct racy {
 struct client {
     struct racy *r;
     char name[16];
-    unsigned warmup; /* GETs before the update */
+    unsigned warmup;   /* GETs before the update */
+    unsigned think_us; /* computing between two calls */
 };
+
+/* Compute for us microseconds: a client that takes its time between two calls (a deterministic
+   kernel waits for it; the order of the calls does not change). */
+static void think(unsigned us)
+{
+    struct timespec t0, t;
+
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    do
+        clock_gettime(CLOCK_MONOTONIC, &t);
+    while (us && (t.tv_sec - t0.tv_sec) * 1000000 + (t.tv_nsec - t0.tv_nsec) / 1000 < us);
+}
 
 /* Open the device and map the pool (unless *mapped: a process maps it once); the descriptor
    or -1. */
@@ -177,12 +191,15 @@ static void *client_main(void *arg)
 
     /* The clients start their update at different times: client N first reads the counter
        2N times (to show it), so that the clients overlap under some orders only. */
-    for (unsigned i = 0; err == 0 && i < cl->warmup; i++)
+    for (unsigned i = 0; err == 0 && i < cl->warmup; i++) {
         err = call(k, fd, CTR_GET, 0, &ignored);
+        think(cl->think_us);
+    }
     if (err == 0 && cl->r->fixed)
         err = call(k, fd, CTR_ADD, 0, &ignored);
     else if (err == 0)
         err = call(k, fd, CTR_GET, 0, &v); /* check ... */
+    think(cl->think_us);
     if (err == 0 && !cl->r->fixed)
         err = call(k, fd, CTR_SET, v + 1, &ignored); /* ... then act: the bug */
     if (err < 0) {
@@ -225,6 +242,7 @@ int racy_counter_run(liteipc_kernel *k, uint64_t seed, void *ctx)
     for (; started < n; started++) {
         cl[started].r = &r;
         cl[started].warmup = WARMUP_GETS * started;
+        cl[started].think_us = o ? o->think_us : 0;
         snprintf(cl[started].name, sizeof(cl[started].name), "client-%c", 'a' + (int)started);
         if (o && o->one_process && started > 0) {
             if (liteipc_vproc_add_thread(vp[0], client_main, &cl[started]) < 0)

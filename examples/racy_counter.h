@@ -16,6 +16,7 @@ typedef struct racy_counter_opts {
     bool fixed;
     unsigned clients;   /* 0: 2 */
     bool one_process;   /* the clients are threads of one process (liteipc_vproc_add_thread) */
+    unsigned think_us;  /* each client computes this long (busy) between its calls */
 } racy_counter_opts;
 
 /*

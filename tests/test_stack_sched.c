@@ -88,6 +88,24 @@ static void sched_failing_seed_replays_same_trace(void **state)
     free(first);
 }
 
+/* The order depends on the seed only, not on how long the threads take between their calls:
+   clients that compute 2 ms between calls (a deterministic kernel waits for them) give the
+   same trace as clients that do not. */
+static void sched_order_ignores_thread_speed(void **state)
+{
+    racy_counter_opts quick = {.fixed = false}, slow = {.fixed = false, .think_us = 2000};
+    liteipc_explore_opts eo;
+    char *a = NULL, *b = NULL;
+
+    (void)state;
+    assert_int_equal(explore(&quick, SEEDS, &eo), 1);
+    assert_int_equal(run_one(&quick, eo.failed_seed, &a), 1);
+    assert_int_equal(run_one(&slow, eo.failed_seed, &b), 1);
+    assert_string_equal(a, b);
+    free(a);
+    free(b);
+}
+
 /* Passing seeds replay too, and the seed does choose the order: seeds give several traces. */
 static void sched_seed_decides_the_order(void **state)
 {
@@ -272,6 +290,7 @@ int main(void)
         cmocka_unit_test(sched_explore_finds_lost_update),
         cmocka_unit_test(sched_explore_finds_lost_update_threads),
         cmocka_unit_test(sched_failing_seed_replays_same_trace),
+        cmocka_unit_test(sched_order_ignores_thread_speed),
         cmocka_unit_test(sched_seed_decides_the_order),
         cmocka_unit_test(sched_fixed_service_passes_every_seed),
         cmocka_unit_test(sched_env_seed_replays_one_seed),
