@@ -35,7 +35,7 @@ typedef struct {
     int32_t driver_version;
     uint32_t fd_pending_max, conn_user_max;
     uint32_t deterministic, sched_stall_ms;
-    uint64_t sched_seed; /* at a multiple of 8 in both layouts */
+    uint32_t sched_seed_lo, sched_seed_hi; /* a 32-bit build aligns a u64 to 4 only */
 } wire_ilp32;
 
 _Static_assert(sizeof(wire_lp64) == 72 && sizeof(wire_ilp32) == 64, "the two layouts");
@@ -69,7 +69,8 @@ static size_t wire_of(bool lp64, unsigned char *out)
     wire_ilp32 w = {LK_WIRE_MAGIC, sizeof(w), c.task_limit, c.process_limit,
                     (uint32_t)c.pool_default_size, (uint32_t)c.pool_max_size, c.data_max,
                     c.object_max, c.reply_timeout_ms, c.driver_version, c.fd_pending_max,
-                    c.conn_user_max, c.deterministic, c.sched_stall_ms, c.sched_seed};
+                    c.conn_user_max, c.deterministic, c.sched_stall_ms,
+                    (uint32_t)c.sched_seed, (uint32_t)(c.sched_seed >> 32)};
     memcpy(out, &w, sizeof(w));
     return sizeof(w);
 }
