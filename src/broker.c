@@ -721,6 +721,10 @@ static void handle_slot(liteipc_kernel *k, lk_bconn *c, int slot)
     st = atomic_load_explicit(&ch->state, memory_order_acquire);
     if (st != LK_CHAN_POSTED && st != LK_CHAN_WAITING)
         return;
+    if (k->cfg.deterministic && ch->cmd == LK_CHAN_CMD_FENCE) {
+        chan_complete(k, ch, tid, 0, NULL, 0); /* a turn, no command (sched.c) */
+        return;
+    }
     read_command(k, c, ch, &in);
     memset(&out, 0, sizeof(out));
     ret = lk_ioctl(k->kern, tid, &in, kernel_now(k), &out);
@@ -793,6 +797,174 @@ static bool any_posted(const liteipc_kernel *k, memory_order mo)
             return true;
     }
     return false;
+}
+
+/* ---- deterministic turns (sched.c, docs/TESTING.md) ------------------------------------------ */
+
+#define SCHED_SPIN_NS 20000    /* how long the broker polls for the running threads to call */
+#define SCHED_NAP_NS 200000    /* then how long it waits for a socket event before looking again */
+
+static void handle_events(liteipc_kernel *k, uint64_t deadline);
+
+typedef struct sched_cand {
+    lk_bconn *c;
+    int slot, tid;
+} sched_cand;
+
+/* Move every process's posted bits into the broker's pending set, where they stay until run. */
+static void sched_gather(liteipc_kernel *k)
+{
+    for (int i = 0; i < k->b.nlive; i++) {
+        lk_bconn *c = k->b.live[i];
+        lk_proc_region *r = c->region;
+
+        for (int w = 0; w < 2; w++)
+            if (atomic_load_explicit(&r->pending_slots[w], memory_order_relaxed))
+                k->sched.pending[c->pid][w] |= atomic_exchange(&r->pending_slots[w], 0);
+    }
+}
+
+/* Does a task of this host hold an answer it has not taken yet (it runs again soon)? */
+static bool sched_answer_untaken(const liteipc_kernel *k)
+{
+    for (int i = 0; i < k->b.nlive; i++) {
+        const lk_bconn *c = k->b.live[i];
+
+        if (!c->in_host)
+            continue;
+        for (int s = 0; s < (int)k->cfg.task_limit; s++)
+            if (c->slot_tid[s] >= 0 &&
+                atomic_load_explicit(&chan_of(k, c, s)->state, memory_order_acquire) ==
+                    LK_CHAN_DONE)
+                return true;
+    }
+    return false;
+}
+
+/*
+ * Is every counted thread inside a device call or ended? The running count must be 0 and not
+ * have moved while the channels were looked at (a thread that took its answer came back into
+ * the count before its channel left DONE: client.c), and no answer may be waiting untaken. Its
+ * seq_cst loads pair with lk_sched_running's RMW: each thread's post, made before it left the
+ * count, is visible after the first load.
+ */
+static bool sched_quiet(liteipc_kernel *k)
+{
+    uint64_t w = atomic_load(&k->sched.word);
+
+    if (w & 0xffffffffu)
+        return false;
+    if (sched_answer_untaken(k))
+        return false;
+    return atomic_load(&k->sched.word) == w;
+}
+
+static int sched_cand_cmp(const void *a, const void *b)
+{
+    return ((const sched_cand *)a)->tid - ((const sched_cand *)b)->tid;
+}
+
+/* The commands that can run now, in TID order (TIDs are given out in a deterministic order in
+   this mode: vproc.c). Bits that name no runnable command are dropped. */
+static int sched_candidates(liteipc_kernel *k, sched_cand *out)
+{
+    int n = 0;
+
+    for (int pid = 0; pid < LK_MAX_PROCS; pid++) {
+        lk_bconn *c = k->b.by_pid[pid];
+
+        for (int w = 0; w < 2; w++) {
+            uint64_t bits = k->sched.pending[pid][w];
+
+            while (bits) {
+                int slot = w * 64 + __builtin_ctzll(bits);
+                int tid = c && slot < (int)k->cfg.task_limit ? c->slot_tid[slot] : -1;
+                uint32_t st = tid >= 0 ? atomic_load_explicit(&chan_of(k, c, slot)->state,
+                                                              memory_order_acquire)
+                                       : LK_CHAN_IDLE;
+
+                bits &= bits - 1;
+                if (tid < 0 || lk_task_is_parked(k->kern, tid) ||
+                    (st != LK_CHAN_POSTED && st != LK_CHAN_WAITING))
+                    k->sched.pending[pid][w] &= ~(1ull << (slot & 63));
+                else
+                    out[n++] = (sched_cand){.c = c, .slot = slot, .tid = tid};
+            }
+        }
+    }
+    qsort(out, (size_t)n, sizeof(*out), sched_cand_cmp);
+    return n;
+}
+
+/* Wait a little for the running threads to call (or to take their answers: a woken task may
+   need the CPU this broker would spin on): poll, then serve sockets (a running thread may be
+   attaching, opening, mapping or ending) until a post rings or SCHED_NAP_NS passes. */
+static void sched_wait(liteipc_kernel *k)
+{
+    uint64_t until = lk_now_ns() + SCHED_SPIN_NS;
+
+    for (unsigned i = 1;; i++) {
+        lk_cpu_relax();
+        if (i % 16 == 0 && (sched_quiet(k) || lk_now_ns() > until))
+            break;
+    }
+    if (sched_quiet(k))
+        return;
+    /* The Dekker pair of broker_sleep: a task that posts from now on rings the doorbell. */
+    atomic_store(&k->b.bell->broker_sleeping, 1);
+    if (!any_posted(k, memory_order_seq_cst) && !atomic_load(&k->b.stop) &&
+        !atomic_load(&k->b.sub_pending))
+        handle_events(k, lk_now_ns() + SCHED_NAP_NS);
+    atomic_store(&k->b.bell->broker_sleeping, 0);
+}
+
+/* A thread stayed outside the device past sched_stall_ms: run a command anyway, and say that
+   the run no longer follows from its seed alone. */
+static void sched_force(liteipc_kernel *k)
+{
+    atomic_fetch_add(&k->sched.forced, 1);
+    if (k->sched.warned)
+        return;
+    k->sched.warned = true;
+    fprintf(stderr,
+            "liteipc: deterministic kernel (seed %llu): a thread stayed outside the device for "
+            "%u ms (blocked on a lock or a latch?); the broker ran the next command anyway, so "
+            "this run is not reproducible from its seed (docs/TESTING.md)\n",
+            (unsigned long long)k->cfg.sched_seed, k->cfg.sched_stall_ms);
+}
+
+/* One turn of a deterministic kernel, in place of scan_procs: run at most one command, chosen
+   by the seed among those posted, once no counted thread runs. Returns true if it ran one or
+   waited for the running threads; false when no command is pending (the broker sleeps). */
+static bool sched_turn(liteipc_kernel *k)
+{
+    sched_cand cands[LK_MAX_TASKS];
+    bool quiet = sched_quiet(k);
+    sched_cand *pick;
+    int n;
+
+    sched_gather(k); /* after the look: the posts of the threads it found in calls */
+    n = sched_candidates(k, cands);
+    if (n == 0) {
+        k->sched.waiting_since = 0;
+        return false;
+    }
+    if (!quiet) {
+        uint64_t now = lk_now_ns();
+
+        if (!k->sched.waiting_since)
+            k->sched.waiting_since = now;
+        if (now - k->sched.waiting_since < (uint64_t)k->cfg.sched_stall_ms * 1000000u) {
+            sched_wait(k);
+            return true;
+        }
+        sched_force(k);
+    }
+    k->sched.waiting_since = 0;
+    pick = &cands[lk_sched_next(k) % (uint64_t)n];
+    k->sched.pending[pick->c->pid][pick->slot / 64] &= ~(1ull << (pick->slot & 63));
+    handle_slot(k, pick->c, pick->slot);
+    return true;
 }
 
 /* ---- connections ---------------------------------------------------------------------------- */
@@ -1931,7 +2103,7 @@ static void *broker_main(void *arg)
         if (k->cfg.virtual_time)
             vt_serve(k);
         atomic_fetch_add_explicit(&k->b.bell->beat, 1, memory_order_relaxed); /* channel.h */
-        worked = scan_procs(k);
+        worked = k->cfg.deterministic ? sched_turn(k) : scan_procs(k);
         worked |= run_deadlines(k);
         if (!worked) {
             broker_sleep(k);
@@ -2084,6 +2256,7 @@ int lk_broker_start(liteipc_kernel *k, const char *name)
         err = -ENOMEM;
         goto fail;
     }
+    lk_sched_init(k, name == NULL); /* a served kernel's host thread never joins: not counted */
     to_lk_config(&k->cfg, &cfg);
     err = lk_kernel_new(&cfg, &ops, &k->kern);
     if (err < 0)

@@ -940,6 +940,7 @@ void lk_report_refused(lk_cproc *p, int tid, unsigned long cmd, int err)
 
 int lk_do_call(liteipc_kernel *k, lk_ctask *t, unsigned long cmd, uintptr_t arg)
 {
+    bool counted = lk_sched_counted(k); /* a deterministic kernel waits for us (sched.c) */
     int ret;
 
     if (atomic_load(&t->proc->bell->dead) || atomic_load(&t->proc->dead))
@@ -947,7 +948,11 @@ int lk_do_call(liteipc_kernel *k, lk_ctask *t, unsigned long cmd, uintptr_t arg)
     atomic_store_explicit(&t->in_call, 1, memory_order_relaxed);
     stage_command(k, t, cmd, arg);
     post_command(t);
+    if (counted)
+        lk_sched_running(k, -1); /* after the post: the broker sees it once we are out */
     ret = wait_done(t);
+    if (counted)
+        lk_sched_running(k, +1); /* before IDLE: the broker waits while our answer is DONE */
     if (ret == 0) {
         ret = t->ch->result;
         if (ret >= 0 && t->ch->fds_pending)

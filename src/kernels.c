@@ -39,6 +39,9 @@ void liteipc_config_init(liteipc_config *cfg)
     cfg->fd_pending_max = LITEIPC_FD_PENDING_MAX;
     cfg->conn_user_max = LITEIPC_CONN_USER_MAX;
     cfg->virtual_time = false;
+    cfg->deterministic = 0;
+    cfg->sched_stall_ms = 1000;
+    cfg->sched_seed = 0;
 }
 
 static int config_valid(const liteipc_config *c)
@@ -48,7 +51,8 @@ static int config_valid(const liteipc_config *c)
            c->pool_max_size >= LK_PAGE_SIZE && c->pool_max_size % LK_PAGE_SIZE == 0 &&
            c->pool_max_size < (1u << 30) && c->pool_default_size <= c->pool_max_size &&
            c->data_max > 0 && c->data_max <= (1u << 20) && c->object_max <= 65536 &&
-           c->reply_timeout_ms > 0 && c->fd_pending_max > 0 && c->conn_user_max > 0;
+           c->reply_timeout_ms > 0 && c->fd_pending_max > 0 && c->conn_user_max > 0 &&
+           c->deterministic <= 1 && (!c->deterministic || c->sched_stall_ms > 0);
 }
 
 static liteipc_kernel *kernel_alloc(const liteipc_config *cfg, int *err)

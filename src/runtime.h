@@ -250,6 +250,43 @@ typedef struct lk_broker {
     uint64_t started_ns;         /* CLOCK_MONOTONIC when the broker started (uptime) */
 } lk_broker;
 
+/*
+ * Deterministic interleavings (sched.c, and the broker's side in broker.c). The threads that
+ * take part ("counted": the virtual processes' threads, and the thread that started the kernel
+ * until it joins them) keep `running` up to date: running is the low half of word, the number
+ * of counted threads outside a device call; the high half counts every change, so the broker
+ * can tell that nothing moved between two looks. A thread leaves after its post is visible and
+ * comes back when it has seen its answer, before its channel is IDLE again (client.c).
+ */
+typedef struct lk_sched {
+    _Atomic uint64_t word;       /* running | changes << 32 */
+    pthread_t owner;             /* the thread that started the kernel */
+    bool owner_counted;          /* it takes part (liteipc_kernel_start, not _serve) */
+    /* broker thread only */
+    uint64_t rng;                /* splitmix64 state */
+    uint64_t pending[LK_MAX_PROCS][2]; /* posted slots taken from the regions, not yet run */
+    uint64_t waiting_since;      /* when the broker began to wait with commands pending */
+    bool warned;
+    _Atomic unsigned forced;     /* commands run without every thread in a call */
+} lk_sched;
+
+/* A channel command of deterministic kernels only: a turn that does nothing, taken by a thread
+   before it ends, so that its end falls at a point the seed chooses. Not an ioctl number of
+   the device (its direction bits say "none" and its size is not 0); a program that passes it
+   to liteipc_ioctl of a deterministic kernel gets 0 rather than EINVAL. */
+#define LK_CHAN_CMD_FENCE 0x3fffffffu
+
+/* sched.c */
+void lk_sched_init(struct liteipc_kernel *k, bool owner_counted);
+/* Take a turn that does nothing if the calling thread is a counted task of k (the fence). */
+void lk_sched_fence(struct liteipc_kernel *k);
+/* Does the calling thread take part in k's deterministic interleaving? */
+bool lk_sched_counted(const struct liteipc_kernel *k);
+/* The calling (counted) thread enters a device call or a wait (-1), or resumes running (+1). */
+void lk_sched_running(struct liteipc_kernel *k, int delta);
+/* The next PRNG value of the broker (splitmix64). */
+uint64_t lk_sched_next(struct liteipc_kernel *k);
+
 /* ---- client side ----------------------------------------------------------------------------- */
 
 typedef struct lk_cproc {
@@ -320,6 +357,7 @@ struct liteipc_kernel {
     lk_client c;
     bool is_host;      /* the broker runs in this host process */
     struct liteipc_kernel *next_registered;
+    lk_sched sched;    /* deterministic interleavings (sched.c) */
 };
 
 /* broker.c */

@@ -9,6 +9,7 @@
  * a test can assert the consequences (death notices, freed pools) right after joining.
  */
 #include <errno.h>
+#include <semaphore.h>
 #include <stdlib.h>
 
 #include "runtime.h"
@@ -22,6 +23,7 @@ struct liteipc_vproc {
     int nthreads, cap;
     int live;
     void *first_result;
+    bool joiner_counted; /* a counted thread waits in liteipc_vproc_join (sched.c) */
 };
 
 typedef struct vproc_start {
@@ -29,6 +31,8 @@ typedef struct vproc_start {
     liteipc_thread_fn fn;
     void *arg;
     bool first;
+    bool counted;      /* a deterministic kernel waits for this thread (sched.c) */
+    sem_t *attached;   /* counted: posted once the thread is a task (the spawner waits) */
 } vproc_start;
 
 static __thread liteipc_vproc *tls_vproc;
@@ -52,29 +56,46 @@ static void *vproc_thread(void *arg)
     liteipc_kernel *k = vp->k;
     int pid = vp->pid;
     void *result;
-    bool last;
+    bool last, hand_over;
 
     free(arg);
     tls_vproc = vp;
+    if (st.counted) {
+        int err;
+
+        /* Attached in the order the threads were started, so that their TIDs, by which the
+           broker orders the commands it picks from, do not depend on a race. */
+        lk_current_task(vp->k, vp->proc, &err);
+        sem_post(st.attached);
+    }
     result = st.fn(st.arg);
+    if (st.counted)
+        lk_sched_fence(vp->k); /* the seed, not a race, orders the ends of threads */
     lk_task_detach_self(vp->k); /* the task dies before the process (Q18 order) */
     tls_vproc = NULL;
     pthread_mutex_lock(&vp->lock);
     if (st.first)
         vp->first_result = result;
     last = --vp->live == 0;
+    /* The last thread hands its running count to the counted joiner, which runs once this
+       thread has ended: never is neither of them counted, for the broker to pick meanwhile. */
+    hand_over = last && vp->joiner_counted;
     pthread_mutex_unlock(&vp->lock);
     if (last) {
         lk_cproc_exit(vp->proc);
         vp->proc = NULL;
     }
     lk_vtime_thread_end(k, pid); /* only now: its task, and its process if last, are gone */
+    if (st.counted && !hand_over)
+        lk_sched_running(vp->k, -1); /* ended: the broker no longer waits for it */
     return result;
 }
 
 static int add_thread(liteipc_vproc *vp, liteipc_thread_fn fn, void *arg, bool first)
 {
     vproc_start *st;
+    sem_t attached;
+    bool counted;
     int err;
 
     if (!fn)
@@ -82,7 +103,8 @@ static int add_thread(liteipc_vproc *vp, liteipc_thread_fn fn, void *arg, bool f
     st = malloc(sizeof(*st));
     if (!st)
         return -ENOMEM;
-    *st = (vproc_start){.vp = vp, .fn = fn, .arg = arg, .first = first};
+    *st = (vproc_start){.vp = vp, .fn = fn, .arg = arg, .first = first, .attached = &attached,
+                        .counted = vp->k->cfg.deterministic && vp->k->is_host};
     pthread_mutex_lock(&vp->lock);
     if (!first && vp->live == 0) {
         pthread_mutex_unlock(&vp->lock);
@@ -103,16 +125,30 @@ static int add_thread(liteipc_vproc *vp, liteipc_thread_fn fn, void *arg, bool f
     }
     /* Counted before it runs: liteipc_time_run_until_idle must wait for it from the start. */
     lk_vtime_thread_begin(vp->k, vp->pid);
+    counted = st->counted;
+    if (counted) {
+        sem_init(&attached, 0, 0);
+        lk_sched_running(vp->k, +1); /* running from now: before its first call */
+    }
     err = pthread_create(&vp->threads[vp->nthreads], NULL, vproc_thread, st);
     if (err) {
         lk_vtime_thread_end(vp->k, vp->pid);
         pthread_mutex_unlock(&vp->lock);
         free(st);
+        if (counted) {
+            lk_sched_running(vp->k, -1);
+            sem_destroy(&attached);
+        }
         return -err;
     }
     vp->nthreads++;
     vp->live++;
     pthread_mutex_unlock(&vp->lock);
+    if (counted) {
+        while (sem_wait(&attached) < 0)
+            continue; /* EINTR */
+        sem_destroy(&attached);
+    }
     return 0;
 }
 
@@ -164,6 +200,12 @@ int liteipc_vproc_join(liteipc_vproc *vp, void **first_result)
 
     if (!vp)
         return -EINVAL;
+    pthread_mutex_lock(&vp->lock);
+    /* Waiting for threads the broker waits for: the last of them counts us back in. */
+    vp->joiner_counted = vp->live > 0 && lk_sched_counted(vp->k);
+    if (vp->joiner_counted)
+        lk_sched_running(vp->k, -1);
+    pthread_mutex_unlock(&vp->lock);
     for (;;) {
         pthread_t t;
 

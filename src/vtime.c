@@ -178,9 +178,17 @@ int64_t liteipc_time_advance_to_next(liteipc_kernel *k)
 int liteipc_time_run_until_idle(liteipc_kernel *k, int timeout_ms)
 {
     int err = vt_usable(k);
+    bool counted;
 
     if (err < 0)
         return err;
+    /* A deterministic kernel waits for its starting thread: not while it waits here. */
+    counted = lk_sched_counted(k);
+    if (counted)
+        lk_sched_running(k, -1);
     /* 0: the broker looks once and answers; the caller waits for that answer. */
-    return (int)vt_request(k, LK_VT_IDLE, timeout_ms == 0, timeout_ms == 0 ? -1 : timeout_ms);
+    err = (int)vt_request(k, LK_VT_IDLE, timeout_ms == 0, timeout_ms == 0 ? -1 : timeout_ms);
+    if (counted)
+        lk_sched_running(k, +1);
+    return err;
 }

@@ -15,8 +15,8 @@
 
 #include "runtime.h"
 
-/* lk_wire_config as each word size lays it out (liteipc_config holds two size_t; its last
-   field, the bool virtual_time, is written here as 4 bytes that include its padding). */
+/* lk_wire_config as each word size lays it out (liteipc_config holds two size_t; the bool
+   virtual_time is written here as 4 bytes that include its padding). */
 typedef struct {
     uint32_t magic, size;
     uint32_t task_limit, process_limit;
@@ -25,6 +25,8 @@ typedef struct {
     int32_t driver_version;
     uint32_t fd_pending_max, conn_user_max;
     uint32_t virtual_time;
+    uint32_t deterministic, sched_stall_ms;
+    uint64_t sched_seed;
 } wire_lp64;
 
 typedef struct {
@@ -35,9 +37,11 @@ typedef struct {
     int32_t driver_version;
     uint32_t fd_pending_max, conn_user_max;
     uint32_t virtual_time;
+    uint32_t deterministic, sched_stall_ms;
+    uint32_t sched_seed_lo, sched_seed_hi; /* a 32-bit build aligns a u64 to 4 only */
 } wire_ilp32;
 
-_Static_assert(sizeof(wire_lp64) == 64 && sizeof(wire_ilp32) == 52, "the two layouts");
+_Static_assert(sizeof(wire_lp64) == 80 && sizeof(wire_ilp32) == 68, "the two layouts");
 #define OWN_IS_LP64 (UINTPTR_MAX > UINT32_MAX)
 _Static_assert(sizeof(lk_wire_config) == (OWN_IS_LP64 ? sizeof(wire_lp64) : sizeof(wire_ilp32)),
                "this build's wire configuration is one of the two");
@@ -61,14 +65,15 @@ static size_t wire_of(bool lp64, unsigned char *out)
         wire_lp64 w = {LK_WIRE_MAGIC, sizeof(w), c.task_limit, c.process_limit,
                        c.pool_default_size, c.pool_max_size, c.data_max, c.object_max,
                        c.reply_timeout_ms, c.driver_version, c.fd_pending_max, c.conn_user_max,
-                       c.virtual_time};
+                       c.virtual_time, c.deterministic, c.sched_stall_ms, c.sched_seed};
         memcpy(out, &w, sizeof(w));
         return sizeof(w);
     }
     wire_ilp32 w = {LK_WIRE_MAGIC, sizeof(w), c.task_limit, c.process_limit,
                     (uint32_t)c.pool_default_size, (uint32_t)c.pool_max_size, c.data_max,
                     c.object_max, c.reply_timeout_ms, c.driver_version, c.fd_pending_max,
-                    c.conn_user_max, c.virtual_time};
+                    c.conn_user_max, c.virtual_time, c.deterministic, c.sched_stall_ms,
+                    (uint32_t)c.sched_seed, (uint32_t)(c.sched_seed >> 32)};
     memcpy(out, &w, sizeof(w));
     return sizeof(w);
 }

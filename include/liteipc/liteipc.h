@@ -65,6 +65,16 @@ typedef struct liteipc_config {
     /* Not the device's: false (the host's CLOCK_MONOTONIC). true: the kernel's clock is
        virtual and moves only when the host says so (see "virtual time" below). */
     bool virtual_time;
+    /* Deterministic interleavings (docs/TESTING.md): with deterministic set, the broker runs
+       a command only when every thread of the kernel's virtual processes (and the thread that
+       called liteipc_kernel_start, while it does not wait in liteipc_vproc_join) is inside a
+       device call or has ended, and picks which of the posted commands runs from sched_seed.
+       Other host threads and real processes are not waited for. */
+    unsigned deterministic;    /* 0: off (default), 1: on */
+    unsigned sched_stall_ms;   /* 1000: a thread outside the device this long (blocked on
+                                  something else) makes the broker run a command anyway; the
+                                  run is then not reproducible (liteipc_sched_forced) */
+    uint64_t sched_seed;       /* 0: the PRNG's seed */
 } liteipc_config;
 
 /* Fill *cfg with the device's values. */
@@ -618,6 +628,50 @@ int liteipc_fault_parse(const char *text, liteipc_fault *out, int max, char *why
  * does not read it. A bad value is reported on stderr and the start fails with -EINVAL.
  */
 #define LITEIPC_FAULTS_ENV "LITEIPC_FAULTS"
+/* ---- deterministic interleavings (docs/TESTING.md) --------------------------------------- */
+
+/*
+ * Commands a deterministic kernel ran without every thread inside a device call (a thread
+ * stayed outside longer than sched_stall_ms): 0 means the run is reproducible from its seed.
+ * Returns the count, or -EINVAL.
+ */
+int liteipc_sched_forced(liteipc_kernel *k);
+
+/* The environment variable that makes liteipc_explore run one seed only (decimal or 0x hex). */
+#define LITEIPC_SEED_ENV "LITEIPC_SEED"
+
+/*
+ * A test body for liteipc_explore: it runs on the thread that started k (a fresh deterministic
+ * kernel), spawns virtual processes, joins them all, and returns 0 when the run was correct,
+ * anything else when it found a bug. To release tasks stuck in the device (a failed run), it
+ * may call liteipc_kernel_stop(k) before joining them; the explorer stops k otherwise.
+ */
+typedef int (*liteipc_explore_fn)(liteipc_kernel *k, uint64_t seed, void *ctx);
+
+typedef struct liteipc_explore_opts {
+    const liteipc_config *cfg; /* NULL: the device's values; deterministic and sched_seed are
+                                  set by the explorer */
+    uint64_t first_seed;       /* the seeds tried: first_seed, first_seed + 1, ... */
+    unsigned seeds;            /* how many (0: 1) */
+    FILE *report;              /* where a failing seed and its trace go (NULL: stderr) */
+    unsigned quiet;            /* 1: report nothing */
+    unsigned keep_trace;       /* 1: hand back the trace in trace (below) */
+    /* Out. */
+    unsigned runs;             /* seeds run */
+    uint64_t failed_seed;      /* the failing seed, when liteipc_explore returns 1 */
+    char *trace;               /* keep_trace: the event trace of the failing seed, or of the
+                                  last seed run if none failed: one line per event, with no
+                                  time in it; malloc'd, free it */
+} liteipc_explore_opts;
+
+/*
+ * Run body under many seeds, each with a fresh deterministic kernel, until one fails. With
+ * $LITEIPC_SEED set, run that seed only (the replay). On failure, write the seed, the command
+ * that replays it and the run's event trace to opts->report. Returns 0 (every seed passed),
+ * 1 (a seed failed: opts->failed_seed), or -errno (a kernel could not start: -EINVAL for a bad
+ * configuration or $LITEIPC_SEED).
+ */
+int liteipc_explore(liteipc_explore_opts *opts, liteipc_explore_fn body, void *ctx);
 
 #ifdef __cplusplus
 }
