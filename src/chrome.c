@@ -480,6 +480,16 @@ static void on_src_instant(chrome *c, const liteipc_event *ev, const char *name)
         instant(c, ev->src_tid, name);
 }
 
+/* A fault injected (docs/TESTING.md): an instant on the caller's, sender's or killer's track. */
+static void on_injected(chrome *c, const liteipc_event *ev)
+{
+    char what[48], name[64];
+
+    lk_render_fault(ev, what, sizeof what);
+    snprintf(name, sizeof name, "fault injected: %s", what);
+    on_src_instant(c, ev, name);
+}
+
 static void chrome_event(lk_render *r, const liteipc_event *ev)
 {
     chrome *c = (chrome *)r;
@@ -518,6 +528,7 @@ static void chrome_event(lk_render *r, const liteipc_event *ev)
     case LITEIPC_EV_GEN_HANDLE:
     case LITEIPC_EV_GRANT: on_grant(c, ev); break;
     case LITEIPC_EV_REFUSED: on_refused(c, ev); break;
+    case LITEIPC_EV_INJECTED: on_injected(c, ev); break;
     default: break;
     }
 }

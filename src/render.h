@@ -54,5 +54,8 @@ bool lk_render_preview(const lk_render *r, const liteipc_event *ev, char *buf, s
    ("CMS_ADD_ACCESS"; -1, a grant by an OBJ_SVC object: "OBJ_SVC"). */
 const char *lk_render_cmd_name(uint32_t cmd);
 const char *lk_render_cms_cmd_name(int32_t cmd);
+/* What a LITEIPC_EV_INJECTED event injected, in buf: "kill process 5", "fail EINVAL",
+   "delay 20 ms"... */
+void lk_render_fault(const liteipc_event *ev, char *buf, size_t size);
 
 #endif

@@ -181,6 +181,26 @@ const char *lk_render_cmd_name(uint32_t cmd)
     }
 }
 
+void lk_render_fault(const liteipc_event *ev, char *buf, size_t size)
+{
+    static const char *const kinds[] = {
+        [LITEIPC_FAULT_FAIL] = "fail", [LITEIPC_FAULT_NOMEM] = "nomem",
+        [LITEIPC_FAULT_DROP] = "drop", [LITEIPC_FAULT_DELAY] = "delay",
+        [LITEIPC_FAULT_KILL] = "kill",
+    };
+    const char *kind = ev->fault >= 0 && ev->fault < (int32_t)(sizeof kinds / sizeof *kinds) &&
+                               kinds[ev->fault] ? kinds[ev->fault] : "?";
+
+    if (ev->fault == LITEIPC_FAULT_DELAY)
+        snprintf(buf, size, "delay %u ms", ev->fault_ms);
+    else if (ev->fault == LITEIPC_FAULT_KILL)
+        snprintf(buf, size, "kill %s %d", ev->dst_tid < 0 ? "process" : "task",
+                 ev->dst_tid < 0 ? ev->dst_pid : ev->dst_tid);
+    else
+        snprintf(buf, size, "%s%s%s", kind, ev->err ? " " : "",
+                 ev->err ? liteipc_errno_name(ev->err) : "");
+}
+
 const char *lk_render_cms_cmd_name(int32_t cmd)
 {
     switch (cmd) {
@@ -304,15 +324,8 @@ static void mermaid_event(lk_render *r, const liteipc_event *ev)
         break;
     case LITEIPC_EV_INJECTED: /* over the caller, the sender, or the task whose event killed */
         if (src_participant(t, ev)) {
-            static const char *const kinds[] = {"fail", "nomem", "drop", "delay", "kill"};
-
-            snprintf(buf, sizeof buf, " %s %s", (unsigned)ev->fault < 5 ? kinds[ev->fault] : "?",
-                     ev->err ? liteipc_errno_name(ev->err) : "");
-            if (ev->fault == LITEIPC_FAULT_DELAY)
-                snprintf(buf, sizeof buf, " delay %u ms", ev->fault_ms);
-            if (ev->fault == LITEIPC_FAULT_KILL)
-                snprintf(buf, sizeof buf, " kill %s %d", ev->dst_tid < 0 ? "process" : "task",
-                         ev->dst_tid < 0 ? ev->dst_pid : ev->dst_tid);
+            buf[0] = ' ';
+            lk_render_fault(ev, buf + 1, sizeof buf - 1);
             note(t, ev->src_tid, "fault injected:", buf);
         }
         break;

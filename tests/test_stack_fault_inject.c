@@ -253,9 +253,9 @@ static void inject_exhaust_service_pool(void **state)
 
 /* ---- the trace ------------------------------------------------------------------------------ */
 
-static void inject_noted_in_mermaid_trace(void **state)
+/* The trace of a GET_VERSION failed by an injected ENOMEM, in format (LITEIPC_TRACE_*). */
+static char *trace_of_injection(t_ctx *c, unsigned format)
 {
-    t_ctx *c = *state;
     int fd = t_dev_setup(c->k, T_POOL, NULL);
     char *text = NULL;
     size_t len = 0;
@@ -264,16 +264,33 @@ static void inject_noted_in_mermaid_trace(void **state)
 
     assert_true(fd >= 0);
     assert_non_null(out);
-    assert_ok(liteipc_trace_start(c->k, out, &tr));
+    assert_ok(liteipc_trace_start_format(c->k, out, format, &tr));
     must_add(c->k, (liteipc_fault){.kind = LITEIPC_FAULT_FAIL, .cmd = IPC_GET_VERSION,
                                    .err = ENOMEM});
     assert_errno(version(c->k, fd), ENOMEM);
     assert_ok(liteipc_trace_stop(tr));
     fclose(out);
+    liteipc_close(c->k, fd);
+    return text;
+}
+
+static void inject_noted_in_mermaid_trace(void **state)
+{
+    char *text = trace_of_injection(*state, LITEIPC_TRACE_MERMAID);
+
     if (strstr(text, ": fault injected: fail ENOMEM") == NULL)
         fail_msg("no note of the injection in:\n%s", text);
     free(text);
-    liteipc_close(c->k, fd);
+}
+
+/* The Chrome timeline has an instant for it, on the caller's track. */
+static void inject_instant_in_chrome_trace(void **state)
+{
+    char *text = trace_of_injection(*state, LITEIPC_TRACE_CHROME);
+
+    if (strstr(text, "\"name\":\"fault injected: fail ENOMEM\"") == NULL)
+        fail_msg("no instant of the injection in:\n%s", text);
+    free(text);
 }
 
 /* ---- $LITEIPC_FAULTS -------------------------------------------------------------------------- */
@@ -341,6 +358,7 @@ int main(void)
         T(inject_delay_sync_request),
         T(inject_exhaust_service_pool),
         T(inject_noted_in_mermaid_trace),
+        T(inject_instant_in_chrome_trace),
         cmocka_unit_test(env_faults_armed_at_start),
         cmocka_unit_test(env_bad_spec_refuses_start),
     };
