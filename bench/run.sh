@@ -134,7 +134,13 @@ cleanup() {
     if [ -n "$roudi_pid" ] && kill -0 "$roudi_pid" 2>/dev/null; then
         kill -INT "$roudi_pid" 2>/dev/null || true
         for _ in $(seq 100); do kill -0 "$roudi_pid" 2>/dev/null || break; sleep 0.1; done
-        kill -KILL "$roudi_pid" 2>/dev/null || true
+        if kill -KILL "$roudi_pid" 2>/dev/null; then
+            # Killed, it leaves its fixed names behind: ours, as no other RouDi ran (start_roudi).
+            wait "$roudi_pid" 2>/dev/null || true
+            rm -f /dev/shm/iceoryx_mgmt "/dev/shm/$(id -gn)" /tmp/roudi /tmp/roudi.lock \
+                /tmp/liteipc-bench-client /tmp/liteipc-bench-client.lock \
+                /tmp/liteipc-bench-server /tmp/liteipc-bench-server.lock
+        fi
         wait "$roudi_pid" 2>/dev/null || true
     fi
     if [ -n "$dbus_pid" ] && kill -0 "$dbus_pid" 2>/dev/null; then
