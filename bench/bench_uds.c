@@ -58,24 +58,31 @@ static int check(void *ctx, const unsigned char *req, unsigned payload)
     return memcmp(req, c->rep, payload) == 0 ? 0 : -EBADMSG;
 }
 
+/* Fork the peer process over a socket pair; returns this side's end (the child's in the child,
+   where *pid is 0). */
+static int fork_peer(pid_t *pid)
+{
+    int sv[2];
+
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+        bench_die("socketpair: %s", strerror(errno));
+    *pid = bench_fork();
+    close(sv[*pid == 0 ? 0 : 1]);
+    return sv[*pid == 0 ? 1 : 0];
+}
+
 static void run(const bench_opts *o)
 {
     static struct client c;
     bench_rtt r = {.mechanism = "uds-seqpacket", .call = call, .check = check, .ctx = &c};
-    int sv[2];
     pid_t pid;
+    int sock = fork_peer(&pid);
 
-    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
-        bench_die("socketpair: %s", strerror(errno));
-    pid = bench_fork();
-    if (pid == 0) {
-        close(sv[0]);
-        server(sv[1]);
-    }
-    close(sv[1]);
-    c.sock = sv[0];
+    if (pid == 0)
+        server(sock);
+    c.sock = sock;
     bench_rtt_run(&r, o);
-    close(sv[0]);
+    close(sock);
     if (bench_wait_child(pid, "uds server") < 0)
         exit(1);
 }
@@ -101,24 +108,18 @@ static double oneway_once(const bench_opts *o)
 {
     unsigned char buf[ONEWAY_PAYLOAD];
     uint64_t total = (uint64_t)o->warmup + o->count, t0 = 0;
-    int sv[2];
     pid_t pid;
+    int sock = fork_peer(&pid);
 
-    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
-        bench_die("socketpair: %s", strerror(errno));
-    pid = bench_fork();
-    if (pid == 0) {
-        close(sv[0]);
-        oneway_sender(sv[1], total);
-    }
-    close(sv[1]);
+    if (pid == 0)
+        oneway_sender(sock, total);
     for (uint64_t i = 0; i < total; i++) {
-        if (recv(sv[0], buf, sizeof buf, 0) != (ssize_t)sizeof buf)
+        if (recv(sock, buf, sizeof buf, 0) != (ssize_t)sizeof buf)
             bench_die("oneway: recv: %s", strerror(errno));
         if (i + 1 == o->warmup || (o->warmup == 0 && i == 0))
             t0 = bench_now_ns();
     }
-    close(sv[0]);
+    close(sock);
     if (bench_wait_child(pid, "uds sender") < 0)
         exit(1);
     return (double)o->count / ((double)(bench_now_ns() - t0) / 1e9);
