@@ -59,7 +59,7 @@ while [ $# -gt 0 ]; do
     --wait-quiet) wait_quiet=1 ;;
     --keep) keep=1 ;;
     -h | --help)
-        sed -n '2,23s/^# \{0,1\}//p' "$0"
+        sed -n '3,23s/^# \{0,1\}//p' "$0"
         exit 0
         ;;
     *)
