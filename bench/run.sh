@@ -3,7 +3,7 @@
 # bench/run.sh - the benchmark suite of issues 5 and 12 in one go.
 #
 # Usage: bench/run.sh [--quick] [--wait-quiet] [--keep] [--load N[,N...] | --no-load]
-#   --quick       fewer iterations (a smoke run, about two minutes; figures are rough)
+#   --quick       fewer iterations (a smoke run, about a minute; figures are rough)
 #   --wait-quiet  first wait (at most 5 minutes) until the 1-minute load average is below 1
 #   --keep        keep the private directory (daemon logs, raw results) and print its path
 #   --load N,...  only the rounds under load: round trips and one-way throughput of every
