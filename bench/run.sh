@@ -1,19 +1,26 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
-# bench/run.sh - the benchmark suite of issue 5 in one go.
+# bench/run.sh - the benchmark suite of issues 5 and 12 in one go.
 #
-# Usage: bench/run.sh [--quick] [--wait-quiet] [--keep]
+# Usage: bench/run.sh [--quick] [--wait-quiet] [--keep] [--load N[,N...] | --no-load]
 #   --quick       fewer iterations (a smoke run, about a minute; figures are rough)
 #   --wait-quiet  first wait (at most 5 minutes) until the 1-minute load average is below 1
 #   --keep        keep the private directory (daemon logs, raw results) and print its path
+#   --load N,...  only the rounds under load: round trips and one-way throughput of every
+#                 peer and of liteipc-sim with N busy-loop processes running, each loaded round
+#                 preceded by a quiet one (the same minutes); without it, the full quiet suite
+#                 then load levels 1 and 2 (issue 12)
+#   --no-load     only the quiet suite
 #
 # Steps: install what the peers need from Debian (apt-get, only what is missing); build the
 # benchmarks in Release into build-bench/ (BUILD_DIR overrides); start a private dbus-daemon
 # (its socket in a private directory) and iox-roudi (iceoryx's own fixed names under /tmp and
-# /dev/shm, with a small memory configuration); run every benchmark; stop what was started;
-# print the table, the targets, and last one `name: value` line per headline figure.
+# /dev/shm, with a small memory configuration); run every benchmark; stop what was started
+# (busy loops included, on every exit path); print the table, the targets, and last one
+# `name: value` line per headline figure, `loadN_*` ratios per load level.
 #
-# Environment: ITERS (round trips per payload, 20000), DBUS_ITERS (10000), BUILD_DIR, JOBS.
+# Environment: ITERS (round trips per payload, 20000), DBUS_ITERS (10000), LOAD_ROUNDS (quiet +
+# loaded pairs per level, 2), BUILD_DIR, JOBS.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -27,17 +34,32 @@ seconds=1.0
 idle_seconds=10
 oneway_count=100000
 alloc_count=1000000
+load_rounds=${LOAD_ROUNDS:-2}
 quick=0
 wait_quiet=0
 keep=0
+loads=1,2
+quiet_suite=1
 
-for arg in "$@"; do
+while [ $# -gt 0 ]; do
+    arg=$1
+    shift
     case "$arg" in
     --quick) quick=1 ;;
+    --load)
+        if [ $# -eq 0 ]; then
+            echo "run.sh: --load needs a list of levels, e.g. --load 1,2" >&2
+            exit 2
+        fi
+        loads=$1 quiet_suite=0
+        shift
+        ;;
+    --load=*) loads=${arg#--load=} quiet_suite=0 ;;
+    --no-load) loads= ;;
     --wait-quiet) wait_quiet=1 ;;
     --keep) keep=1 ;;
     -h | --help)
-        sed -n '2,16s/^# \{0,1\}//p' "$0"
+        sed -n '3,23s/^# \{0,1\}//p' "$0"
         exit 0
         ;;
     *)
@@ -46,9 +68,13 @@ for arg in "$@"; do
         ;;
     esac
 done
+if ! [[ "$loads" =~ ^([1-9][0-9]?(,[1-9][0-9]?)*)?$ ]]; then
+    echo "run.sh: --load wants levels 1-99 separated by commas, not '$loads'" >&2
+    exit 2
+fi
 if [ "$quick" = 1 ]; then
     iters=3000 dbus_iters=1000 warmup=300 seconds=0.3 idle_seconds=2
-    oneway_count=50000 alloc_count=50000
+    oneway_count=50000 alloc_count=50000 load_rounds=1
 fi
 
 say() { printf '== %s\n' "$*" >&2; }
@@ -76,19 +102,45 @@ install_missing() {
     fi
 }
 
-# ---- private daemons ------------------------------------------------------------------------------
+# ---- private daemons ----------------------------------------------------------------------------
 
 tmp=$(mktemp -d /tmp/liteipc-bench.XXXXXX)
 dbus_pid=
 roudi_pid=
 dbus_addr=
 roudi_note=
+busy_pids=()
+
+# N busy-loop processes, the load of issue 12. Each runs under timeout(1) as well, so that
+# even a run killed with SIGKILL leaves none behind for long.
+start_busy() {
+    for _ in $(seq "$1"); do
+        timeout 1200 sh -c 'while :; do :; done' &
+        busy_pids+=($!)
+    done
+}
+
+stop_busy() {
+    local p
+    for p in "${busy_pids[@]}"; do
+        kill -TERM "$p" 2>/dev/null || true
+        wait "$p" 2>/dev/null || true
+    done
+    busy_pids=()
+}
 
 cleanup() {
+    stop_busy
     if [ -n "$roudi_pid" ] && kill -0 "$roudi_pid" 2>/dev/null; then
         kill -INT "$roudi_pid" 2>/dev/null || true
         for _ in $(seq 100); do kill -0 "$roudi_pid" 2>/dev/null || break; sleep 0.1; done
-        kill -KILL "$roudi_pid" 2>/dev/null || true
+        if kill -KILL "$roudi_pid" 2>/dev/null; then
+            # Killed, it leaves its fixed names behind: ours, as no other RouDi ran (start_roudi).
+            wait "$roudi_pid" 2>/dev/null || true
+            rm -f /dev/shm/iceoryx_mgmt "/dev/shm/$(id -gn)" /tmp/roudi /tmp/roudi.lock \
+                /tmp/liteipc-bench-client /tmp/liteipc-bench-client.lock \
+                /tmp/liteipc-bench-server /tmp/liteipc-bench-server.lock
+        fi
         wait "$roudi_pid" 2>/dev/null || true
     fi
     if [ -n "$dbus_pid" ] && kill -0 "$dbus_pid" 2>/dev/null; then
@@ -175,8 +227,9 @@ EOF
 
 results=$tmp/results.tsv
 : >"$results"
+dest=$results # where run() appends: the quiet suite's results, or a load level's
 
-# Run one benchmark program; its ROW/METRIC lines go to the results, the rest to the terminal.
+# Run one benchmark program; its ROW/METRIC lines go to $dest, the rest to the terminal.
 run() {
     local name=$1
     shift
@@ -185,7 +238,7 @@ run() {
         say "$name FAILED:"
         cat "$tmp/err.txt" >&2
     fi
-    grep -E '^(ROW|METRIC)' "$tmp/out.txt" >>"$results" || true
+    grep -E '^(ROW|METRIC)' "$tmp/out.txt" >>"$dest" || true
     grep -vE '^(ROW|METRIC)' "$tmp/out.txt" >&2 || true
 }
 
@@ -212,118 +265,227 @@ load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 started=$(date +%s)
 
 rt=(--iters "$iters" --warmup "$warmup")
-run "what the machine charges (system call, yield, wake, copy)" "$b/bench_machine"
-run "futex ping-pong (floor)" "$b/bench_futex" "${rt[@]}"
-run "Unix SOCK_SEQPACKET" "$b/bench_uds" "${rt[@]}"
 start_dbus
-if [ -n "$dbus_addr" ]; then
-    run "D-Bus (private dbus-daemon)" "$b/bench_dbus" --address "$dbus_addr" \
-        --iters "$dbus_iters" --warmup $((dbus_iters / 10))
+roudi_up=0
+start_roudi && roudi_up=1
+
+# Round trips and one-way throughput of every peer and of liteipc-sim: what a load level measures.
+run_round() {
+    run "futex ping-pong (floor)" "$b/bench_futex" "${rt[@]}"
+    run "Unix SOCK_SEQPACKET" "$b/bench_uds" "${rt[@]}"
+    run "Unix SOCK_SEQPACKET, one-way throughput" "$b/bench_uds" oneway --count "$oneway_count"
+    if [ -n "$dbus_addr" ]; then
+        run "D-Bus (private dbus-daemon)" "$b/bench_dbus" --address "$dbus_addr" \
+            --iters "$dbus_iters" --warmup $((dbus_iters / 10))
+    fi
+    if [ "$roudi_up" = 1 ]; then
+        run "iceoryx request/response (iox-roudi)" "$b/bench_iceoryx" "${rt[@]}"
+    fi
+    run "liteipc-sim, virtual processes" "$b/bench_liteipc" rtt-virtual "${rt[@]}"
+    run "liteipc-sim, real processes" "$b/bench_liteipc" rtt-real "${rt[@]}"
+    run "liteipc-sim, one-way throughput" "$b/bench_liteipc" oneway --count "$oneway_count"
+}
+
+if [ "$quiet_suite" = 1 ]; then
+    run "what the machine charges (system call, yield, wake, copy)" "$b/bench_machine"
+    run_round
+    run "liteipc-sim, 1/2/4/8 client processes" "$b/bench_liteipc" clients --seconds "$seconds"
+    run "liteipc-sim, 120 tasks vs 2" "$b/bench_liteipc" tasks "${rt[@]}"
+    run "liteipc-sim, kernel start+stop" "$b/bench_liteipc" startstop
+    run "liteipc-sim, idle kernel CPU (${idle_seconds} s)" "$b/bench_liteipc" idle \
+        --seconds "$idle_seconds"
+    run "liteipc-sim, heap and RSS over $alloc_count calls" "$b/bench_liteipc" allocs \
+        --count "$alloc_count"
 fi
-if start_roudi; then
-    run "iceoryx request/response (iox-roudi)" "$b/bench_iceoryx" "${rt[@]}"
-fi
-run "liteipc-sim, virtual processes" "$b/bench_liteipc" rtt-virtual "${rt[@]}"
-run "liteipc-sim, real processes" "$b/bench_liteipc" rtt-real "${rt[@]}"
-run "liteipc-sim, one-way throughput" "$b/bench_liteipc" oneway --count "$oneway_count"
-run "liteipc-sim, 1/2/4/8 client processes" "$b/bench_liteipc" clients --seconds "$seconds"
-run "liteipc-sim, 120 tasks vs 2" "$b/bench_liteipc" tasks "${rt[@]}"
-run "liteipc-sim, kernel start+stop" "$b/bench_liteipc" startstop
-run "liteipc-sim, idle kernel CPU (${idle_seconds} s)" "$b/bench_liteipc" idle \
-    --seconds "$idle_seconds"
-run "liteipc-sim, heap and RSS over $alloc_count calls" "$b/bench_liteipc" allocs \
-    --count "$alloc_count"
+
+# Issue 12: each loaded round follows a quiet one, so that both see the same minutes of a
+# shared machine; the quiet rounds of every level make level 0.
+: >"$tmp/level0.tsv"
+for level in ${loads//,/ }; do
+    : >"$tmp/level$level.tsv"
+    for round in $(seq "$load_rounds"); do
+        dest=$tmp/level0.tsv
+        say "quiet round $round before load $level"
+        run_round
+        dest=$tmp/level$level.tsv
+        say "load $level, round $round: $level busy-loop processes"
+        start_busy "$level"
+        run_round
+        stop_busy
+    done
+done
+dest=$results
 elapsed=$(($(date +%s) - started))
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
-# ---- report -----------------------------------------------------------------------------------------
+# ---- report --------------------------------------------------------------------------------------
 
 echo
 echo "liteipc-sim benchmarks: $(nproc) CPUs ($(awk -F': ' '/model name/ {print $2; exit}' \
     /proc/cpuinfo)), $(uname -r); load average $load_before before, $load_after after; \
 ${elapsed} s"
-echo "round trips: median / p99 in microseconds (iterations per payload in brackets)"
-awk -F'\t' -v roudi_note="$roudi_note" '
-$1 == "ROW" {
-    key = $2; if (!(key in seen)) { seen[key] = 1; order[n++] = key }
-    cell[key, $3] = sprintf("%9.2f / %-9.2f", $5, $6); it[key] = $4
-}
-END {
-    printf "%-26s %-21s %-21s %-21s\n", "mechanism", "16 B", "1 KiB", "6 KiB"
-    for (i = 0; i < n; i++) {
-        k = order[i]
-        printf "%-26s %-21s %-21s %-21s [%s]\n", k, cell[k, 16], cell[k, 1024], cell[k, 6144], it[k]
+if [ "$quiet_suite" = 1 ]; then
+    echo "round trips: median / p99 in microseconds (iterations per payload in brackets)"
+    awk -F'\t' -v roudi_note="$roudi_note" '
+    $1 == "ROW" {
+        key = $2; if (!(key in seen)) { seen[key] = 1; order[n++] = key }
+        cell[key, $3] = sprintf("%9.2f / %-9.2f", $5, $6); it[key] = $4
     }
-    if (!("iceoryx" in seen))
-        printf "%-26s n/a (%s)\n", "iceoryx", roudi_note == "" ? "not measured" : roudi_note
-    if (!("dbus-daemon" in seen))
-        printf "%-26s n/a\n", "dbus-daemon"
-}' "$results"
-echo
-echo "other figures:"
-awk -F'\t' '$1 == "METRIC" { printf "  %-32s %-14s %s\n", $2, $3, $4 }' "$results"
+    END {
+        printf "%-26s %-21s %-21s %-21s\n", "mechanism", "16 B", "1 KiB", "6 KiB"
+        for (i = 0; i < n; i++) {
+            k = order[i]
+            printf "%-26s %-21s %-21s %-21s [%s]\n", k, cell[k, 16], cell[k, 1024], cell[k, 6144],
+                it[k]
+        }
+        if (!("iceoryx" in seen))
+            printf "%-26s n/a (%s)\n", "iceoryx", roudi_note == "" ? "not measured" : roudi_note
+        if (!("dbus-daemon" in seen))
+            printf "%-26s n/a\n", "dbus-daemon"
+    }' "$results"
+    echo
+    echo "other figures:"
+    awk -F'\t' '$1 == "METRIC" { printf "  %-32s %-14s %s\n", $2, $3, $4 }' "$results"
 
-# Headline figures and their targets.
-awk -F'\t' '
-function med(k, p) { return ((k SUBSEP p) in m) ? m[k, p] : "" }
+    # Headline figures and their targets.
+    awk -F'\t' '
+    function med(k, p) { return ((k SUBSEP p) in m) ? m[k, p] : "" }
+    function ratio(a, b) { return (a == "" || b == "" || b == 0) ? "n/a" : sprintf("%.3f", a / b) }
+    function val(x, fmt) { return x == "" ? "n/a" : sprintf(fmt, x) }
+    function check(v, op, t) {
+        if (v == "n/a") return "n/a"
+        if (op == "<=") return (v + 0 <= t) ? "met" : "NOT met"
+        if (op == "<") return (v + 0 < t) ? "met" : "NOT met"
+        return (v + 0 >= t) ? "met" : "NOT met"
+    }
+    $1 == "ROW" { m[$2, $3] = $5 }
+    $1 == "METRIC" { x[$2] = $3 }
+    END {
+        real = med("liteipc-real", 16); uds = med("uds-seqpacket", 16); iox = med("iceoryx", 16)
+        floor = med("futex-blocking", 16)
+        h["rtt_16b_real_us"] = val(real, "%.2f")
+        h["rtt_16b_uds_us"] = val(uds, "%.2f")
+        h["rtt_16b_iceoryx_us"] = val(iox, "%.2f")
+        h["rtt_vs_futex_floor"] = ratio(real, floor)
+        h["rtt_6k_over_16b"] = ratio(med("liteipc-real", 6144), real)
+        h["oneway_msgs_per_s"] = val(x["oneway_msgs_per_s"], "%.0f")
+        h["sync_8clients_over_1client"] = val(x["sync_8clients_over_1client"], "%.3f")
+        h["rtt_120tasks_over_2tasks"] = val(x["rtt_120tasks_over_2tasks"], "%.3f")
+        h["kernel_start_stop_us"] = val(x["kernel_start_stop_us"], "%.1f")
+        h["idle_cpu_percent"] = val(x["idle_cpu_percent"], "%.3f")
+        h["allocs_per_call"] = val(x["allocs_per_call"], "%.4g")
+
+        half = ""
+        if (real != "" && uds != "") {
+            half = (real < uds / 2) ? "met" : "NOT met"
+            if (iox != "") half = (half == "met" && real < iox / 2) ? "met" : "NOT met"
+            else half = half " (iceoryx n/a)"
+        }
+        print ""
+        print "targets (issue 5):"
+        printf "  %-28s %-10s %-40s %s\n", "line", "value", "target", "verdict"
+        printf "  %-28s %-10s %-40s %s; stretch <2: %s\n", "rtt_16b_real_us", \
+            h["rtt_16b_real_us"], "< half of uds and of iceoryx", half == "" ? "n/a" : half, \
+            check(h["rtt_16b_real_us"], "<", 2)
+        printf "  %-28s %-10s %-40s %s\n", "rtt_vs_futex_floor", h["rtt_vs_futex_floor"], \
+            "<= 1.0", \
+            check(h["rtt_vs_futex_floor"], "<=", 1.0)
+        printf "  %-28s %-10s %-40s %s\n", "rtt_6k_over_16b", h["rtt_6k_over_16b"], "<= 2.0", \
+            check(h["rtt_6k_over_16b"], "<=", 2.0)
+        printf "  %-28s %-10s %-40s %s\n", "oneway_msgs_per_s", h["oneway_msgs_per_s"], \
+            ">= 1000000", \
+            check(h["oneway_msgs_per_s"], ">=", 1000000)
+        printf "  %-28s %-10s %-40s %s\n", "sync_8clients_over_1client", \
+            h["sync_8clients_over_1client"], ">= 0.8", \
+            check(h["sync_8clients_over_1client"], ">=", 0.8)
+        printf "  %-28s %-10s %-40s %s\n", "rtt_120tasks_over_2tasks", \
+            h["rtt_120tasks_over_2tasks"], \
+            "<= 1.1", check(h["rtt_120tasks_over_2tasks"], "<=", 1.1)
+        printf "  %-28s %-10s %-40s %s\n", "kernel_start_stop_us", h["kernel_start_stop_us"], \
+            "<= 1000", check(h["kernel_start_stop_us"], "<=", 1000)
+        printf "  %-28s %-10s %-40s %s\n", "idle_cpu_percent", h["idle_cpu_percent"], "< 1", \
+            check(h["idle_cpu_percent"], "<", 1)
+        rss = ("rss_growth_kib" in x) ? x["rss_growth_kib"] : ""
+        printf "  %-28s %-10s %-40s %s; RSS growth %s KiB (< 1024: %s)\n", "allocs_per_call", \
+            h["allocs_per_call"], "0, RSS growth < 1 MiB", check(h["allocs_per_call"], "<=", 0), \
+            rss == "" ? "n/a" : rss, rss == "" ? "n/a" : check(rss, "<", 1024)
+        print ""
+        n = split("rtt_16b_real_us rtt_16b_uds_us rtt_16b_iceoryx_us rtt_vs_futex_floor " \
+                  "rtt_6k_over_16b oneway_msgs_per_s sync_8clients_over_1client " \
+                  "rtt_120tasks_over_2tasks kernel_start_stop_us idle_cpu_percent allocs_per_call",
+                  names, " ")
+        for (i = 1; i <= n; i++)
+            printf "%s: %s\n", names[i], h[names[i]]
+    }' "$results"
+fi
+
+# ---- under load (issue 12) ----------------------------------------------------------------------
+
+[ -n "$loads" ] || exit 0
+echo
+echo "under load: N busy-loop processes on $(nproc) CPUs, $load_rounds round(s) per level, each" \
+    "after a quiet one (level 0: those quiet rounds); means over the rounds"
+levels="0 ${loads//,/ }"
+for level in $levels; do
+    awk -F'\t' -v L="$level" '$1 == "ROW" || $1 == "METRIC" { print L "\t" $0 }' \
+        "$tmp/level$level.tsv"
+done | awk -F'\t' -v levels="$levels" '
+function mean(k) { return (k in cnt) ? sum[k] / cnt[k] : "" }
 function ratio(a, b) { return (a == "" || b == "" || b == 0) ? "n/a" : sprintf("%.3f", a / b) }
-function val(x, fmt) { return x == "" ? "n/a" : sprintf(fmt, x) }
 function check(v, op, t) {
     if (v == "n/a") return "n/a"
-    if (op == "<=") return (v + 0 <= t) ? "met" : "NOT met"
-    if (op == "<") return (v + 0 < t) ? "met" : "NOT met"
-    return (v + 0 >= t) ? "met" : "NOT met"
+    return (op == "<=" ? v + 0 <= t : v + 0 >= t) ? "met" : "NOT met"
 }
-$1 == "ROW" { m[$2, $3] = $5 }
-$1 == "METRIC" { x[$2] = $3 }
+$2 == "ROW" && $4 == 16 {
+    if (!($3 in seen)) { seen[$3] = 1; order[n++] = $3 }
+    sum[$1, $3, "med"] += $6; cnt[$1, $3, "med"]++
+    sum[$1, $3, "p99"] += $7; cnt[$1, $3, "p99"]++
+}
+$2 == "METRIC" { sum[$1, $3] += $4; cnt[$1, $3]++ }
 END {
-    real = med("liteipc-real", 16); uds = med("uds-seqpacket", 16); iox = med("iceoryx", 16)
-    floor = med("futex-blocking", 16)
-    h["rtt_16b_real_us"] = val(real, "%.2f")
-    h["rtt_16b_uds_us"] = val(uds, "%.2f")
-    h["rtt_16b_iceoryx_us"] = val(iox, "%.2f")
-    h["rtt_vs_futex_floor"] = ratio(real, floor)
-    h["rtt_6k_over_16b"] = ratio(med("liteipc-real", 6144), real)
-    h["oneway_msgs_per_s"] = val(x["oneway_msgs_per_s"], "%.0f")
-    h["sync_8clients_over_1client"] = val(x["sync_8clients_over_1client"], "%.3f")
-    h["rtt_120tasks_over_2tasks"] = val(x["rtt_120tasks_over_2tasks"], "%.3f")
-    h["kernel_start_stop_us"] = val(x["kernel_start_stop_us"], "%.1f")
-    h["idle_cpu_percent"] = val(x["idle_cpu_percent"], "%.3f")
-    h["allocs_per_call"] = val(x["allocs_per_call"], "%.4g")
-
-    half = ""
-    if (real != "" && uds != "") {
-        half = (real < uds / 2) ? "met" : "NOT met"
-        if (iox != "") half = (half == "met" && real < iox / 2) ? "met" : "NOT met"
-        else half = half " (iceoryx n/a)"
+    nl = split(levels, lv, " ")
+    printf "%-26s", "16 B median / p99 (us)"
+    for (j = 1; j <= nl; j++) printf " %-21s", "load " lv[j]
+    printf "\n"
+    for (i = 0; i < n; i++) {
+        printf "%-26s", order[i]
+        for (j = 1; j <= nl; j++) {
+            m = mean(lv[j] SUBSEP order[i] SUBSEP "med")
+            p = mean(lv[j] SUBSEP order[i] SUBSEP "p99")
+            printf " %-21s", m == "" ? "n/a" : sprintf("%9.2f / %-9.2f", m, p)
+        }
+        printf "\n"
+    }
+    printf "%-26s", "one-way liteipc / uds (k/s)"
+    for (j = 1; j <= nl; j++) {
+        a = mean(lv[j] SUBSEP "oneway_msgs_per_s"); b = mean(lv[j] SUBSEP "uds_oneway_msgs_per_s")
+        printf " %-21s", a == "" || b == "" ? "n/a" : sprintf("%9.0f / %-9.0f", a / 1e3, b / 1e3)
+    }
+    printf "\n\ntargets (issue 12, for each load level N >= 1):\n"
+    printf "  %-32s %-10s %-8s %s\n", "line", "value", "target", "verdict"
+    split("rtt_real_over_uds rtt_virtual_over_futex p99_real_over_uds p99_virtual_over_futex " \
+          "oneway_over_uds", names, " ")
+    split("<= <= <= <= >=", ops, " "); split("1.0 1.5 2.0 2.0 1.0", tg, " ")
+    for (j = 1; j <= nl; j++) {
+        L = lv[j]
+        v["rtt_real_over_uds"] = ratio(mean(L SUBSEP "liteipc-real" SUBSEP "med"),
+                                       mean(L SUBSEP "uds-seqpacket" SUBSEP "med"))
+        v["rtt_virtual_over_futex"] = ratio(mean(L SUBSEP "liteipc-virtual" SUBSEP "med"),
+                                            mean(L SUBSEP "futex-blocking" SUBSEP "med"))
+        v["p99_real_over_uds"] = ratio(mean(L SUBSEP "liteipc-real" SUBSEP "p99"),
+                                       mean(L SUBSEP "uds-seqpacket" SUBSEP "p99"))
+        v["p99_virtual_over_futex"] = ratio(mean(L SUBSEP "liteipc-virtual" SUBSEP "p99"),
+                                            mean(L SUBSEP "futex-blocking" SUBSEP "p99"))
+        v["oneway_over_uds"] = ratio(mean(L SUBSEP "oneway_msgs_per_s"),
+                                     mean(L SUBSEP "uds_oneway_msgs_per_s"))
+        for (i = 1; i <= 5; i++) {
+            key = "load" L "_" names[i]
+            line[key] = v[names[i]]; keys[nk++] = key
+            printf "  %-32s %-10s %-8s %s\n", key, v[names[i]], ops[i] " " tg[i],
+                L == 0 ? "(quiet, for comparison)" : check(v[names[i]], ops[i], tg[i])
+        }
     }
     print ""
-    print "targets (issue 5):"
-    printf "  %-28s %-10s %-40s %s\n", "line", "value", "target", "verdict"
-    printf "  %-28s %-10s %-40s %s; stretch <2: %s\n", "rtt_16b_real_us", h["rtt_16b_real_us"], \
-        "< half of uds and of iceoryx", half == "" ? "n/a" : half, check(h["rtt_16b_real_us"], "<", 2)
-    printf "  %-28s %-10s %-40s %s\n", "rtt_vs_futex_floor", h["rtt_vs_futex_floor"], "<= 1.0", \
-        check(h["rtt_vs_futex_floor"], "<=", 1.0)
-    printf "  %-28s %-10s %-40s %s\n", "rtt_6k_over_16b", h["rtt_6k_over_16b"], "<= 2.0", \
-        check(h["rtt_6k_over_16b"], "<=", 2.0)
-    printf "  %-28s %-10s %-40s %s\n", "oneway_msgs_per_s", h["oneway_msgs_per_s"], ">= 1000000", \
-        check(h["oneway_msgs_per_s"], ">=", 1000000)
-    printf "  %-28s %-10s %-40s %s\n", "sync_8clients_over_1client", \
-        h["sync_8clients_over_1client"], ">= 0.8", check(h["sync_8clients_over_1client"], ">=", 0.8)
-    printf "  %-28s %-10s %-40s %s\n", "rtt_120tasks_over_2tasks", h["rtt_120tasks_over_2tasks"], \
-        "<= 1.1", check(h["rtt_120tasks_over_2tasks"], "<=", 1.1)
-    printf "  %-28s %-10s %-40s %s\n", "kernel_start_stop_us", h["kernel_start_stop_us"], \
-        "<= 1000", check(h["kernel_start_stop_us"], "<=", 1000)
-    printf "  %-28s %-10s %-40s %s\n", "idle_cpu_percent", h["idle_cpu_percent"], "< 1", \
-        check(h["idle_cpu_percent"], "<", 1)
-    rss = ("rss_growth_kib" in x) ? x["rss_growth_kib"] : ""
-    printf "  %-28s %-10s %-40s %s; RSS growth %s KiB (< 1024: %s)\n", "allocs_per_call", \
-        h["allocs_per_call"], "0, RSS growth < 1 MiB", check(h["allocs_per_call"], "<=", 0), \
-        rss == "" ? "n/a" : rss, rss == "" ? "n/a" : check(rss, "<", 1024)
-    print ""
-    n = split("rtt_16b_real_us rtt_16b_uds_us rtt_16b_iceoryx_us rtt_vs_futex_floor " \
-              "rtt_6k_over_16b oneway_msgs_per_s sync_8clients_over_1client " \
-              "rtt_120tasks_over_2tasks kernel_start_stop_us idle_cpu_percent allocs_per_call", names, " ")
-    for (i = 1; i <= n; i++)
-        printf "%s: %s\n", names[i], h[names[i]]
-}' "$results"
+    for (i = 0; i < nk; i++)
+        printf "%s: %s\n", keys[i], line[keys[i]]
+}'
