@@ -18,9 +18,7 @@
  * Every outcome the tutorial describes is checked here: a scenario fails (exit status 1, a
  * message on stderr) when the kernel answers anything else.
  */
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE /* strerrorname_np */
-#endif
+#define _POSIX_C_SOURCE 200809L /* open_memstream */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -99,19 +97,12 @@ static void fail(struct actor *a, const char *fmt, ...)
     pthread_mutex_unlock(&t->lock);
 }
 
-static const char *err_name(int err)
-{
-    const char *n = err ? strerrorname_np(err) : "success";
-
-    return n ? n : "an unknown error";
-}
-
 /* Check that a device call gave want (0 or a positive errno); rc is 0 or -errno. */
 static bool expect(struct actor *a, int rc, int want, const char *what)
 {
     if (-rc == want)
         return true;
-    fail(a, "%s: %s, expected %s", what, err_name(-rc), err_name(want));
+    fail(a, "%s: %s, expected %s", what, liteipc_errno_name(-rc), liteipc_errno_name(want));
     return false;
 }
 
@@ -722,14 +713,16 @@ static void pool_svc(struct actor *a)
 {
     const IpcMsg *held = NULL, *msg = NULL;
 
+    if (!service_begins(a))
+        return;
     /* One pool per process, mapped once: a second mmap is refused (the driver's EEXIST, which
-       mmap reports as ENOMEM). */
+       mmap reports as ENOMEM). In its turn, so that its note comes after IPC_SET_CMS. */
     if (liteipc_mmap(a->t->k, NULL, SMALL_POOL, PROT_READ, MAP_PRIVATE, a->fd, 0) !=
             MAP_FAILED || errno != ENOMEM) {
         fail(a, "a second mmap should fail with ENOMEM");
         return;
     }
-    if (!service_begins(a) || !expect(a, receive(a, &held, NULL), 0, "RECV"))
+    if (!expect(a, receive(a, &held, NULL), 0, "RECV"))
         return;
     /* The message, header and data, was written into this process's own pool. */
     if ((const char *)held < a->pool || (const char *)held->data + held->dataSz >
@@ -939,7 +932,7 @@ static void *actor_main(void *arg)
     pthread_cond_broadcast(&t->changed);
     pthread_mutex_unlock(&t->lock);
     if (rc < 0)
-        fail(a, "open/mmap: %s", err_name(-rc));
+        fail(a, "open/mmap: %s", liteipc_errno_name(-rc));
     else if (await(t, is_started, 0)) /* the others are known (find) */
         a->body(a);
     if (a->fd >= 0)
@@ -965,7 +958,7 @@ static bool spawn_all(struct tut *t, const struct scenario *s)
         else
             rc = liteipc_vproc_spawn(t->k, actor_main, a, &a->vp);
         if (rc < 0) {
-            fprintf(stderr, "tutorial: starting %s: %s\n", a->name, err_name(-rc));
+            fprintf(stderr, "tutorial: starting %s: %s\n", a->name, liteipc_errno_name(-rc));
             return false;
         }
         if (!await(t, is_attached, i))
@@ -1000,7 +993,7 @@ static int run(const struct scenario *s, FILE *out)
         cfg.reply_timeout_ms = s->timeout_ms;
     rc = liteipc_kernel_start(&cfg, &t.k);
     if (rc < 0) {
-        fprintf(stderr, "tutorial: liteipc_kernel_start: %s\n", err_name(-rc));
+        fprintf(stderr, "tutorial: liteipc_kernel_start: %s\n", liteipc_errno_name(-rc));
         return 1;
     }
     t.out = open_memstream(&text, &len);
