@@ -13,16 +13,19 @@
  * it with the committed one), so nothing in it may depend on timing. Every step is taken in
  * turn: an actor waits for its turn (a counter in struct tut) and, before acting, for the
  * tasks it talks to to be parked in a receive, which it learns from the kernel's own events
- * (a subscriber). No sleep: the only times that matter are the shrunk reply timeouts of the
- * "timeout" and "death" scenarios, and there the late actions wait for the timeout to happen.
- * Every outcome the tutorial describes is checked here: a scenario fails (exit status 1, a
- * message on stderr) when the kernel answers anything else.
+ * (a subscriber). No sleep, and no timeout that a slow host could reach: every kernel runs in
+ * virtual time, with the device's 5 s reply timeout, and its clock moves only where a
+ * scenario's "clock" (this program's main thread) moves it, at a point of the story: the
+ * "timeout" and "death" scenarios. So a deadline passes in no wall time, and only when every
+ * step before it has been taken.
+ * Every outcome the tutorial describes is checked here, the kernel's time of the timed steps
+ * included (the events' time_ns): a scenario fails (exit status 1, a message on stderr) when
+ * the kernel answers anything else.
  */
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE /* strerrorname_np */
-#endif
+#define _POSIX_C_SOURCE 200809L /* open_memstream */
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -42,11 +45,22 @@
 #define BIG_MSG 2000u        /* fits once in an empty one-page pool, not twice */
 #define SM_MAX_MSG_SIZE 256u /* IPC_SET_CMS argument, as samgr uses */
 #define WATCHDOG_SECONDS 60  /* a hang is a bug: fail loudly instead of waiting forever */
+#define SECOND_NS 1000000000ull
+#define REPLY_TIMEOUT_NS (5 * SECOND_NS) /* the device's: reply_timeout_ms' default, 5000 */
+#define NEVER UINT64_MAX     /* the time of what has not happened */
 
 /* Request codes of the ServiceManager (handle 0). */
 enum { SM_REGISTER = 1, SM_LOOKUP = 2, SM_LOOKUP_SVC = 3 };
 
 struct tut;
+
+/* The kernel's time (event time_ns) of what befell a task last; NEVER if nothing did. */
+struct times {
+    uint64_t sent;      /* it queued a message */
+    uint64_t timed_out; /* its synchronous wait ended with ETIME */
+    uint64_t refused;   /* one of its commands was refused */
+    uint64_t died;      /* it ended */
+};
 
 struct actor {
     struct tut *t;
@@ -75,8 +89,10 @@ struct tut {
     unsigned deaths[MAX_TIDS];
     unsigned lives[MAX_TIDS];   /* as src/trace.c: a TID reused after a death is T8_2 */
     uint32_t sending[MAX_TIDS]; /* IpcContent flags of the task's ioctl in progress, + 1 */
+    struct times at[MAX_TIDS];
     struct actor actors[MAX_ACTORS];
     int nactors;
+    struct actor clock;         /* the main thread, when it moves the clock (not a task) */
 };
 
 /* ---- failures -------------------------------------------------------------------------------- */
@@ -99,19 +115,12 @@ static void fail(struct actor *a, const char *fmt, ...)
     pthread_mutex_unlock(&t->lock);
 }
 
-static const char *err_name(int err)
-{
-    const char *n = err ? strerrorname_np(err) : "success";
-
-    return n ? n : "an unknown error";
-}
-
 /* Check that a device call gave want (0 or a positive errno); rc is 0 or -errno. */
 static bool expect(struct actor *a, int rc, int want, const char *what)
 {
     if (-rc == want)
         return true;
-    fail(a, "%s: %s, expected %s", what, err_name(-rc), err_name(want));
+    fail(a, "%s: %s, expected %s", what, liteipc_errno_name(-rc), liteipc_errno_name(want));
     return false;
 }
 
@@ -207,6 +216,8 @@ static void on_event(const liteipc_event *ev, void *ctx)
     switch (ev->type) {
     case LITEIPC_EV_MSG_WRITTEN:
     case LITEIPC_EV_DROP_ON_WRITE:
+        if (ev->type == LITEIPC_EV_MSG_WRITTEN && src >= 0)
+            t->at[src].sent = ev->time_ns;
         if (ev->type == LITEIPC_EV_MSG_WRITTEN && dst >= 0)
             t->parked[dst] = false; /* it wakes (a dropped message re-parks it: RECV_WAIT) */
         if (src >= 0 && t->sending[src]) {
@@ -234,12 +245,20 @@ static void on_event(const liteipc_event *ev, void *ctx)
         break;
     case LITEIPC_EV_RECV_TIMEOUT:
     case LITEIPC_EV_RECV_KILLED:
-        if (dst >= 0)
-            t->parked[dst] = false;
+        if (dst < 0)
+            break;
+        t->parked[dst] = false;
+        if (ev->type == LITEIPC_EV_RECV_TIMEOUT)
+            t->at[dst].timed_out = ev->time_ns;
+        break;
+    case LITEIPC_EV_REFUSED:
+        if (src >= 0)
+            t->at[src].refused = ev->time_ns;
         break;
     case LITEIPC_EV_TASK_DEATH:
         if (src < 0)
             break;
+        t->at[src].died = ev->time_ns;
         t->deaths[src]++;
         t->lives[src]++;
         t->parked[src] = false;
@@ -392,6 +411,39 @@ static bool become_ipc_thread(struct actor *a)
         return false;
     }
     return true;
+}
+
+/* ---- the clock: the kernel's virtual time, moved by the main thread ------------------------- */
+
+/* Move the clock to the earliest deadline, which must be want_ns away. The tasks it ends have
+   been completed, and their events delivered, when this returns. */
+static bool advance_to_next(struct actor *c, int64_t want_ns)
+{
+    int64_t moved = liteipc_time_advance_to_next(c->t->k);
+
+    if (moved < 0)
+        return expect(c, (int)moved, 0, "liteipc_time_advance_to_next");
+    if (moved == want_ns)
+        return true;
+    fail(c, "the next deadline was %" PRId64 " ns away, expected %" PRId64, moved, want_ns);
+    return false;
+}
+
+/* Check that the kernel's clock read want_ns when *when happened (an event's time_ns). */
+static bool expect_at(struct actor *c, const uint64_t *when, uint64_t want_ns, const char *what)
+{
+    uint64_t got;
+
+    pthread_mutex_lock(&c->t->lock);
+    got = *when;
+    pthread_mutex_unlock(&c->t->lock);
+    if (got == want_ns)
+        return true;
+    if (got == NEVER)
+        fail(c, "%s never happened, expected at %" PRIu64 " ns", what, want_ns);
+    else
+        fail(c, "%s at %" PRIu64 " ns, expected at %" PRIu64 " ns", what, got, want_ns);
+    return false;
 }
 
 /* ---- a small ServiceManager ------------------------------------------------------------------ */
@@ -722,14 +774,16 @@ static void pool_svc(struct actor *a)
 {
     const IpcMsg *held = NULL, *msg = NULL;
 
+    if (!service_begins(a))
+        return;
     /* One pool per process, mapped once: a second mmap is refused (the driver's EEXIST, which
-       mmap reports as ENOMEM). */
+       mmap reports as ENOMEM). In its turn, so that its note comes after IPC_SET_CMS. */
     if (liteipc_mmap(a->t->k, NULL, SMALL_POOL, PROT_READ, MAP_PRIVATE, a->fd, 0) !=
             MAP_FAILED || errno != ENOMEM) {
         fail(a, "a second mmap should fail with ENOMEM");
         return;
     }
-    if (!service_begins(a) || !expect(a, receive(a, &held, NULL), 0, "RECV"))
+    if (!expect(a, receive(a, &held, NULL), 0, "RECV"))
         return;
     /* The message, header and data, was written into this process's own pool. */
     if ((const char *)held < a->pool || (const char *)held->data + held->dataSz >
@@ -804,8 +858,10 @@ static void timeout_svc(struct actor *a)
 {
     const IpcMsg *msg = NULL;
 
-    if (!service_begins(a) || !expect(a, receive(a, &msg, NULL), 0, "RECV") || !turn(a, 4) ||
-        !expect(a, answer(a, msg, "late", 4), ETIME, "a late reply"))
+    if (!service_begins(a) || !expect(a, receive(a, &msg, NULL), 0, "RECV"))
+        return;
+    next(a); /* turn 4: it holds the request, unanswered; the clock moves */
+    if (!turn(a, 6) || !expect(a, answer(a, msg, "late", 4), ETIME, "a late reply"))
         return;
     next(a);
     linger(a);
@@ -816,8 +872,27 @@ static void timeout_client(struct actor *a)
     if (!turn(a, 3) ||
         !call_expect(a, (uint32_t)find(a->t, "svc")->tid, 1, "are you there", ETIME))
         return;
-    next(a); /* turn 4: the service's late reply */
+    next(a); /* turn 5: the clock moves on */
     linger(a);
+}
+
+/* The request is sent at 0 s. Once svc holds it and client waits for the reply, the clock
+   moves to the call's deadline, 5 s, where the call ends with ETIME; then 1 s more, and svc's
+   reply comes too late. */
+static bool timeout_clock(struct actor *c)
+{
+    struct tut *t = c->t;
+    struct actor *svc = find(t, "svc"), *client = find(t, "client");
+
+    if (!turn(c, 4) || !parked(c, client) || !advance_to_next(c, REPLY_TIMEOUT_NS) ||
+        !turn(c, 5) ||
+        !expect(c, liteipc_time_advance(t->k, SECOND_NS), 0, "liteipc_time_advance"))
+        return false;
+    next(c); /* turn 6: svc's late reply */
+    return turn(c, 7) && expect_at(c, &t->at[client->tid].sent, 0, "client's request") &&
+           expect_at(c, &t->at[client->tid].timed_out, REPLY_TIMEOUT_NS, "client's ETIME") &&
+           expect_at(c, &t->at[svc->tid].refused, REPLY_TIMEOUT_NS + SECOND_NS,
+                     "the refusal of svc's reply");
 }
 
 /* ---- scenario "death": a service task ends --------------------------------------------------- */
@@ -883,6 +958,21 @@ static void death_client(struct actor *a)
     dead(a->t, find(a->t, "client-ipc"));
 }
 
+/* Everything before the timeout happens at 0 s. Once echo has ended (its death notices sent)
+   and client waits in its call, the clock moves to that call's deadline, 5 s: client gets
+   ETIME, and then its process ends, at 5 s. Nothing can time out before echo's end. */
+static bool death_clock(struct actor *c)
+{
+    struct tut *t = c->t;
+    struct actor *echo = find(t, "echo"), *client = find(t, "client");
+
+    return dead(t, echo) && parked(c, client) && advance_to_next(c, REPLY_TIMEOUT_NS) &&
+           dead(t, client) && expect_at(c, &t->at[echo->tid].died, 0, "echo's end") &&
+           expect_at(c, &t->at[client->tid].sent, 0, "client's call") &&
+           expect_at(c, &t->at[client->tid].timed_out, REPLY_TIMEOUT_NS, "client's ETIME") &&
+           expect_at(c, &t->at[client->tid].died, REPLY_TIMEOUT_NS, "client's end");
+}
+
 /* ---- scenarios ------------------------------------------------------------------------------- */
 
 struct role {
@@ -894,7 +984,7 @@ struct role {
 
 struct scenario {
     const char *name;
-    unsigned timeout_ms;  /* 0: the device's 5000 */
+    bool (*clock)(struct actor *c); /* the main thread's part: moves the clock (NULL: never) */
     bool read_notes;
     int end_turn;         /* the diagram ends when the turn reaches it ... */
     const char *end_dead; /* ... and (if set) this actor's task has died */
@@ -909,21 +999,21 @@ struct scenario {
 #define POOL(name, body, size) {name, body, size, NULL}
 
 static const struct scenario scenarios[] = {
-    {"cms", 0, false, 3, NULL, NULL, {ROLE("app", cms_app), ROLE("SM", cms_sm)}},
-    {"register", 0, false, 1, NULL, NULL, {ROLE("SM", reg_sm), ROLE("echo", reg_echo)}},
-    {"access", 0, false, 3, NULL, NULL,
+    {"cms", NULL, false, 3, NULL, NULL, {ROLE("app", cms_app), ROLE("SM", cms_sm)}},
+    {"register", NULL, false, 1, NULL, NULL, {ROLE("SM", reg_sm), ROLE("echo", reg_echo)}},
+    {"access", NULL, false, 3, NULL, NULL,
      {ROLE("SM", access_sm), ROLE("echo", access_echo), ROLE("client-A", access_client_a),
       ROLE("client-B", access_client_b)}},
-    {"queues", 0, true, 8, NULL, "worker-1",
+    {"queues", NULL, true, 8, NULL, "worker-1",
      {ROLE("SM", queues_sm), ROLE("worker-1", queues_w1),
       THREAD("worker-2", queues_w2, "worker-1"), ROLE("client", queues_client)}},
-    {"pool", 0, true, 7, NULL, NULL,
+    {"pool", NULL, true, 7, NULL, NULL,
      {ROLE("SM", pool_sm), POOL("svc", pool_svc, SMALL_POOL), ROLE("client", pool_client)}},
-    {"calls", 0, false, 4, NULL, NULL,
+    {"calls", NULL, false, 4, NULL, NULL,
      {ROLE("SM", calls_sm), ROLE("echo", calls_echo), ROLE("client", calls_client)}},
-    {"timeout", 200, false, 5, NULL, NULL,
+    {"timeout", timeout_clock, false, 7, NULL, NULL,
      {ROLE("SM", timeout_sm), ROLE("svc", timeout_svc), ROLE("client", timeout_client)}},
-    {"death", 1000, false, 5, "client", NULL,
+    {"death", death_clock, false, 5, "client", NULL,
      {ROLE("SM", death_sm), ROLE("echo", death_echo), ROLE("client", death_client),
       THREAD("client-ipc", death_client_ipc, "client")}},
 };
@@ -939,7 +1029,7 @@ static void *actor_main(void *arg)
     pthread_cond_broadcast(&t->changed);
     pthread_mutex_unlock(&t->lock);
     if (rc < 0)
-        fail(a, "open/mmap: %s", err_name(-rc));
+        fail(a, "open/mmap: %s", liteipc_errno_name(-rc));
     else if (await(t, is_started, 0)) /* the others are known (find) */
         a->body(a);
     if (a->fd >= 0)
@@ -965,7 +1055,7 @@ static bool spawn_all(struct tut *t, const struct scenario *s)
         else
             rc = liteipc_vproc_spawn(t->k, actor_main, a, &a->vp);
         if (rc < 0) {
-            fprintf(stderr, "tutorial: starting %s: %s\n", a->name, err_name(-rc));
+            fprintf(stderr, "tutorial: starting %s: %s\n", a->name, liteipc_errno_name(-rc));
             return false;
         }
         if (!await(t, is_attached, i))
@@ -995,19 +1085,22 @@ static int run(const struct scenario *s, FILE *out)
     int sub = -1, rc;
     bool ok;
 
-    liteipc_config_init(&cfg);
-    if (s->timeout_ms)
-        cfg.reply_timeout_ms = s->timeout_ms;
+    t.clock = (struct actor){.t = &t, .name = "clock", .fd = -1};
+    for (int i = 0; i < MAX_TIDS; i++)
+        t.at[i] = (struct times){NEVER, NEVER, NEVER, NEVER};
+    liteipc_config_init(&cfg); /* the device's values: a 5 s reply timeout */
+    cfg.virtual_time = true;   /* which passes only when s->clock says so */
     rc = liteipc_kernel_start(&cfg, &t.k);
     if (rc < 0) {
-        fprintf(stderr, "tutorial: liteipc_kernel_start: %s\n", err_name(-rc));
+        fprintf(stderr, "tutorial: liteipc_kernel_start: %s\n", liteipc_errno_name(-rc));
         return 1;
     }
     t.out = open_memstream(&text, &len);
     rc = t.out ? liteipc_trace_start(t.k, t.out, &trace) : -errno;
     if (rc == 0)
         sub = liteipc_subscribe(t.k, on_event, &t); /* after the trace: see on_event */
-    ok = rc == 0 && sub >= 0 && spawn_all(&t, s) && await(&t, scenario_done, s->end_turn) &&
+    ok = rc == 0 && sub >= 0 && spawn_all(&t, s) && (!s->clock || s->clock(&t.clock)) &&
+         await(&t, scenario_done, s->end_turn) &&
          (!s->end_dead || dead(&t, find(&t, s->end_dead))) &&
          (!s->end_parked || await(&t, is_parked, find(&t, s->end_parked)->tid));
 
