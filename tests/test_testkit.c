@@ -98,7 +98,7 @@ static int client_fd(liteipc_kernel *k)
     return fd;
 }
 
-/* ---- call, reply, free ------------------------------------------------------------------------ */
+/* ---- call, reply, free ---------------------------------------------------------------------- */
 
 static void tk_call_gets_reply_and_failed_reply(void **state)
 {
