@@ -26,7 +26,6 @@ static void *adder_main(void *arg)
     IpcMsg *req;
     int32_t n;
 
-    LTK_CHECK_OK(ltk_prime_task(k, fd)); /* so that the ServiceManager can see it die */
     LTK_CHECK_OK(ltk_sm_register(k, fd, "adder", NULL));
     if (ltk_recv(k, fd, &req) == 0 && req->dataSz == sizeof(n)) {
         memcpy(&n, req->data, sizeof(n));

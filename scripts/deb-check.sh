@@ -27,14 +27,17 @@ for path in /usr/bin/liteipcd /usr/bin/liteipcctl /usr/lib/libliteipc.a \
             /usr/lib/libliteipc_compat.a /usr/lib/libliteipc_preload.so \
             /usr/include/liteipc/liteipc.h \
             /usr/include/liteipc/lite_ipc.h /usr/include/liteipc/compat.h \
-            /usr/include/liteipc/version.h /usr/share/man/man1/liteipcd.1 \
+            /usr/include/liteipc/version.h /usr/include/liteipc/testkit.h \
+            /usr/share/man/man1/liteipcd.1 \
             /usr/lib/cmake/liteipc/liteipcConfig.cmake \
             /usr/lib/cmake/liteipc/liteipcConfigVersion.cmake \
             /usr/lib/cmake/liteipc/liteipcTargets.cmake \
             /usr/lib/pkgconfig/liteipc.pc /usr/lib/pkgconfig/liteipc-compat.pc \
             /usr/share/doc/liteipc-sim/README.md /usr/share/doc/liteipc-sim/LICENSE \
             /usr/share/doc/liteipc-sim/CHANGELOG.md /usr/share/doc/liteipc-sim/docs/USAGE.md \
+            /usr/share/doc/liteipc-sim/docs/TESTKIT.md \
             /usr/share/doc/liteipc-sim/examples/echo_demo.c \
+            /usr/share/doc/liteipc-sim/examples/cmocka_minimal.c \
             /usr/share/doc/liteipc-sim/examples/multi/sm.c; do
     grep -qx "$path" <<<"$contents" || problem "does not hold $path"
 done
@@ -44,6 +47,13 @@ for pc in liteipc.pc liteipc-compat.pc; do
     text=$(dpkg-deb --fsys-tarfile "$deb" | tar -xOf - "./usr/lib/pkgconfig/$pc")
     grep -qx 'prefix=/usr' <<<"$text" || problem "$pc does not say prefix=/usr"
 done
+
+# The test kit is part of libliteipc.a (<liteipc/testkit.h>).
+lib=$(mktemp)
+dpkg-deb --fsys-tarfile "$deb" | tar -xOf - ./usr/lib/libliteipc.a >"$lib"
+nm --defined-only "$lib" 2>/dev/null | grep -qw ltk_sm_start ||
+    problem "libliteipc.a does not hold the test kit (ltk_sm_start)"
+rm -f "$lib"
 
 [ $fail = 0 ] && echo "deb-check: $deb: fields and $(wc -l <<<"$contents") entries as expected"
 exit $fail

@@ -54,7 +54,7 @@ static void *service_main(void *arg)
     int r;
 
     s->fd = ltk_dev_setup(s->k, LTK_POOL, NULL);
-    r = s->fd < 0 ? s->fd : ltk_prime_task(s->k, s->fd);
+    r = s->fd < 0 ? s->fd : 0;
     for (int i = 0; r == 0 && i < 3 && s->names[i]; i++)
         r = ltk_sm_register(s->k, s->fd, s->names[i], &s->handle);
     ltk_latch_set(&s->ready, r == 0 ? (long)s->handle : r);

@@ -279,8 +279,8 @@ int ltk_wait_cms(liteipc_kernel *k, int fd, unsigned timeout_ms);
  *                      which also grants the ServiceManager access to it, so that its death
  *                      notice reaches the ServiceManager. reply.handle = its handle (its TID).
  *                      -EEXIST (name taken), -ENOSPC (LTK_SM_MAX_SERVICES), the error of
- *                      CMS_GEN_HANDLE. The task must have its IPC state (ltk_prime_task, or
- *                      any receive before) for the grant and the death notice to work.
+ *                      CMS_GEN_HANDLE. The grant (and so the death notice) needs the task's
+ *                      IPC state, which its synchronous call gives it (§1.4).
  *   LTK_SM_LOOKUP      CMS_ADD_ACCESS for the sender's process: reply.handle = the handle.
  *                      -ENOENT, or the error of CMS_ADD_ACCESS.
  *   LTK_SM_UNREGISTER  remove the name. -ENOENT, -EPERM (another process registered it). The
