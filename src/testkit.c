@@ -343,21 +343,37 @@ void ltk_watchdog_disarm(void)
 
 /* ---- leak counts --------------------------------------------------------------------------- */
 
-int ltk_shm_count_ours(void)
+/* Entries of dir for which ours(name) holds; -1 if dir cannot be read. */
+static int count_entries(const char *dir, bool (*ours)(const char *name))
 {
-    DIR *d = opendir("/dev/shm");
+    DIR *d = opendir(dir);
     struct dirent *e;
     int n = 0;
 
     if (!d)
-        return 0;
-    while ((e = readdir(d)) != NULL) {
-        if (strcasestr(e->d_name, "liteipc") || strncmp(e->d_name, "lk-", 3) == 0 ||
-            strncmp(e->d_name, "lk_", 3) == 0)
-            n++;
-    }
+        return -1;
+    while ((e = readdir(d)) != NULL)
+        n += ours(e->d_name);
     closedir(d);
     return n;
+}
+
+static bool liteipc_shm(const char *name)
+{
+    return strcasestr(name, "liteipc") || strncmp(name, "lk-", 3) == 0 ||
+           strncmp(name, "lk_", 3) == 0;
+}
+
+static bool not_dot(const char *name)
+{
+    return name[0] != '.';
+}
+
+int ltk_shm_count_ours(void)
+{
+    int n = count_entries("/dev/shm", liteipc_shm);
+
+    return n < 0 ? 0 : n;
 }
 
 int ltk_memfd_map_count(void)
@@ -377,17 +393,9 @@ int ltk_memfd_map_count(void)
 
 int ltk_fd_count(void)
 {
-    DIR *d = opendir("/proc/self/fd");
-    struct dirent *e;
-    int n = 0;
+    int n = count_entries("/proc/self/fd", not_dot);
 
-    if (!d)
-        return 0;
-    while ((e = readdir(d)) != NULL)
-        if (e->d_name[0] != '.')
-            n++;
-    closedir(d);
-    return n - 1; /* the directory's own descriptor */
+    return n < 1 ? 0 : n - 1; /* the directory's own descriptor */
 }
 
 /* ---- virtual processes the teardown joins ------------------------------------------------- */
