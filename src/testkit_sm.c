@@ -43,7 +43,10 @@ static int msg_name(const IpcMsg *m, char name[LTK_SM_NAME_MAX], bool empty_ok)
 {
     size_t len = m->dataSz;
 
-    if (len > 0 && ((const char *)m->data)[len - 1] == '\0')
+    name[0] = '\0';
+    if (len == 0) /* data may be NULL then */
+        return empty_ok ? 0 : -EINVAL;
+    if (((const char *)m->data)[len - 1] == '\0')
         len--;
     if ((len == 0 && !empty_ok) || len >= LTK_SM_NAME_MAX ||
         memchr(m->data, '\0', len) != NULL)
@@ -339,7 +342,8 @@ static int sm_call(liteipc_kernel *k, int fd, uint32_t code, const char *name, b
         size_t have = (r->dataSz - sizeof(*head)) / sizeof(*list);
         size_t n = (size_t)rc < have ? (size_t)rc : have;
 
-        memcpy(list, (const char *)r->data + sizeof(*head), (n < max ? n : max) * sizeof(*list));
+        memcpy(list, (const char *)r->data + sizeof(*head),
+               (n < max ? n : max) * sizeof(*list));
     }
     ltk_free(k, fd, r);
     return rc;
