@@ -334,7 +334,9 @@ int ltk_sm_unregister(liteipc_kernel *k, int fd, const char *name);
    out), or -errno. */
 int ltk_sm_list(liteipc_kernel *k, int fd, const char *prefix, ltk_sm_entry *out, size_t max);
 /* For a client that may start before the ServiceManager or the service: ltk_wait_cms, then
-   look name up again, after a backoff of 1 ms doubling up to 50 ms, while it is -ENOENT. */
+   look name up again, after a backoff of 1 ms doubling up to 50 ms, while it is -ENOENT.
+   0 and *handle; -ETIMEDOUT (no ServiceManager) or -ENOENT (no such service) at the deadline;
+   or another error of ltk_wait_cms or ltk_sm_lookup. */
 int ltk_sm_wait_service(liteipc_kernel *k, int fd, const char *name, unsigned timeout_ms,
                         uint32_t *handle);
 
