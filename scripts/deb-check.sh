@@ -26,9 +26,9 @@ contents=$(dpkg-deb -c "$deb" | awk '{ print $6 }' | sed 's|^\./|/|')
 for path in /usr/bin/liteipcd /usr/bin/liteipcctl /usr/lib/libliteipc.a \
             /usr/lib/libliteipc_compat.a /usr/lib/libliteipc_preload.so \
             /usr/include/liteipc/liteipc.h \
+            /usr/include/liteipc/testkit.h \
             /usr/include/liteipc/lite_ipc.h /usr/include/liteipc/compat.h \
-            /usr/include/liteipc/version.h /usr/include/liteipc/testkit.h \
-            /usr/share/man/man1/liteipcd.1 \
+            /usr/include/liteipc/version.h /usr/share/man/man1/liteipcd.1 \
             /usr/lib/cmake/liteipc/liteipcConfig.cmake \
             /usr/lib/cmake/liteipc/liteipcConfigVersion.cmake \
             /usr/lib/cmake/liteipc/liteipcTargets.cmake \
@@ -42,12 +42,6 @@ for path in /usr/bin/liteipcd /usr/bin/liteipcctl /usr/lib/libliteipc.a \
     grep -qx "$path" <<<"$contents" || problem "does not hold $path"
 done
 
-# The staged install must have recorded /usr, not CPack's staging directory.
-for pc in liteipc.pc liteipc-compat.pc; do
-    text=$(dpkg-deb --fsys-tarfile "$deb" | tar -xOf - "./usr/lib/pkgconfig/$pc")
-    grep -qx 'prefix=/usr' <<<"$text" || problem "$pc does not say prefix=/usr"
-done
-
 # The test kit is part of libliteipc.a (<liteipc/testkit.h>).
 lib=$(mktemp)
 dpkg-deb --fsys-tarfile "$deb" | tar -xOf - ./usr/lib/libliteipc.a >"$lib"
@@ -55,6 +49,12 @@ dpkg-deb --fsys-tarfile "$deb" | tar -xOf - ./usr/lib/libliteipc.a >"$lib"
 nm --defined-only "$lib" 2>/dev/null | grep -w ltk_sm_start >/dev/null ||
     problem "libliteipc.a does not hold the test kit (ltk_sm_start)"
 rm -f "$lib"
+
+# The staged install must have recorded /usr, not CPack's staging directory.
+for pc in liteipc.pc liteipc-compat.pc; do
+    text=$(dpkg-deb --fsys-tarfile "$deb" | tar -xOf - "./usr/lib/pkgconfig/$pc")
+    grep -qx 'prefix=/usr' <<<"$text" || problem "$pc does not say prefix=/usr"
+done
 
 [ $fail = 0 ] && echo "deb-check: $deb: fields and $(wc -l <<<"$contents") entries as expected"
 exit $fail
