@@ -172,6 +172,8 @@ bool ltk_latch_is_set(ltk_latch *l)
 
 /* ---- event recorder ------------------------------------------------------------------------- */
 
+_Static_assert(LITEIPC_EV_REFUSED < LTK_EV_TYPES, "LTK_EV_TYPES must count every event type");
+
 /* On the broker thread: quick, and never calls the device. */
 static void ev_sink(const liteipc_event *ev, void *ctx)
 {
