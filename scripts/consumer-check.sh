@@ -8,7 +8,7 @@
 #
 # Checks, as C11 and as C++11, with -Wall -Wextra -Wpedantic -Werror:
 #   1. find_package(liteipc) + liteipc::liteipc (a standalone CMake project), run with CTest;
-#   2. cc/c++ with `pkg-config --cflags --libs liteipc`, run;
+#   2. cc/c++ with `pkg-config --cflags --libs liteipc`, run (and the test kit's consumer);
 #   and where the compat layer is installed, the same for unchanged device code with
 #   liteipc::compat and `pkg-config --libs liteipc-compat`, run against the installed liteipcd.
 set -euo pipefail
@@ -48,6 +48,10 @@ ${CC:-cc} -std=c11 "${warn[@]}" "$src/consumer.c" -o "$out/consumer_c_pc" "${fla
 ${CXX:-c++} -std=c++11 "${warn[@]}" "$src/consumer.cpp" -o "$out/consumer_cxx_pc" "${flags[@]}"
 "$out/consumer_c_pc"
 "$out/consumer_cxx_pc"
+${CC:-cc} -std=c11 "${warn[@]}" "$src/consumer_testkit.c" -o "$out/consumer_testkit_pc" \
+    "${flags[@]}"
+tk_daemon=$(find "$prefix" -path '*/bin/liteipcd' -print -quit)
+env ${tk_daemon:+LITEIPCD="$tk_daemon"} "$out/consumer_testkit_pc" "consumer-testkit-pc-$$"
 if pkg-config --exists liteipc-compat; then
     echo "  liteipc-compat: $(pkg-config --cflags --libs liteipc-compat)"
     read -r -a flags <<<"$(pkg-config --cflags --libs liteipc-compat)"

@@ -5,7 +5,8 @@
 # daemon not on PATH:
 #   1. an unmodified device program (plain open/mmap/ioctl, linked with nothing of ours) under
 #      the installed shim (LD_PRELOAD=<libdir>/libliteipc_preload.so);
-#   2. a program linked with the installed libliteipc.a that calls attach_or_start;
+#   2. a program linked with the installed libliteipc.a that calls attach_or_start, and one that
+#      also uses the test kit (<liteipc/testkit.h>) on that kernel;
 # each must start the installation's own liteipcd, which must exit once unused. Then, with the
 # daemon moved away, the error must name the places tried and $LITEIPCD.
 #
@@ -40,7 +41,9 @@ ${CC:-cc} -std=c11 -Wall -Wextra -Werror -I"$prefix/include" tests/consumer/cons
 read -r -a flags <<<"$(PKG_CONFIG_PATH=$pcdir pkg-config --cflags --libs liteipc)"
 ${CC:-cc} -std=c11 -Wall -Wextra -Werror tests/consumer/consumer_attach.c -o "$work/attach" \
     "${flags[@]}"
-ok "device (no liteipc linked) and attach (libliteipc.a)"
+${CC:-cc} -std=c11 -Wall -Wextra -Werror tests/consumer/consumer_testkit.c -o "$work/testkit" \
+    "${flags[@]}"
+ok "device (no liteipc linked), attach and testkit (libliteipc.a)"
 
 # run NAME CMD...: with a private device name, no $LITEIPCD, a PATH without the prefix; then
 # the daemon started for NAME must exit by itself (it serves no one).
@@ -60,6 +63,10 @@ run "adopt-shim-$$" env LD_PRELOAD="$preload" "$work/device" &&
 step "a program linked with the installed library calls attach_or_start"
 run "adopt-attach-$$" "$work/attach" "adopt-attach-$$" &&
     ok "the library found the bin directory recorded at install; the daemon exited once unused"
+
+step "the test kit: its ServiceManager, a service and a client on attach_or_start's daemon"
+run "adopt-testkit-$$" "$work/testkit" "adopt-testkit-$$" &&
+    ok "the kit works from the installed library alone; the daemon exited once unused"
 
 step "no daemon: the error names every place tried and \$LITEIPCD"
 mv "$prefix/bin/liteipcd" "$work/liteipcd.away"

@@ -26,6 +26,7 @@ contents=$(dpkg-deb -c "$deb" | awk '{ print $6 }' | sed 's|^\./|/|')
 for path in /usr/bin/liteipcd /usr/bin/liteipcctl /usr/lib/libliteipc.a \
             /usr/lib/libliteipc_compat.a /usr/lib/libliteipc_preload.so \
             /usr/include/liteipc/liteipc.h \
+            /usr/include/liteipc/testkit.h \
             /usr/include/liteipc/lite_ipc.h /usr/include/liteipc/compat.h \
             /usr/include/liteipc/version.h /usr/share/man/man1/liteipcd.1.gz \
             /usr/share/man/man1/liteipcctl.1.gz \
@@ -36,10 +37,20 @@ for path in /usr/bin/liteipcd /usr/bin/liteipcctl /usr/lib/libliteipc.a \
             /usr/share/doc/liteipc-sim/README.md /usr/share/doc/liteipc-sim/LICENSE \
             /usr/share/doc/liteipc-sim/copyright \
             /usr/share/doc/liteipc-sim/CHANGELOG.md /usr/share/doc/liteipc-sim/docs/USAGE.md \
+            /usr/share/doc/liteipc-sim/docs/TESTKIT.md \
             /usr/share/doc/liteipc-sim/examples/echo_demo.c \
+            /usr/share/doc/liteipc-sim/examples/cmocka_minimal.c \
             /usr/share/doc/liteipc-sim/examples/multi/sm.c; do
     grep -qx "$path" <<<"$contents" || problem "does not hold $path"
 done
+
+# The test kit is part of libliteipc.a (<liteipc/testkit.h>).
+lib=$(mktemp)
+dpkg-deb --fsys-tarfile "$deb" | tar -xOf - ./usr/lib/libliteipc.a >"$lib"
+# (grep reads everything: with -q, nm would die of SIGPIPE and fail the pipeline.)
+nm --defined-only "$lib" 2>/dev/null | grep -w ltk_sm_start >/dev/null ||
+    problem "libliteipc.a does not hold the test kit (ltk_sm_start)"
+rm -f "$lib"
 
 # The staged install must have recorded /usr, not CPack's staging directory.
 for pc in liteipc.pc liteipc-compat.pc; do

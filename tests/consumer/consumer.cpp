@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 // consumer.cpp - uses an installed liteipc-sim from C++: the same steps as consumer.c.
 #include <liteipc/liteipc.h>
+#include <liteipc/testkit.h> // C++-clean too: its errno names are used below
 
 #include <cerrno>
 #include <cstdio>
@@ -64,7 +65,7 @@ int main()
     rc = liteipc_kernel_stop(kernel.k);
     kernel.k = nullptr;
     if (rc < 0) {
-        std::fprintf(stderr, "consumer (C++): liteipc_kernel_stop: %s\n", std::strerror(-rc));
+        std::fprintf(stderr, "consumer (C++): liteipc_kernel_stop: %s\n", ltk_errname(rc));
         return 1;
     }
     std::printf("consumer (C++): liteipc %s, driver version %d.%d\n", LITEIPC_VERSION_STRING,

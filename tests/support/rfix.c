@@ -26,30 +26,6 @@ const char *r_preload_path(void)
     return R_PRELOAD_PATH;
 }
 
-/* ---- watchdog ------------------------------------------------------------------------------- */
-
-static void watchdog_fired(int sig)
-{
-    static const char msg[] = "\n[rfix] watchdog: the test ran longer than T_WATCHDOG_S; "
-                              "aborting the test binary\n";
-    (void)sig;
-    if (write(2, msg, sizeof(msg) - 1) < 0) {
-        /* nothing more to do */
-    }
-    _exit(99);
-}
-
-static void watchdog_arm(void)
-{
-    struct sigaction sa;
-
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = watchdog_fired;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGALRM, &sa, NULL);
-    alarm(T_WATCHDOG_S);
-}
-
 /* ---- fixture ---------------------------------------------------------------------------------- */
 
 static int setup_common(void **state, bool serve, unsigned timeout_ms)
@@ -67,7 +43,7 @@ static int setup_common(void **state, bool serve, unsigned timeout_ms)
     c->t->ev = c->ev = calloc(1, sizeof(*c->ev));
     if (!c->ev)
         return -1;
-    watchdog_arm();
+    ltk_watchdog_arm(T_WATCHDOG_S);
     t_fail_reset();
     shm = t_shm_count_ours();
     if (shm != 0) {
@@ -151,7 +127,7 @@ int r_teardown(void **state)
     }
     free(c);
     *state = NULL;
-    alarm(0);
+    ltk_watchdog_disarm();
     return rc;
 }
 

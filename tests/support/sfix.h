@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * sfix.h - fixtures and helpers for the full-stack tests (kernel + broker + virtual and forked
- * processes), through the public API only (<liteipc/liteipc.h>).
+ * processes), through the public API only. The fixture, latch, event recorder, watchdog and
+ * device helpers are the installed test kit's (<liteipc/testkit.h>); this header gives them the
+ * names the tests use, with the device's -1/errno convention for the device helpers, and keeps
+ * what only this project's tests need (actors, the generic service t_svc, fill patterns).
  *
  * Threads other than the CMocka test thread must not use cmocka's assert_* (they longjmp into
  * the test thread's context). They use T_CHECK*, which records the first failure; the test
@@ -27,15 +30,13 @@
 #include <cmocka.h>
 
 #include <liteipc/liteipc.h>
+#include <liteipc/testkit.h>
 
-/* Bound of every wait for something that must happen promptly (generous: loaded 2-core CI). */
-#define T_WAIT_MS 10000u
-/* A test binary whose current test runs longer than this is killed by the watchdog. */
-#define T_WATCHDOG_S 40u
-/* The shrunk reply timeout of t_setup_fast. */
-#define T_FAST_TIMEOUT_MS 150u
-/* A pool size for most tests. */
-#define T_POOL 65536u
+/* The kit's bounds (see <liteipc/testkit.h>), under the names the tests have always used. */
+#define T_WAIT_MS LTK_WAIT_MS
+#define T_WATCHDOG_S LTK_WATCHDOG_S
+#define T_FAST_TIMEOUT_MS LTK_FAST_TIMEOUT_MS
+#define T_POOL LTK_POOL
 /* maxMsgSize the tests' ServiceManagers register with (no limit in practice). */
 #define T_CMS_BIG 65536u
 
@@ -49,12 +50,20 @@ enum {
 
 /* ---- failures recorded by threads ---------------------------------------------------------- */
 
-void t_fail_record(const char *file, int line, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-bool t_failed(void);
-void t_fail_reset(void);
+#define t_fail_record ltk_fail_record
+static inline bool t_failed(void)
+{
+    return ltk_failures(NULL, 0) != 0;
+}
+static inline void t_fail_reset(void)
+{
+    ltk_fail_reset();
+}
 /* Fail the current test (test thread only) if any thread recorded a failure. */
-void t_assert_threads_ok(void);
+static inline void t_assert_threads_ok(void)
+{
+    LTK_ASSERT_THREADS_OK();
+}
 
 #define T_CHECK(cond)                                                                      \
     do {                                                                                   \
@@ -113,83 +122,123 @@ void t_assert_threads_ok(void);
                      t_errname(t_e_));                                                     \
     } while (0)
 
-const char *t_errname(int e);
+static inline const char *t_errname(int e)
+{
+    return ltk_errname(e);
+}
 
 /* ---- latches: one value handed from one thread to others ------------------------------------ */
 
-typedef struct t_latch {
-    pthread_mutex_t m;
-    pthread_cond_t c;
-    int set;
-    long value;
-} t_latch;
+typedef ltk_latch t_latch;
 
-void t_latch_init(t_latch *l);
-void t_latch_destroy(t_latch *l);
-void t_latch_set(t_latch *l, long value);
+static inline void t_latch_init(t_latch *l)
+{
+    ltk_latch_init(l);
+}
+static inline void t_latch_destroy(t_latch *l)
+{
+    ltk_latch_destroy(l);
+}
+static inline void t_latch_set(t_latch *l, long value)
+{
+    ltk_latch_set(l, value);
+}
 /* 0 and *value (may be NULL) once set, or -ETIMEDOUT after timeout_ms. */
-int t_latch_wait(t_latch *l, long *value, unsigned timeout_ms);
-bool t_latch_is_set(t_latch *l);
+static inline int t_latch_wait(t_latch *l, long *value, unsigned timeout_ms)
+{
+    return ltk_latch_wait(l, value, timeout_ms);
+}
+static inline bool t_latch_is_set(t_latch *l)
+{
+    return ltk_latch_is_set(l);
+}
 
 /* ---- event recorder ------------------------------------------------------------------------- */
 
-#define T_EV_TYPES (LITEIPC_EV_REFUSED + 1)
-#define T_EV_TIDS 128
-#define T_EV_LOG_MAX 8192
+#define T_EV_TYPES LTK_EV_TYPES
+#define T_EV_TIDS LTK_EV_TIDS
+#define T_EV_LOG_MAX LTK_EV_LOG_MAX
+typedef ltk_evrec t_evrec;
 
-typedef struct t_evrec {
-    pthread_mutex_t m;
-    pthread_cond_t c;
-    liteipc_kernel *k;
-    int sub_id; /* -1: not subscribed */
-    unsigned by_dst[T_EV_TYPES][T_EV_TIDS];
-    unsigned by_src[T_EV_TYPES][T_EV_TIDS];
-    unsigned total[T_EV_TYPES];
-    size_t nlog;    /* events in log */
-    size_t dropped; /* events not logged (log full); still counted */
-    liteipc_event log[T_EV_LOG_MAX];
-} t_evrec;
-
-int t_evrec_start(t_evrec *r, liteipc_kernel *k); /* 0 or -errno */
-void t_evrec_stop(t_evrec *r);
+static inline int t_evrec_start(t_evrec *r, liteipc_kernel *k) /* 0 or -errno */
+{
+    return ltk_evrec_start(r, k);
+}
+static inline void t_evrec_stop(t_evrec *r)
+{
+    ltk_evrec_stop(r);
+}
 /* Events of type with dst_tid == tid (tid -1: any). */
-unsigned t_ev_count(t_evrec *r, liteipc_event_type type, int tid);
+static inline unsigned t_ev_count(t_evrec *r, liteipc_event_type type, int tid)
+{
+    return ltk_ev_count(r, type, tid);
+}
 /* Events of type with src_tid == tid. */
-unsigned t_ev_count_src(t_evrec *r, liteipc_event_type type, int tid);
+static inline unsigned t_ev_count_src(t_evrec *r, liteipc_event_type type, int tid)
+{
+    return ltk_ev_count_src(r, type, tid);
+}
 /* Wait until t_ev_count(type, tid) >= min. 0, or -ETIMEDOUT. */
-int t_ev_wait(t_evrec *r, liteipc_event_type type, int tid, unsigned min, unsigned timeout_ms);
-int t_ev_wait_src(t_evrec *r, liteipc_event_type type, int tid, unsigned min,
-                  unsigned timeout_ms);
+static inline int t_ev_wait(t_evrec *r, liteipc_event_type type, int tid, unsigned min,
+                            unsigned timeout_ms)
+{
+    return ltk_ev_wait(r, type, tid, min, timeout_ms);
+}
+static inline int t_ev_wait_src(t_evrec *r, liteipc_event_type type, int tid, unsigned min,
+                                unsigned timeout_ms)
+{
+    return ltk_ev_wait_src(r, type, tid, min, timeout_ms);
+}
 /* Copy out logged events (in order) of type (-1: any) whose dst or src is tid (-1: any). */
-size_t t_ev_collect(t_evrec *r, int type, int tid, liteipc_event *out, size_t max);
+static inline size_t t_ev_collect(t_evrec *r, int type, int tid, liteipc_event *out, size_t max)
+{
+    return ltk_ev_collect(r, type, tid, out, max);
+}
 
 /* ---- per-test fixture ------------------------------------------------------------------------ */
 
-typedef struct t_ctx {
-    liteipc_kernel *k; /* NULL once a test stopped it itself (t_kernel_stop_now) */
-    liteipc_config cfg;
-    t_evrec *ev;
-    int shm_before;
-    int memfd_before;
-    int fds_before;
-} t_ctx;
+typedef ltk_fixture t_ctx;
 
 /* CMocka setups: a fresh kernel with the device's defaults / with reply_timeout_ms shrunk. */
-int t_setup(void **state);
-int t_setup_fast(void **state);
-int t_setup_with(void **state, const liteipc_config *cfg);
+static inline int t_setup(void **state)
+{
+    return ltk_setup(state);
+}
+static inline int t_setup_fast(void **state)
+{
+    return ltk_setup_fast(state);
+}
+static inline int t_setup_with(void **state, const liteipc_config *cfg)
+{
+    return ltk_setup_with(state, cfg);
+}
 /* Stop the kernel (unless the test did), check nothing leaked, check thread failures. */
-int t_teardown(void **state);
+static inline int t_teardown(void **state)
+{
+    return ltk_teardown(state);
+}
 /* For tests of kernel stop: unsubscribe the recorder and stop the kernel now. */
-int t_kernel_stop_now(t_ctx *c);
+static inline int t_kernel_stop_now(t_ctx *c)
+{
+    return ltk_kernel_stop_now(c);
+}
 
-/* Entries of /dev/shm that belong to liteipc (name contains "liteipc" or "lk-"). */
-int t_shm_count_ours(void);
-/* Mappings of liteipc memory files (/proc/self/maps "memfd:liteipc"), and open descriptors. */
-int t_memfd_map_count(void);
-int t_fd_count(void);
+static inline int t_shm_count_ours(void)
+{
+    return ltk_shm_count_ours();
+}
+static inline int t_memfd_map_count(void)
+{
+    return ltk_memfd_map_count();
+}
+static inline int t_fd_count(void)
+{
+    return ltk_fd_count();
+}
 
 /* ---- device helpers (any thread; return what the device returns: -1 with errno) ------------- */
+/* The kit's helpers (ltk_call...) with the device's convention: ltk_ results below 0 become -1
+   with errno set. */
 
 /* open(O_RDWR) + mmap(pool_size, PROT_READ, MAP_PRIVATE). fd, or -1 (errno). *pool optional. */
 int t_dev_setup(liteipc_kernel *k, size_t pool_size, void **pool);
