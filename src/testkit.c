@@ -17,32 +17,6 @@
 
 #include "testkit_int.h"
 
-/* ---- errors ------------------------------------------------------------------------------- */
-
-#define LTK_ERRNOS(X)                                                                      \
-    X(EPERM) X(ENOENT) X(ESRCH) X(EINTR) X(EIO) X(E2BIG) X(ENOEXEC) X(EBADF) X(ECHILD)     \
-    X(EAGAIN) X(ENOMEM) X(EACCES) X(EFAULT) X(EBUSY) X(EEXIST) X(ENODEV) X(EINVAL)         \
-    X(ENFILE) X(EMFILE) X(ENOTTY) X(ENOSPC) X(ESPIPE) X(EPIPE) X(ERANGE) X(ENOSYS)         \
-    X(ETIME) X(EPROTO) X(EOVERFLOW) X(EUSERS) X(ECONNREFUSED) X(ESHUTDOWN) X(ETIMEDOUT)    \
-    X(ECANCELED) X(ENOTRECOVERABLE) X(ERFKILL)
-
-const char *ltk_errname(int err)
-{
-    if (err < 0)
-        err = -err;
-    switch (err) {
-    case 0:
-        return "0";
-#define LTK_ERRNO_CASE(e)                                                                  \
-    case e:                                                                                \
-        return #e;
-        LTK_ERRNOS(LTK_ERRNO_CASE)
-#undef LTK_ERRNO_CASE
-    default:
-        return "errno ?";
-    }
-}
-
 /* ---- failures recorded by threads ---------------------------------------------------------- */
 
 static pthread_mutex_t fail_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -172,7 +146,7 @@ bool ltk_latch_is_set(ltk_latch *l)
 
 /* ---- event recorder ------------------------------------------------------------------------- */
 
-_Static_assert(LITEIPC_EV_REFUSED < LTK_EV_TYPES, "LTK_EV_TYPES must count every event type");
+_Static_assert(LITEIPC_EV_INJECTED < LTK_EV_TYPES, "LTK_EV_TYPES must count every event type");
 
 /* On the broker thread: quick, and never calls the device. */
 static void ev_sink(const liteipc_event *ev, void *ctx)
@@ -484,12 +458,12 @@ int ltk_setup_with(void **state, const liteipc_config *cfg)
         liteipc_config_init(&f->cfg);
     rc = liteipc_kernel_start(&f->cfg, &f->k);
     if (rc != 0) {
-        fprintf(stderr, "[liteipc testkit] liteipc_kernel_start: %s\n", ltk_errname(rc));
+        fprintf(stderr, "[liteipc testkit] liteipc_kernel_start: %s\n", liteipc_errno_name(rc));
         goto fail;
     }
     rc = ltk_evrec_start(f->ev, f->k);
     if (rc != 0) {
-        fprintf(stderr, "[liteipc testkit] liteipc_subscribe: %s\n", ltk_errname(rc));
+        fprintf(stderr, "[liteipc testkit] liteipc_subscribe: %s\n", liteipc_errno_name(rc));
         liteipc_kernel_stop(f->k);
         goto fail;
     }
@@ -527,7 +501,7 @@ int ltk_setup_sm(void **state)
     f = *state;
     rc = ltk_sm_start(f->k, &f->sm);
     if (rc != 0) {
-        fprintf(stderr, "[liteipc testkit] ltk_sm_start: %s\n", ltk_errname(rc));
+        fprintf(stderr, "[liteipc testkit] ltk_sm_start: %s\n", liteipc_errno_name(rc));
         ltk_teardown(state);
         return -1;
     }
@@ -562,7 +536,7 @@ int ltk_teardown(void **state)
     if (!f)
         return 0;
     if (f->sm && (r = ltk_sm_stop(f->sm)) != 0) {
-        fprintf(stderr, "[liteipc testkit] ltk_sm_stop: %s\n", ltk_errname(r));
+        fprintf(stderr, "[liteipc testkit] ltk_sm_stop: %s\n", liteipc_errno_name(r));
         rc = -1;
     }
     f->sm = NULL;
@@ -570,7 +544,7 @@ int ltk_teardown(void **state)
         fprintf(stderr, "[liteipc testkit] %d virtual process(es) not joined by the test\n",
                 vprocs_left());
     if (f->k && (r = ltk_kernel_stop_now(f)) != 0) {
-        fprintf(stderr, "[liteipc testkit] liteipc_kernel_stop: %s\n", ltk_errname(r));
+        fprintf(stderr, "[liteipc testkit] liteipc_kernel_stop: %s\n", liteipc_errno_name(r));
         rc = -1;
     }
     /* Processes a failed test left behind: the stop released their blocked calls. */

@@ -407,7 +407,7 @@ static void real_ptr_cms_limit_counts_buffers(void **state)
     for (int i = 0; i < 6; i++)
         if (want[i] ? rep.rc[i] != -1 || rep.err[i] != want[i] : rep.rc[i] != 0)
             fail_msg("send %d: got %d errno %s, expected %s", i, rep.rc[i],
-                     t_errname(rep.err[i]), want[i] ? t_errname(want[i]) : "0");
+                     liteipc_errno_name(rep.err[i]), want[i] ? liteipc_errno_name(want[i]) : "0");
     expect_ptrs(&w, 1, 1, fit1);
     expect_ptrs(&w, 3, 2, fit2);
     expect_ptrs(&w, 5, 1, over1);
@@ -778,7 +778,7 @@ static void real_fd_invalid_in_sender_ebadf(void **state)
     for (int i = 0; i < 3; i++)
         if (rep.rc[i] != -1 || rep.err[i] != EBADF)
             fail_msg("send %d: got %d errno %s, expected EBADF", i, rep.rc[i],
-                     t_errname(rep.err[i]));
+                     liteipc_errno_name(rep.err[i]));
     assert_int_equal(rep.rc[3], 0);
     assert_int_equal(fds1, fds0);
     assert_true(pool0 > 0 && pool0 < IPC_MSG_DATA_SZ_MAX);
@@ -923,7 +923,7 @@ static void real_svc_pass_without_access_eacces(void **state)
     for (int i = 0; i < 2; i++)
         if (rep.rc[i] != -1 || rep.err[i] != EACCES)
             fail_msg("send %d: got %d errno %s, expected EACCES", i, rep.rc[i],
-                     t_errname(rep.err[i]));
+                     liteipc_errno_name(rep.err[i]));
     assert_int_equal(rep.rc[2], 0);
 }
 
@@ -1026,7 +1026,7 @@ static void real_svc_anonymous_token_not_one_einval(void **state)
     for (int i = 0; i < 3; i++)
         if (rep.rc[i] != -1 || rep.err[i] != EINVAL)
             fail_msg("token case %d: got %d errno %s, expected EINVAL", i, rep.rc[i],
-                     t_errname(rep.err[i]));
+                     liteipc_errno_name(rep.err[i]));
     assert_int_equal(rep.rc[3], 0);
 }
 
@@ -1212,7 +1212,8 @@ static void real_flood_from_child_leaves_parent_unchanged(void **state)
     t_assert_threads_ok();
     if (rep.wrong)
         fail_msg("%u of %u sends wrong; first #%u: got %d errno %s, expected %s", rep.wrong,
-                 FLOOD_N, rep.first_wrong, rep.rc, t_errname(rep.err), t_errname(rep.want));
+                 FLOOD_N, rep.first_wrong, rep.rc, liteipc_errno_name(rep.err),
+                 liteipc_errno_name(rep.want));
     assert_true(pool0 > 0 && pool0 < IPC_MSG_DATA_SZ_MAX);
     assert_int_equal(pool1, pool0);
     assert_int_equal(fds1, fds0);
@@ -1341,7 +1342,7 @@ static void send_drain_batch(struct world *w, uint32_t to, int fd)
         om_put(o, HOST_OBJ, o_ptr(buf, sizeof(buf)));
         if (om_send(w->k, w->fd, o) != 0) {
             free(o);
-            fail_msg("send %u: errno %d (%s)", i, errno, t_errname(errno));
+            fail_msg("send %u: errno %d (%s)", i, errno, liteipc_errno_name(errno));
         }
     }
     free(o);
@@ -1476,7 +1477,8 @@ static void run_malformed(t_ctx *c, int kind)
     assert_child_passed(kid_finish(&kd));
     if (rep.wrong)
         fail_msg("variant %u%s: got %d errno %s", rep.first_wrong,
-                 rep.wrong_h0 ? " (handle 0)" : "", rep.wrong_rc, t_errname(rep.wrong_err));
+                 rep.wrong_h0 ? " (handle 0)" : "", rep.wrong_rc,
+                 liteipc_errno_name(rep.wrong_err));
     assert_int_equal(rep.mark_rc, 0);
     assert_true(rep.bad >= 2);
     for (unsigned i = 0; i < rep.good; i++) {

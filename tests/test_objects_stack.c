@@ -208,7 +208,7 @@ static void objects_ptr_bytes_arrive_intact(void **state)
     for (int i = 0; i < 3; i++)
         if (j.rc[i] != 0)
             fail_msg("send of %u bytes: errno %d (%s)", ptr_sizes[i], j.err[i],
-                     t_errname(j.err[i]));
+                     liteipc_errno_name(j.err[i]));
     assert_int_equal(r.got, 3);
 }
 
@@ -428,8 +428,9 @@ static void objects_ptr_bad_buffer_refused(void **state)
     t_assert_threads_ok();
     for (int i = 0; i < 4; i++)
         if (j.rc[i] != -1 || j.err[i] != want[i])
-            fail_msg("object %d: got %d errno %s, expected %s", i, j.rc[i], t_errname(j.err[i]),
-                     t_errname(want[i]));
+            fail_msg("object %d: got %d errno %s, expected %s", i, j.rc[i],
+                     liteipc_errno_name(j.err[i]),
+                     liteipc_errno_name(want[i]));
     assert_int_equal(j.rc[4], 0);
     assert_true(before > 0);
     assert_int_equal(after, before);
@@ -708,7 +709,8 @@ static void objects_fd_invalid_sender_fd_ebadf(void **state)
     t_assert_threads_ok();
     for (int i = 0; i < 3; i++)
         if (j.rc[i] != -1 || j.err[i] != EBADF)
-            fail_msg("send %d: got %d errno %s, expected EBADF", i, j.rc[i], t_errname(j.err[i]));
+            fail_msg("send %d: got %d errno %s, expected EBADF", i, j.rc[i],
+                     liteipc_errno_name(j.err[i]));
     assert_int_equal(j.rc[3], 0);
     assert_int_equal(fds1, fds0);
     assert_true(pool0 > 0);
@@ -906,7 +908,7 @@ static void objects_svc_pass_without_access_eacces(void **state)
     for (int i = 0; i < 2; i++)
         if (p.rc[i] != -1 || p.err[i] != EACCES)
             fail_msg("send %d: got %d errno %s, expected EACCES", i, p.rc[i],
-                     t_errname(p.err[i]));
+                     liteipc_errno_name(p.err[i]));
     assert_int_equal(p.rc[2], 0);
     assert_int_equal(p.first_code, CODE_MARK);
     assert_int_equal(p.probe_rc, -1);
@@ -1123,7 +1125,7 @@ static void objects_svc_anonymous_token_not_one_einval(void **state)
     for (int i = 0; i < 3; i++)
         if (p.rc[i] != -1 || p.err[i] != EINVAL)
             fail_msg("token case %d: got %d errno %s, expected EINVAL", i, p.rc[i],
-                     t_errname(p.err[i]));
+                     liteipc_errno_name(p.err[i]));
     assert_int_equal(p.rc[3], 0);
     assert_int_equal(p.first_code, CODE_MARK);
     /* the failed forms granted nothing: the sender, still alive, stays out of reach */
@@ -1330,7 +1332,8 @@ static void assert_flood_ok(const struct flood *f)
 {
     if (f->wrong)
         fail_msg("%u of %u sends wrong; first #%u: got %d errno %s, expected %s", f->wrong, f->n,
-                 f->first_wrong, f->wrong_rc, t_errname(f->wrong_err), t_errname(f->wrong_want));
+                 f->first_wrong, f->wrong_rc, liteipc_errno_name(f->wrong_err),
+                 liteipc_errno_name(f->wrong_want));
 }
 
 static void assert_meter_equal(const struct meter *mt)
@@ -1634,7 +1637,7 @@ static void send_drain_batch(struct world *w, uint32_t to, int fd)
         om_put(o, HOST_OBJ, o_ptr(buf, sizeof(buf)));
         if (om_send(w->k, w->fd, o) != 0) {
             free(o);
-            fail_msg("send %u: errno %d (%s)", i, errno, t_errname(errno));
+            fail_msg("send %u: errno %d (%s)", i, errno, liteipc_errno_name(errno));
         }
     }
     free(o);
@@ -1795,7 +1798,7 @@ static void run_malformed(t_ctx *c, int kind)
     t_actor_join(&tx);
     if (j.wrong)
         fail_msg("variant %u%s: got %d errno %s", j.first_wrong, j.wrong_h0 ? " (handle 0)" : "",
-                 j.wrong_rc, t_errname(j.wrong_err));
+                 j.wrong_rc, liteipc_errno_name(j.wrong_err));
     assert_true(j.bad >= 2);
     /* only the accepted limit cases arrive, each once by TID and once through handle 0 */
     for (unsigned i = 0; i < j.good; i++) {

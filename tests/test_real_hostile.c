@@ -179,8 +179,8 @@ static void trunc_main(void *arg, int in, int out)
         grow = ftruncate(mfd, (off_t)(maps[i].hi - maps[i].lo) * 2) == 0 ? 0 : errno;
         close(mfd);
         if (shrink != EPERM || grow != EPERM) {
-            h_report(out, "bad %s: shrink %s, grow %s", maps[i].name, t_errname(shrink),
-                     t_errname(grow));
+            h_report(out, "bad %s: shrink %s, grow %s", maps[i].name, liteipc_errno_name(shrink),
+                     liteipc_errno_name(grow));
             h_wait_word(in);
             return;
         }
@@ -337,7 +337,7 @@ static void hostile_clearing_posted_bits_loses_nothing_of_others(void **state)
     t_svc_join(&svc);
     assert_ok(liteipc_close(c->k, fd));
     if (bad)
-        fail_msg("call %u: %s", i, t_errname(bad));
+        fail_msg("call %u: %s", i, liteipc_errno_name(bad));
     /* and not one of those calls was answered only by its caller's periodic check */
     assert_int_equal(atomic_load(&c->k->c.lost_wakes), 0);
 }
@@ -875,7 +875,7 @@ static void hostile_process_harms_nobody(void **state)
         assert_true(sscanf(line, "calls %u failed %u errno %d", &calls, &failed, &err) == 3);
         if (failed)
             fail_msg("client %d: %u of %u calls failed, the first with %s", i + 1, failed, calls,
-                     t_errname(err));
+                     liteipc_errno_name(err));
         client_calls += calls;
         r_say(cl[i], "quit");
         r_assert_exit0(r_wait(cl[i]), "client");

@@ -36,7 +36,7 @@ static void *mmap_pool(liteipc_kernel *k, int fd, size_t len)
         int t_e_ = errno;                                                                  \
         if (t_p_ != MAP_FAILED || t_e_ != (e))                                             \
             fail_msg("%s: got %p errno %d (%s), expected MAP_FAILED %s", #expr, t_p_, t_e_, \
-                     t_errname(t_e_), #e);                                                 \
+                     liteipc_errno_name(t_e_), #e);                                         \
     } while (0)
 
 /* ---- open / close ------------------------------------------------------------------------ */
@@ -53,7 +53,8 @@ static void basic_open_accepts_any_flags(void **state)
     for (int i = 0; i < N; i++) {
         fds[i] = liteipc_open(c->k, LITEIPC_DRIVER, flags[i]);
         if (fds[i] < 0)
-            fail_msg("open with flags %#x: errno %d (%s)", flags[i], errno, t_errname(errno));
+            fail_msg("open with flags %#x: errno %d (%s)", flags[i], errno,
+                     liteipc_errno_name(errno));
         for (int j = 0; j < i; j++)
             assert_int_not_equal(fds[i], fds[j]);
     }

@@ -174,7 +174,7 @@ static void death_notice_answers_sync_call_of_ipc_thread(void **state)
     liteipc_close(c->k, fd);
     t_assert_threads_ok();
     if (rc != 0)
-        fail_msg("call: errno %d (%s), expected the death notice", err, t_errname(err));
+        fail_msg("call: errno %d (%s), expected the death notice", err, liteipc_errno_name(err));
     assert_int_equal(got.type, MT_DEATH_NOTIFY);
     assert_int_equal(got.target.handle, me);
     assert_int_equal(got.target.token, s.tid);

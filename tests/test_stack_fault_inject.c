@@ -25,7 +25,7 @@ static void must_add(liteipc_kernel *k, liteipc_fault f)
     int id = liteipc_fault_add(k, &f);
 
     if (id < 0)
-        fail_msg("liteipc_fault_add: %d (%s)", id, t_errname(-id));
+        fail_msg("liteipc_fault_add: %d (%s)", id, liteipc_errno_name(-id));
 }
 
 /* The logged INJECTED events (up to max). */
@@ -118,7 +118,7 @@ static void inject_kill_service_when_request_queued(void **state)
     t_svc_join(&svc);
     liteipc_close(c->k, fd);
     if (rc != 0)
-        fail_msg("call: errno %d (%s), expected the death notice", err, t_errname(err));
+        fail_msg("call: errno %d (%s), expected the death notice", err, liteipc_errno_name(err));
     assert_int_equal(got.type, MT_DEATH_NOTIFY);
     assert_int_equal(got.target.token, svc.tid);
     assert_int_equal(svc.exit_errno, ERFKILL);

@@ -27,7 +27,7 @@ static uint64_t now_ns(void)
    absurdly longer (a loaded machine may add seconds, a lost wake-up adds forever). */
 #define assert_waited_timeout(ns, timeout_ms)                                              \
     do {                                                                                   \
-        assert_true((ns) + 1000000u >= (uint64_t)(timeout_ms) * 1000000u);                \
+        assert_true((ns) + 1000000u >= (uint64_t)(timeout_ms) * 1000000u);                 \
         assert_true((ns) < (uint64_t)(timeout_ms) * 1000000u + 8000000000u);               \
     } while (0)
 
@@ -1023,7 +1023,8 @@ static void ipc_many_clients_no_pool_leak(void **state)
     t_assert_threads_ok();
     for (int i = 0; i < MANY_CLIENTS; i++) {
         if (j[i].fail_rc != 0)
-            fail_msg("client %d: call %u failed: %s", i, j[i].ok, t_errname(j[i].fail_err));
+            fail_msg("client %d: call %u failed: %s", i, j[i].ok,
+                     liteipc_errno_name(j[i].fail_err));
         assert_int_equal(j[i].ok, MANY_CALLS);
         assert_true(j[i].data_ok);
         assert_int_equal(j[i].big_rc, 0); /* and in each client's small pool */

@@ -135,7 +135,7 @@ static void tk_call_without_grant_is_refused(void **state)
 
     LTK_ASSERT_ERR(ltk_call(f->k, fd, s.handle, 1, NULL, 0, NULL), EACCES);
     LTK_ASSERT_ERR(ltk_send(f->k, fd, s.handle, 1, LITEIPC_FLAG_ONEWAY, NULL, 0), EACCES);
-    assert_string_equal(ltk_errname(-EACCES), "EACCES");
+    assert_string_equal(liteipc_errno_name(-EACCES), "EACCES");
     service_finish(&s, vp);
     ltk_dev_close(f->k, fd);
 }

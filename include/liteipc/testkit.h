@@ -14,7 +14,7 @@
  *
  * Conventions:
  *   - Every ltk_ function returns 0 (or a count, a descriptor, a TID) or a negative errno, and
- *     leaves errno alone unless it says otherwise; ltk_errname gives the errno's name.
+ *     leaves errno alone unless it says otherwise; liteipc_errno_name gives the errno's name.
  *   - The device helpers take the kernel k, as liteipc_ioctl does. k == NULL means this
  *     program's device through the plain system calls open, mmap and ioctl: device code under
  *     the LD_PRELOAD shim or linked with the compat library (or on the real device).
@@ -49,11 +49,6 @@ extern "C" {
 /* The pool size the kit maps (the device's LITE_IPC_POOL_DEFAULT_SIZE). */
 #define LTK_POOL 65536u
 
-/* ---- errors ------------------------------------------------------------------------------- */
-
-/* "EINVAL" for EINVAL or -EINVAL, "0" for 0, "errno N" (a static string) for an unknown one. */
-const char *ltk_errname(int err);
-
 /* ---- failures recorded by threads ----------------------------------------------------------- */
 
 /* Record a failure (any thread): printed on stderr at once, the first one kept. */
@@ -66,14 +61,14 @@ void ltk_fail_reset(void);
 #define LTK_CHECK(cond)                                                                    \
     do {                                                                                   \
         if (!(cond))                                                                       \
-            ltk_fail_record(__FILE__, __LINE__, "check failed: %s", #cond);               \
+            ltk_fail_record(__FILE__, __LINE__, "check failed: %s", #cond);                \
     } while (0)
 
 #define LTK_CHECK_EQ(a, b)                                                                 \
     do {                                                                                   \
         long long ltk_a_ = (long long)(a), ltk_b_ = (long long)(b);                        \
         if (ltk_a_ != ltk_b_)                                                              \
-            ltk_fail_record(__FILE__, __LINE__, "%s == %lld, expected %s == %lld", #a,    \
+            ltk_fail_record(__FILE__, __LINE__, "%s == %lld, expected %s == %lld", #a,     \
                             ltk_a_, #b, ltk_b_);                                           \
     } while (0)
 
@@ -82,8 +77,8 @@ void ltk_fail_reset(void);
     do {                                                                                   \
         long ltk_r_ = (long)(expr);                                                        \
         if (ltk_r_ != 0)                                                                   \
-            ltk_fail_record(__FILE__, __LINE__, "%s: got %ld (%s), expected 0", #expr,    \
-                            ltk_r_, ltk_errname((int)ltk_r_));                             \
+            ltk_fail_record(__FILE__, __LINE__, "%s: got %ld (%s), expected 0", #expr,     \
+                            ltk_r_, liteipc_errno_name((int)ltk_r_));                      \
     } while (0)
 
 /* CMocka test thread only (include <cmocka.h> first). */
@@ -92,7 +87,7 @@ void ltk_fail_reset(void);
         long ltk_r_ = (long)(expr);                                                        \
         if (ltk_r_ != 0)                                                                   \
             fail_msg("%s: got %ld (%s), expected 0", #expr, ltk_r_,                        \
-                     ltk_errname((int)ltk_r_));                                            \
+                     liteipc_errno_name((int)ltk_r_));                                     \
     } while (0)
 
 /* expr (an ltk_ call) must give -e. */
@@ -101,7 +96,7 @@ void ltk_fail_reset(void);
         long ltk_r_ = (long)(expr);                                                        \
         if (ltk_r_ != -(long)(e))                                                          \
             fail_msg("%s: got %ld (%s), expected -%s", #expr, ltk_r_,                      \
-                     ltk_errname((int)ltk_r_), #e);                                        \
+                     liteipc_errno_name((int)ltk_r_), #e);                                 \
     } while (0)
 
 /* Fail the test if any thread recorded a failure. */

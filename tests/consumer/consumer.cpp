@@ -65,7 +65,7 @@ int main()
     rc = liteipc_kernel_stop(kernel.k);
     kernel.k = nullptr;
     if (rc < 0) {
-        std::fprintf(stderr, "consumer (C++): liteipc_kernel_stop: %s\n", ltk_errname(rc));
+        std::fprintf(stderr, "consumer (C++): liteipc_kernel_stop: %s\n", liteipc_errno_name(rc));
         return 1;
     }
     std::printf("consumer (C++): liteipc %s, driver version %d.%d\n", LITEIPC_VERSION_STRING,

@@ -52,7 +52,7 @@ static int run_on_daemon(const char *name)
     int rc = liteipc_kernel_attach_or_start(name, &k);
 
     if (rc < 0) {
-        fprintf(stderr, "consumer (testkit): attach_or_start: %s\n", ltk_errname(rc));
+        fprintf(stderr, "consumer (testkit): attach_or_start: %s\n", liteipc_errno_name(rc));
         return 1;
     }
     LTK_CHECK_OK(ltk_vproc_start(k, client_main, k, &client));

@@ -26,7 +26,8 @@ static void expect(int ok, const char *what, int rc)
 {
     if (ok)
         return;
-    fprintf(stderr, "tk_devcode[%d]: %s (%d, %s)\n", (int)getpid(), what, rc, ltk_errname(rc));
+    fprintf(stderr, "tk_devcode[%d]: %s (%d, %s)\n", (int)getpid(), what, rc,
+            liteipc_errno_name(rc));
     failures++;
 }
 

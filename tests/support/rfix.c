@@ -61,7 +61,7 @@ static int setup_common(void **state, bool serve, unsigned timeout_ms)
         return 0;
     rc = liteipc_kernel_serve(c->name, &c->cfg, &c->k);
     if (rc != 0) {
-        print_error("liteipc_kernel_serve(%s): %d (%s)\n", c->name, rc, t_errname(-rc));
+        print_error("liteipc_kernel_serve(%s): %d (%s)\n", c->name, rc, liteipc_errno_name(-rc));
         return -1;
     }
     c->t->k = c->k;

@@ -144,7 +144,7 @@ liteipc_vproc *t_vproc_start(liteipc_kernel *k, liteipc_thread_fn fn, void *arg)
     int rc = ltk_vproc_start(k, fn, arg, &vp);
 
     if (rc != 0)
-        fail_msg("liteipc_vproc_spawn: %d (%s)", rc, t_errname(-rc));
+        fail_msg("liteipc_vproc_spawn: %d (%s)", rc, liteipc_errno_name(-rc));
     return vp;
 }
 
@@ -154,7 +154,7 @@ void *t_vproc_finish(liteipc_vproc *vp)
     int rc = ltk_vproc_finish(vp, &res);
 
     if (rc != 0)
-        fail_msg("liteipc_vproc_join: %d (%s)", rc, t_errname(-rc));
+        fail_msg("liteipc_vproc_join: %d (%s)", rc, liteipc_errno_name(-rc));
     return res;
 }
 
@@ -197,7 +197,8 @@ static void *actor_main(void *arg)
 
     a->fd = a->open_only ? t_dev_open(a->k) : t_dev_setup(a->k, psz, &pool);
     if (a->fd < 0) {
-        t_fail_record(__FILE__, __LINE__, "actor setup: errno %d (%s)", errno, t_errname(errno));
+        t_fail_record(__FILE__, __LINE__, "actor setup: errno %d (%s)", errno,
+                      liteipc_errno_name(errno));
         t_latch_set(&a->ready, -1);
         return NULL;
     }

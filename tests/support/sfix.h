@@ -68,7 +68,7 @@ static inline void t_assert_threads_ok(void)
 #define T_CHECK(cond)                                                                      \
     do {                                                                                   \
         if (!(cond))                                                                       \
-            t_fail_record(__FILE__, __LINE__, "check failed: %s", #cond);                 \
+            t_fail_record(__FILE__, __LINE__, "check failed: %s", #cond);                  \
     } while (0)
 
 #define T_CHECK_EQ(a, b)                                                                   \
@@ -87,7 +87,7 @@ static inline void t_assert_threads_ok(void)
         int t_e_ = errno;                                                                  \
         if (t_r_ != -1 || t_e_ != (e))                                                     \
             t_fail_record(__FILE__, __LINE__, "%s: got %ld errno %d (%s), expected -1 %s", \
-                          #expr, t_r_, t_e_, t_errname(t_e_), #e);                         \
+                          #expr, t_r_, t_e_, liteipc_errno_name(t_e_), #e);                \
     } while (0)
 
 /* expr must give 0. */
@@ -98,7 +98,7 @@ static inline void t_assert_threads_ok(void)
         int t_e_ = errno;                                                                  \
         if (t_r_ != 0)                                                                     \
             t_fail_record(__FILE__, __LINE__, "%s: got %ld errno %d (%s), expected 0",     \
-                          #expr, t_r_, t_e_, t_errname(t_e_));                             \
+                          #expr, t_r_, t_e_, liteipc_errno_name(t_e_));                    \
     } while (0)
 
 /* Test-thread versions with cmocka messages. */
@@ -109,7 +109,7 @@ static inline void t_assert_threads_ok(void)
         int t_e_ = errno;                                                                  \
         if (t_r_ != -1 || t_e_ != (e))                                                     \
             fail_msg("%s: got %ld errno %d (%s), expected -1 %s", #expr, t_r_, t_e_,       \
-                     t_errname(t_e_), #e);                                                 \
+                     liteipc_errno_name(t_e_), #e);                                        \
     } while (0)
 
 #define assert_ok(expr)                                                                    \
@@ -119,13 +119,8 @@ static inline void t_assert_threads_ok(void)
         int t_e_ = errno;                                                                  \
         if (t_r_ != 0)                                                                     \
             fail_msg("%s: got %ld errno %d (%s), expected 0", #expr, t_r_, t_e_,           \
-                     t_errname(t_e_));                                                     \
+                     liteipc_errno_name(t_e_));                                            \
     } while (0)
-
-static inline const char *t_errname(int e)
-{
-    return ltk_errname(e);
-}
 
 /* ---- latches: one value handed from one thread to others ------------------------------------ */
 
