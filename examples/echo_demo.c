@@ -87,23 +87,6 @@ struct actor {
 
 /* ---- output ---------------------------------------------------------------------------------- */
 
-static const char *errname(int err)
-{
-    switch (err) {
-    case 0: return "OK";
-    case EACCES: return "EACCES";
-    case EEXIST: return "EEXIST";
-    case EFAULT: return "EFAULT";
-    case EINVAL: return "EINVAL";
-    case ENOENT: return "ENOENT";
-    case ENOMEM: return "ENOMEM";
-    case ERFKILL: return "ERFKILL";
-    case ESHUTDOWN: return "ESHUTDOWN";
-    case ETIME: return "ETIME";
-    default: return strerror(err);
-    }
-}
-
 static void say(const struct actor *a, const char *fmt, ...)
 {
     char line[512];
@@ -145,7 +128,7 @@ static void on_event(const liteipc_event *ev, void *ctx)
         snprintf(what, sizeof what, ": %s code %u", msg_type_name((uint32_t)ev->msg.type),
                  ev->msg.code);
     printf("    (trace) %s %s%s%s%s\n", liteipc_event_name(ev->type), who, what,
-           ev->err ? ", " : "", ev->err ? errname(ev->err) : "");
+           ev->err ? ", " : "", ev->err ? liteipc_errno_name(ev->err) : "");
     fflush(stdout);
 }
 
@@ -255,7 +238,7 @@ static void on_step(const liteipc_event *ev, void *ctx)
 
 static void *fail(struct actor *a, struct demo *d, const char *what, int err)
 {
-    say(a, "FAILED: %s: %s", what, errname(err));
+    say(a, "FAILED: %s: %s", what, liteipc_errno_name(err));
     demo_update(d, set_failed, 0);
     return (void *)1;
 }
@@ -452,7 +435,7 @@ static int sm_register(struct sm_state *sm, const IpcMsg *req)
      * new handle to this (the CMS) process takes effect (reference §3.4, §6.2). */
     if (liteipc_ioctl(a->k, a->fd, IPC_CMS_CMD, &cms) < 0) {
         int err = errno;
-        say(a, "   CMS_GEN_HANDLE(task %u) failed: %s", req->taskID, errname(err));
+        say(a, "   CMS_GEN_HANDLE(task %u) failed: %s", req->taskID, liteipc_errno_name(err));
         return answer(a, req, MT_FAILED_REPLY, NULL, 0);
     }
     memcpy(e->name, name, sizeof e->name);
@@ -483,7 +466,7 @@ static int sm_lookup(struct sm_state *sm, const IpcMsg *req)
     if (liteipc_ioctl(a->k, a->fd, IPC_CMS_CMD, &cms) < 0) {
         int err = errno;
         say(a, "   CMS_ADD_ACCESS(task %u, handle %u) failed: %s", req->taskID, e->handle,
-            errname(err));
+            liteipc_errno_name(err));
         return answer(a, req, MT_FAILED_REPLY, NULL, 0);
     }
     say(a, "   CMS_ADD_ACCESS(task %u, handle %u): pid %u may now call it", req->taskID,
@@ -506,7 +489,7 @@ static int sm_shutdown(struct sm_state *sm, const IpcMsg *req)
         say(a, "-> one-way QUIT to '%s' (handle %u)", e->name, e->handle);
         rc = send_oneway(a, e->handle, SVC_QUIT, NULL, 0);
         if (rc < 0) {
-            say(a, "   QUIT to '%s' failed: %s", e->name, errname(-rc));
+            say(a, "   QUIT to '%s' failed: %s", e->name, liteipc_errno_name(-rc));
             e->used = false;
             continue;
         }
@@ -706,7 +689,7 @@ static int lookup(struct actor *a, const char *name)
     if ((rc == 0 || rc == -ENOENT) && !await_idle(a->d, a->d->sm_tid))
         rc = -EIO;
     if (rc < 0) {
-        say(a, "<- %s%s", errname(-rc),
+        say(a, "<- %s%s", liteipc_errno_name(-rc),
             rc == -ENOENT ? ": the SM answered with a FAILED_REPLY" : "");
         return rc;
     }
@@ -726,7 +709,7 @@ static int echo_call_quiet(struct actor *a, uint32_t handle, uint32_t code, cons
     if (rc == 0 && !await_idle(a->d, (int)handle)) /* the handle is the service's TID */
         rc = -EIO;
     if (rc < 0) {
-        say(a, "<- %s", errname(-rc));
+        say(a, "<- %s", liteipc_errno_name(-rc));
         return rc;
     }
     say(a, "<- REPLY '%.*s' from pid %u tid %u", (int)rep->dataSz,
@@ -813,7 +796,7 @@ static int spawn(struct demo *d, liteipc_thread_fn fn, liteipc_vproc **vp, const
     int rc = liteipc_vproc_spawn(d->k, fn, d, vp);
 
     if (rc < 0)
-        fprintf(stderr, "echo_demo: spawning %s: %s\n", what, errname(-rc));
+        fprintf(stderr, "echo_demo: spawning %s: %s\n", what, liteipc_errno_name(-rc));
     return rc;
 }
 
@@ -823,7 +806,7 @@ static bool join(liteipc_vproc *vp, const char *what)
     int rc = liteipc_vproc_join(vp, &result);
 
     if (rc < 0) {
-        fprintf(stderr, "echo_demo: joining %s: %s\n", what, errname(-rc));
+        fprintf(stderr, "echo_demo: joining %s: %s\n", what, liteipc_errno_name(-rc));
         return false;
     }
     return result == NULL;
@@ -848,13 +831,13 @@ static bool shutdown_all(struct demo *d)
 
     rc = actor_attach(&a, d, "main");
     if (rc < 0) {
-        fprintf(stderr, "echo_demo: main: open/mmap: %s\n", errname(-rc));
+        fprintf(stderr, "echo_demo: main: open/mmap: %s\n", liteipc_errno_name(-rc));
         return false;
     }
     say(&a, "-> SHUTDOWN to handle 0");
     rc = call(&a, 0, SM_SHUTDOWN, NULL, 0, &rep);
     if (rc < 0) {
-        say(&a, "<- %s", errname(-rc));
+        say(&a, "<- %s", liteipc_errno_name(-rc));
         actor_detach(&a);
         return false;
     }
@@ -894,7 +877,7 @@ static int drawing_start(struct drawing *w, liteipc_kernel *k, bool preview)
                                              (preview ? LITEIPC_TRACE_PREVIEW : 0u), &w->trace)
                 : -errno;
     if (rc < 0)
-        fprintf(stderr, "echo_demo: %s: %s\n", w->path, errname(-rc));
+        fprintf(stderr, "echo_demo: %s: %s\n", w->path, liteipc_errno_name(-rc));
     return rc;
 }
 
@@ -905,7 +888,7 @@ static bool drawing_stop(struct drawing *w)
     if (w->out && fclose(w->out) != 0 && rc == 0)
         rc = -errno;
     if (rc < 0)
-        fprintf(stderr, "echo_demo: writing %s failed: %s\n", w->path, errname(-rc));
+        fprintf(stderr, "echo_demo: writing %s failed: %s\n", w->path, liteipc_errno_name(-rc));
     return rc == 0;
 }
 
@@ -948,18 +931,18 @@ int main(int argc, char **argv)
 
     rc = liteipc_kernel_start(NULL, &d.k); /* the device's limits and timeouts */
     if (rc < 0) {
-        fprintf(stderr, "echo_demo: liteipc_kernel_start: %s\n", errname(-rc));
+        fprintf(stderr, "echo_demo: liteipc_kernel_start: %s\n", liteipc_errno_name(-rc));
         return 1;
     }
     steps = liteipc_subscribe(d.k, on_step, &d);
     if (steps < 0) {
-        fprintf(stderr, "echo_demo: liteipc_subscribe: %s\n", errname(-steps));
+        fprintf(stderr, "echo_demo: liteipc_subscribe: %s\n", liteipc_errno_name(-steps));
         return give_up(&d);
     }
     if (trace) {
         sub = liteipc_subscribe(d.k, on_event, NULL);
         if (sub < 0)
-            fprintf(stderr, "echo_demo: liteipc_subscribe: %s\n", errname(-sub));
+            fprintf(stderr, "echo_demo: liteipc_subscribe: %s\n", liteipc_errno_name(-sub));
     }
     if (drawing_start(&mermaid, d.k, preview) < 0 || drawing_start(&chrome, d.k, preview) < 0)
         return give_up(&d);
@@ -989,7 +972,7 @@ int main(int argc, char **argv)
     ok = drawing_stop(&chrome) && ok;
     rc = liteipc_kernel_stop(d.k);
     if (rc < 0) {
-        fprintf(stderr, "echo_demo: liteipc_kernel_stop: %s\n", errname(-rc));
+        fprintf(stderr, "echo_demo: liteipc_kernel_stop: %s\n", liteipc_errno_name(-rc));
         ok = false;
     }
     alarm(0);
