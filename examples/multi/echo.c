@@ -26,12 +26,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <liteipc/testkit.h> /* ltk_wait_cms */
+
 #include "common.h"
 #include "proto.h"
 
 #define PROG "liteipc-echo"
 #define TEXT_MAX 256
-#define RETRY_MS 50
 
 struct options {
     const char *service;
@@ -53,45 +54,34 @@ static void sleep_ms(unsigned long ms)
     }
 }
 
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 /*
  * REGISTER our name. Until a ServiceManager has set itself as the CMS every send gives EINVAL:
- * retry that for up to wait_ms. Returns 0 (handle set) or -errno.
+ * then wait for one for up to wait_ms (the test kit's ltk_wait_cms) and register again.
+ * Returns 0 (handle set) or -errno.
  */
 static int register_service(struct echo *e, const struct options *o)
 {
-    uint64_t deadline = now_ms() + o->wait_ms;
-    bool told = false;
+    const IpcMsg *reply;
+    int rc;
 
-    for (;;) {
-        const IpcMsg *reply;
-        int rc;
-
-        rc = node_call(&e->n, 0, SM_REGISTER, o->service, strlen(o->service), &reply);
-        if (rc == 0) {
-            e->handle = msg_u32(reply);
-            note(&e->n, "<- REPLY from the SM: '%s' is handle %u", o->service, e->handle);
-            return node_free(&e->n, reply);
-        }
-        if (rc != -EINVAL || now_ms() >= deadline) {
-            note(&e->n, "<- REGISTER '%s': %s%s", o->service, liteipc_errno_name(-rc),
-                 rc == -ENOENT ? " (FAILED_REPLY: the name is taken)"
-                 : rc == -EINVAL ? " (no ServiceManager: start liteipc-sm)" : "");
-            return rc;
-        }
-        if (!told)
-            note(&e->n, "no ServiceManager yet (EINVAL); retrying for up to %lu ms",
-                 o->wait_ms);
-        told = true;
-        sleep_ms(RETRY_MS);
+    rc = node_call(&e->n, 0, SM_REGISTER, o->service, strlen(o->service), &reply);
+    if (rc == -EINVAL) {
+        note(&e->n, "no ServiceManager yet (EINVAL); waiting for one for up to %lu ms",
+             o->wait_ms);
+        rc = ltk_wait_cms(e->n.k, e->n.fd, (unsigned)o->wait_ms);
+        rc = rc == -ETIMEDOUT ? -EINVAL : rc;
+        if (rc == 0)
+            rc = node_call(&e->n, 0, SM_REGISTER, o->service, strlen(o->service), &reply);
     }
+    if (rc != 0) {
+        note(&e->n, "<- REGISTER '%s': %s%s", o->service, liteipc_errno_name(-rc),
+             rc == -ENOENT ? " (FAILED_REPLY: the name is taken)"
+             : rc == -EINVAL ? " (no ServiceManager: start liteipc-sm)" : "");
+        return rc;
+    }
+    e->handle = msg_u32(reply);
+    note(&e->n, "<- REPLY from the SM: '%s' is handle %u", o->service, e->handle);
+    return node_free(&e->n, reply);
 }
 
 /* One request: 0 to go on, 1 to stop, or -errno. */
