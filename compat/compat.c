@@ -426,6 +426,15 @@ static int dev_munmap(void *addr, size_t len)
 
 /* ---- the interposed functions ------------------------------------------------------------------ */
 
+/*
+ * Linked from libliteipc_compat.a, this file must be in the program even when none of the
+ * program's own objects calls open, mmap or ioctl (its device calls may come from a library
+ * listed after the archive, like the test kit inside libliteipc.a) and when a sanitizer's
+ * runtime, linked first, defines them too. The package asks the linker for this symbol
+ * (--undefined), which pulls the whole file in.
+ */
+SHIM_EXPORT const char liteipc_compat_linked = 1;
+
 /* The mode argument of an open, present only with O_CREAT or O_TMPFILE. */
 #define OPEN_MODE(flags, last, mode)                                                       \
     do {                                                                                   \
