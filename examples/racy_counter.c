@@ -67,7 +67,8 @@ static void think(unsigned us)
     clock_gettime(CLOCK_MONOTONIC, &t0);
     do
         clock_gettime(CLOCK_MONOTONIC, &t);
-    while (us && (t.tv_sec - t0.tv_sec) * 1000000 + (t.tv_nsec - t0.tv_nsec) / 1000 < us);
+    while (us && (int64_t)(t.tv_sec - t0.tv_sec) * 1000000 + (t.tv_nsec - t0.tv_nsec) / 1000 <
+                     (int64_t)us);
 }
 
 /* Open the device and map the pool (unless *mapped: a process maps it once); the descriptor

@@ -26,6 +26,7 @@ typedef struct {
     uint32_t fd_pending_max, conn_user_max;
     uint32_t virtual_time;
     uint32_t deterministic, sched_stall_ms;
+    uint32_t pad_; /* the padding an LP64 build puts before the u64 (a 32-bit one does not) */
     uint64_t sched_seed;
 } wire_lp64;
 
@@ -65,7 +66,7 @@ static size_t wire_of(bool lp64, unsigned char *out)
         wire_lp64 w = {LK_WIRE_MAGIC, sizeof(w), c.task_limit, c.process_limit,
                        c.pool_default_size, c.pool_max_size, c.data_max, c.object_max,
                        c.reply_timeout_ms, c.driver_version, c.fd_pending_max, c.conn_user_max,
-                       c.virtual_time, c.deterministic, c.sched_stall_ms, c.sched_seed};
+                       c.virtual_time, c.deterministic, c.sched_stall_ms, 0, c.sched_seed};
         memcpy(out, &w, sizeof(w));
         return sizeof(w);
     }
