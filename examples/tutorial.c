@@ -70,6 +70,7 @@ struct tut {
     bool started;               /* every actor has attached: the scenario begins */
     bool finished;              /* teardown: nobody waits any more */
     bool failed;
+    bool mmap_refused;          /* "pool": svc's second mmap has been refused */
     bool read_notes;            /* draw a note for each message received (queues, pool) */
     bool parked[MAX_TIDS];      /* the task waits in a receive, with an empty queue */
     unsigned deaths[MAX_TIDS];
@@ -146,6 +147,7 @@ static bool is_parked(struct tut *t, int tid) { return t->parked[tid]; }
 static bool is_dead(struct tut *t, int tid) { return t->deaths[tid] > 0; }
 static bool is_over(struct tut *t, int n) { (void)n; return t->finished; }
 static bool is_started(struct tut *t, int n) { (void)n; return t->started; }
+static bool is_refused(struct tut *t, int n) { (void)n; return t->mmap_refused; }
 
 static bool turn(struct actor *a, int n) { return await(a->t, is_turn, n); }
 static bool parked(struct actor *a, const struct actor *other)
@@ -716,7 +718,12 @@ static void queues_client(struct actor *a)
 
 /* ---- scenario "pool": each process's memory -------------------------------------------------- */
 
-static void pool_sm(struct actor *a) { sm_grant(a, "svc"); }
+/* The SM waits for svc's refused mmap: the two would otherwise race for the first note. */
+static void pool_sm(struct actor *a)
+{
+    if (await(a->t, is_refused, 0))
+        sm_grant(a, "svc");
+}
 
 static void pool_svc(struct actor *a)
 {
@@ -729,6 +736,10 @@ static void pool_svc(struct actor *a)
         fail(a, "a second mmap should fail with ENOMEM");
         return;
     }
+    pthread_mutex_lock(&a->t->lock);
+    a->t->mmap_refused = true;
+    pthread_cond_broadcast(&a->t->changed);
+    pthread_mutex_unlock(&a->t->lock);
     if (!service_begins(a) || !expect(a, receive(a, &held, NULL), 0, "RECV"))
         return;
     /* The message, header and data, was written into this process's own pool. */

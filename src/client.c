@@ -769,6 +769,16 @@ static void post_command(lk_ctask *t)
     ring_broker(t);
 }
 
+/* A virtual process's command: run the kernel on this thread (lk_broker_serve), or, where it
+   may not, ring the broker as any post does. Its channel is POSTED either way, no bit set. */
+static void serve_here(liteipc_kernel *k, lk_ctask *t)
+{
+    atomic_store_explicit(&t->ch->taken, 0, memory_order_relaxed);
+    atomic_store_explicit(&t->ch->state, LK_CHAN_POSTED, memory_order_release);
+    if (lk_broker_serve(k, t->proc->pid, t->slot) < 0)
+        ring_broker(t);
+}
+
 /*
  * Has the kernel's host died? Its end of our connection is then closed. Checked only by a
  * caller that has slept a while, so it costs nothing on the fast path.
@@ -930,6 +940,9 @@ void lk_report_refused(lk_cproc *p, int tid, unsigned long cmd, int err)
 {
     lk_wire_req rq = {.op = LK_OP_REFUSED, .a = tid, .b = cmd, .c = (uint64_t)err};
 
+    if (p->virt && p->k->is_host && p->k->b.caller_kernel &&
+        lk_broker_refused(p->k, p->pid, tid, cmd, err) == 0)
+        return;
     /* Under the lock, so that it never comes between a request and its answer. */
     pthread_mutex_lock(&p->lock);
     if (send(p->sock, &rq, sizeof(rq), MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
@@ -947,7 +960,10 @@ int lk_do_call(liteipc_kernel *k, lk_ctask *t, unsigned long cmd, uintptr_t arg)
         return -ESHUTDOWN;
     atomic_store_explicit(&t->in_call, 1, memory_order_relaxed);
     stage_command(k, t, cmd, arg);
-    post_command(t);
+    if (k->is_host && k->b.caller_kernel && t->proc->virt)
+        serve_here(k, t);
+    else
+        post_command(t);
     if (counted)
         lk_sched_running(k, -1); /* after the post: the broker sees it once we are out */
     ret = wait_done(t);
