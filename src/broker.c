@@ -1021,7 +1021,8 @@ static void live_remove(liteipc_kernel *k, const lk_bconn *c)
     for (int i = 0; i < k->b.nlive; i++) {
         if (k->b.live[i] == c) {
             k->b.live[i] = k->b.live[--k->b.nlive];
-            k->b.nreal -= !c->in_host;
+            if (!c->in_host)
+                atomic_fetch_sub_explicit(&k->b.nreal, 1, memory_order_relaxed);
             return;
         }
     }
@@ -1429,7 +1430,8 @@ static int op_hello(liteipc_kernel *k, lk_bconn *c, const lk_wire_req *rq, lk_wi
     c->pid = pid;
     k->b.by_pid[pid] = c;
     k->b.live[k->b.nlive++] = c;
-    k->b.nreal += !c->in_host;
+    if (!c->in_host)
+        atomic_fetch_add_explicit(&k->b.nreal, 1, memory_order_relaxed);
     users_add(k, 1);
     fds[0] = k->b.bell_fd;
     fds[1] = c->efd;
@@ -2354,6 +2356,10 @@ static lk_bconn *lock_for_caller(liteipc_kernel *k, int pid)
     lk_broker *b = &k->b;
     lk_bconn *c;
 
+    /* Without the lock first: a caller that may not run the kernel must not queue on it behind
+       the broker, only to ring it afterwards (a hand-off more, on a busy machine). */
+    if (atomic_load_explicit(&b->nreal, memory_order_relaxed) > 0)
+        return NULL;
     pthread_mutex_lock(&b->kern_lock);
     c = pid >= 0 && pid < LK_MAX_PROCS ? b->by_pid[pid] : NULL;
     if (!c || !c->in_host || c->closed || b->nreal > 0 || b->faulty || atomic_load(&b->stop)) {

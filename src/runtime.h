@@ -202,7 +202,8 @@ typedef struct lk_broker {
     pthread_mutex_t kern_lock;
     bool caller_kernel;          /* virtual processes' calls may run the kernel themselves */
     bool on_caller;              /* kern_lock: the command being served is its caller's own */
-    int nreal;                   /* kern_lock: live processes not of this host */
+    _Atomic int nreal;           /* live processes not of this host: written under
+                                    kern_lock, read first without it (a caller's quick no) */
     uint64_t wake_by;            /* kern_lock: the sleeping broker looks at the kernel's
                                     deadlines by then; 0 while it is awake */
     int epfd, efd, lfd;          /* epoll, the broker's own eventfd (stop, subscriptions),
