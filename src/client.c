@@ -769,6 +769,42 @@ static void post_command(lk_ctask *t)
     ring_broker(t);
 }
 
+static void run_handed_wake(lk_ctask *t);
+
+/*
+ * A command this thread ran itself parked: its answer comes from another task, often the one it
+ * has just woken, within microseconds when that task runs on another CPU. Poll for it as long
+ * as a caller polls for the broker (spin_ns) before sleeping: a sleeper on a quiet machine is
+ * woken across CPUs, which costs tens of microseconds on small virtual machines. On a busy
+ * machine, where the task shares this CPU, a poll only delays it: after POLL_MISSES polls in a
+ * row without the answer, the task sleeps at once, except in probe windows (POLL_PROBE_SHIFT:
+ * 8 ms of every 134 ms of the host clock) where it polls again to see whether that changed.
+ * The windows are the same for every task: a poll succeeds only while the other task polls
+ * too (or it sleeps, and its wake-up is the slow one), so the two must try at the same time.
+ */
+#define POLL_MISSES 4
+#define POLL_PROBE_SHIFT 23 /* 2^23 ns windows; one in 16 is a probe */
+
+static void poll_answer(lk_ctask *t)
+{
+    uint64_t now = lk_now_ns(), until = now + t->k->c.spin_ns;
+
+    run_handed_wake(t); /* first: the task we woke may be what we wait for */
+    if (!t->k->c.spin_ns || (t->poll_misses >= POLL_MISSES && ((now >> POLL_PROBE_SHIFT) & 15)))
+        return;
+    for (unsigned i = 1;; i++) {
+        if (atomic_load_explicit(&t->ch->state, memory_order_acquire) != LK_CHAN_PARKED) {
+            t->poll_misses = 0;
+            return;
+        }
+        if (i % 8 == 0 && lk_now_ns() > until)
+            break;
+        lk_cpu_relax();
+    }
+    if (t->poll_misses < POLL_MISSES)
+        t->poll_misses++;
+}
+
 /* A virtual process's command: run the kernel on this thread (lk_broker_serve), or, where it
    may not, ring the broker as any post does. Its channel is POSTED either way, no bit set. */
 static void serve_here(liteipc_kernel *k, lk_ctask *t)
@@ -777,6 +813,8 @@ static void serve_here(liteipc_kernel *k, lk_ctask *t)
     atomic_store_explicit(&t->ch->state, LK_CHAN_POSTED, memory_order_release);
     if (lk_broker_serve(k, t->proc->pid, t->slot) < 0)
         ring_broker(t);
+    else
+        poll_answer(t);
 }
 
 /*

@@ -334,6 +334,7 @@ typedef struct lk_ctask {
     lk_chan *ch;
     uintptr_t stack_lo, stack_hi; /* its thread's stack, for the fast user copies (client.c) */
     _Atomic int in_call;
+    unsigned poll_misses; /* its polls for another task's answer that ended without it (client.c) */
     struct lk_ctask *next;
 } lk_ctask;
 

@@ -109,7 +109,8 @@ const liteipc_config *liteipc_kernel_config(const liteipc_kernel *k);
 #define LITEIPC_DEVICE_ENV "LITEIPC_DEVICE"
 /*
  * Tuning, read when a kernel is started or attached in this process: how long (ns, 0 to 1000000)
- * a device call polls for the broker's answer before sleeping; default 5000. 0 never polls:
+ * a device call polls for the broker's answer, or, when it ran the kernel itself and waits for
+ * another task, for that answer, before sleeping; default 5000. 0 never polls:
  * every call sleeps and every wake-up is the broker's (slower; for machines where a polling
  * thread is not welcome). docs/PERFORMANCE.md explains the polling.
  */
