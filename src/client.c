@@ -777,21 +777,27 @@ static void run_handed_wake(lk_ctask *t);
  * as a caller polls for the broker (spin_ns) before sleeping: a sleeper on a quiet machine is
  * woken across CPUs, which costs tens of microseconds on small virtual machines. On a busy
  * machine, where the task shares this CPU, a poll only delays it: after POLL_MISSES polls in a
- * row without the answer, the task sleeps at once, except in probe windows (POLL_PROBE_SHIFT:
- * 8 ms of every 134 ms of the host clock) where it polls again to see whether that changed.
- * The windows are the same for every task: a poll succeeds only while the other task polls
- * too (or it sleeps, and its wake-up is the slow one), so the two must try at the same time.
+ * row without the answer, the task sleeps at once, except one call in POLL_PROBE_EVERY, which
+ * polls for up to POLL_PROBE_NS: long enough for the answer of a task woken across CPUs (the
+ * other task may have stopped polling too), rare enough to stay out of the 99th percentile.
  */
 #define POLL_MISSES 4
-#define POLL_PROBE_SHIFT 23 /* 2^23 ns windows; one in 16 is a probe */
+#define POLL_PROBE_EVERY 256
+#define POLL_PROBE_NS 100000
 
 static void poll_answer(lk_ctask *t)
 {
-    uint64_t now = lk_now_ns(), until = now + t->k->c.spin_ns;
+    uint64_t budget = t->k->c.spin_ns, until;
 
     run_handed_wake(t); /* first: the task we woke may be what we wait for */
-    if (!t->k->c.spin_ns || (t->poll_misses >= POLL_MISSES && ((now >> POLL_PROBE_SHIFT) & 15)))
+    if (!budget)
         return;
+    if (t->poll_misses >= POLL_MISSES) {
+        if (++t->poll_probe % POLL_PROBE_EVERY != 0)
+            return;
+        budget = POLL_PROBE_NS;
+    }
+    until = lk_now_ns() + budget;
     for (unsigned i = 1;; i++) {
         if (atomic_load_explicit(&t->ch->state, memory_order_acquire) != LK_CHAN_PARKED) {
             t->poll_misses = 0;

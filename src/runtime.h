@@ -335,6 +335,7 @@ typedef struct lk_ctask {
     uintptr_t stack_lo, stack_hi; /* its thread's stack, for the fast user copies (client.c) */
     _Atomic int in_call;
     unsigned poll_misses; /* its polls for another task's answer that ended without it (client.c) */
+    unsigned poll_probe;  /* its calls since it stopped polling, counted for the next probe */
     struct lk_ctask *next;
 } lk_ctask;
 
