@@ -234,7 +234,8 @@ static void wake_or_hand(liteipc_kernel *k, int tid)
     if (k->b.hand_to) {
         atomic_store_explicit(&k->b.hand_to->wake_tid, tid, memory_order_release);
         k->b.hand_to = NULL; /* one per command */
-        hand_watch(k, tid);
+        if (!k->b.on_caller) /* a caller running the kernel is this library's own code */
+            hand_watch(k, tid);
     } else {
         lk_wake_task(k->b.bell, tid);
     }
@@ -955,7 +956,9 @@ static bool sched_turn(liteipc_kernel *k)
         if (!k->sched.waiting_since)
             k->sched.waiting_since = now;
         if (now - k->sched.waiting_since < (uint64_t)k->cfg.sched_stall_ms * 1000000u) {
+            pthread_mutex_unlock(&k->b.kern_lock); /* handle_events takes it */
             sched_wait(k);
+            pthread_mutex_lock(&k->b.kern_lock);
             return true;
         }
         sched_force(k);
@@ -1018,6 +1021,8 @@ static void live_remove(liteipc_kernel *k, const lk_bconn *c)
     for (int i = 0; i < k->b.nlive; i++) {
         if (k->b.live[i] == c) {
             k->b.live[i] = k->b.live[--k->b.nlive];
+            if (!c->in_host)
+                atomic_fetch_sub_explicit(&k->b.nreal, 1, memory_order_relaxed);
             return;
         }
     }
@@ -1425,6 +1430,8 @@ static int op_hello(liteipc_kernel *k, lk_bconn *c, const lk_wire_req *rq, lk_wi
     c->pid = pid;
     k->b.by_pid[pid] = c;
     k->b.live[k->b.nlive++] = c;
+    if (!c->in_host)
+        atomic_fetch_add_explicit(&k->b.nreal, 1, memory_order_relaxed);
     users_add(k, 1);
     fds[0] = k->b.bell_fd;
     fds[1] = c->efd;
@@ -1872,6 +1879,8 @@ static void handle_events(liteipc_kernel *k, uint64_t deadline)
         tp = &ts;
     }
     n = broker_epoll(k, evs, 16, tp);
+    pthread_mutex_lock(&k->b.kern_lock);
+    k->b.wake_by = 0;
     for (int i = 0; i < n; i++) {
         uint64_t tag = evs[i].data.u64, v;
         lk_bconn *c = (lk_bconn *)(uintptr_t)(tag & ~(uint64_t)EV_PIDFD_TAG);
@@ -1898,6 +1907,7 @@ static void handle_events(liteipc_kernel *k, uint64_t deadline)
         }
     }
     free_graveyard(k);
+    pthread_mutex_unlock(&k->b.kern_lock);
 }
 
 static bool run_deadlines(liteipc_kernel *k)
@@ -2030,7 +2040,11 @@ static void broker_sleep(liteipc_kernel *k)
             uint64_t now = lk_now_ns();
 
             atomic_fetch_add_explicit(&bell->beat, 1, memory_order_relaxed);
-            hand_check(k, now);
+            /* A caller running the kernel holds the lock: it settles nothing meanwhile. */
+            if (pthread_mutex_trylock(&k->b.kern_lock) == 0) {
+                hand_check(k, now);
+                pthread_mutex_unlock(&k->b.kern_lock);
+            }
             if (now > until)
                 break;
         }
@@ -2038,8 +2052,16 @@ static void broker_sleep(liteipc_kernel *k)
     /* Dekker pair with the task's post (client.c): announce sleep, then re-check. */
     atomic_store(&bell->broker_sleeping, 1);
     if (!any_posted(k, memory_order_seq_cst) && !atomic_load(&k->b.stop) &&
-        !atomic_load(&k->b.sub_pending))
-        handle_events(k, min_u64(kernel_wake_at(k), hand_next_due(k)));
+        !atomic_load(&k->b.sub_pending)) {
+        uint64_t until_ns;
+
+        /* A caller that sets an earlier deadline meanwhile rings (lk_broker_serve). */
+        pthread_mutex_lock(&k->b.kern_lock);
+        until_ns = min_u64(kernel_wake_at(k), hand_next_due(k));
+        k->b.wake_by = until_ns ? until_ns : 1;
+        pthread_mutex_unlock(&k->b.kern_lock);
+        handle_events(k, until_ns);
+    }
     atomic_store(&bell->broker_sleeping, 0);
 }
 
@@ -2098,6 +2120,7 @@ static void *broker_main(void *arg)
 
         if (atomic_load(&k->b.stop))
             break;
+        pthread_mutex_lock(&k->b.kern_lock);
         if (atomic_load(&k->b.sub_pending))
             apply_subscriptions(k);
         if (k->cfg.virtual_time)
@@ -2105,15 +2128,20 @@ static void *broker_main(void *arg)
         atomic_fetch_add_explicit(&k->b.bell->beat, 1, memory_order_relaxed); /* channel.h */
         worked = k->cfg.deterministic ? sched_turn(k) : scan_procs(k);
         worked |= run_deadlines(k);
+        pthread_mutex_unlock(&k->b.kern_lock);
         if (!worked) {
             broker_sleep(k);
             busy = 0;
         } else if (++busy % BROKER_POLL_EVERY == 0) {
             handle_events(k, 0); /* deadline 0: poll the sockets without waiting */
+            pthread_mutex_lock(&k->b.kern_lock);
             hand_check(k, lk_now_ns());
+            pthread_mutex_unlock(&k->b.kern_lock);
         }
     }
+    pthread_mutex_lock(&k->b.kern_lock);
     broker_shutdown(k);
+    pthread_mutex_unlock(&k->b.kern_lock);
     return NULL;
 }
 
@@ -2204,6 +2232,7 @@ static void broker_release(lk_broker *b)
     b->owned_max = b->owned_top = 0;
     pthread_mutex_unlock(&fds_lock);
     pthread_mutex_destroy(&b->sub_lock);
+    pthread_mutex_destroy(&b->kern_lock);
     pthread_cond_destroy(&b->sub_cond);
     pthread_mutex_destroy(&b->idle_lock);
     pthread_cond_destroy(&b->idle_cond);
@@ -2232,6 +2261,20 @@ static void to_lk_config(const liteipc_config *in, lk_config *out)
     out->driver_version = in->driver_version;
 }
 
+/*
+ * May a virtual process's thread run the kernel itself for its own calls (lk_broker_serve)? Not
+ * in virtual time or in a deterministic kernel, whose commands are ordered by the broker alone,
+ * nor with $LITEIPC_CALLER_KERNEL set to 0 (to compare with the broker's path).
+ */
+static bool caller_kernel_setting(const liteipc_kernel *k)
+{
+    const char *v = getenv(LITEIPC_CALLER_KERNEL_ENV);
+
+    if (k->cfg.virtual_time || k->cfg.deterministic)
+        return false;
+    return !v || strcmp(v, "0") != 0;
+}
+
 int lk_broker_start(liteipc_kernel *k, const char *name)
 {
     lk_broker *b = &k->b;
@@ -2245,6 +2288,8 @@ int lk_broker_start(liteipc_kernel *k, const char *name)
     for (int i = 0; i < LK_MAX_TASKS; i++)
         b->by_tid[i].pid = b->by_tid[i].slot = -1;
     pthread_mutex_init(&b->sub_lock, NULL);
+    pthread_mutex_init(&b->kern_lock, NULL);
+    b->caller_kernel = caller_kernel_setting(k);
     pthread_cond_init(&b->sub_cond, NULL);
     pthread_mutex_init(&b->idle_lock, NULL);
     pthread_cond_init(&b->idle_cond, NULL);
@@ -2294,6 +2339,64 @@ fail:
         lk_kernel_free(k->kern);
     k->kern = NULL;
     return err;
+}
+
+/*
+ * The device runs an ioctl in its caller's context: a virtual process's thread, which lives in
+ * this host process, runs the kernel for its own command under the kernel lock, as the broker
+ * would, and spares the two hand-offs through the broker (docs/PERFORMANCE.md, "The kernel on
+ * the caller's thread"). Not while a real process is connected: the broker then serves its
+ * posts, and a third running thread would take the CPU it and its poster need. Nor once a
+ * fault was armed: a KILL fault changes the list of processes the broker scans without the
+ * lock. -EAGAIN then, and the caller posts to the broker. lock_for_caller returns the process's
+ * connection with the kernel lock held, or NULL (not held) where the caller may not run it.
+ */
+static lk_bconn *lock_for_caller(liteipc_kernel *k, int pid)
+{
+    lk_broker *b = &k->b;
+    lk_bconn *c;
+
+    /* Without the lock first: a caller that may not run the kernel must not queue on it behind
+       the broker, only to ring it afterwards (a hand-off more, on a busy machine). */
+    if (atomic_load_explicit(&b->nreal, memory_order_relaxed) > 0)
+        return NULL;
+    pthread_mutex_lock(&b->kern_lock);
+    c = pid >= 0 && pid < LK_MAX_PROCS ? b->by_pid[pid] : NULL;
+    if (!c || !c->in_host || c->closed || b->nreal > 0 || b->faulty || atomic_load(&b->stop)) {
+        pthread_mutex_unlock(&b->kern_lock);
+        return NULL;
+    }
+    return c;
+}
+
+int lk_broker_serve(liteipc_kernel *k, int pid, int slot)
+{
+    lk_broker *b = &k->b;
+    lk_bconn *c = lock_for_caller(k, pid);
+
+    if (!c)
+        return -EAGAIN;
+    b->on_caller = true;
+    handle_slot(k, c, slot);
+    b->on_caller = false;
+    /* The sleeping broker would not see a deadline this command set before its own. */
+    if (b->wake_by && lk_kernel_next_deadline(k->kern) < b->wake_by)
+        lk_broker_kick(k);
+    pthread_mutex_unlock(&b->kern_lock);
+    return 0;
+}
+
+/* A refusal a virtual process decided itself (op_refused), noted at once on its thread, so that
+   its event keeps its place among those of the calls this process's threads run themselves. */
+int lk_broker_refused(liteipc_kernel *k, int pid, int tid, unsigned long cmd, int err)
+{
+    lk_bconn *c = lock_for_caller(k, pid);
+
+    if (!c)
+        return -EAGAIN;
+    lk_note_refused(k->kern, pid, own_tid(k, c, tid), (uint32_t)cmd, err, kernel_now(k));
+    pthread_mutex_unlock(&k->b.kern_lock);
+    return 0;
 }
 
 void lk_broker_stop(liteipc_kernel *k)

@@ -769,6 +769,60 @@ static void post_command(lk_ctask *t)
     ring_broker(t);
 }
 
+static void run_handed_wake(lk_ctask *t);
+
+/*
+ * A command this thread ran itself parked: its answer comes from another task, often the one it
+ * has just woken, within microseconds when that task runs on another CPU. Poll for it as long
+ * as a caller polls for the broker (spin_ns) before sleeping: a sleeper on a quiet machine is
+ * woken across CPUs, which costs tens of microseconds on small virtual machines. On a busy
+ * machine, where the task shares this CPU, a poll only delays it: after POLL_MISSES polls in a
+ * row without the answer, the task sleeps at once, except one call in POLL_PROBE_EVERY, which
+ * polls for up to POLL_PROBE_NS: long enough for the answer of a task woken across CPUs (the
+ * other task may have stopped polling too), rare enough to stay out of the 99th percentile.
+ */
+#define POLL_MISSES 4
+#define POLL_PROBE_EVERY 256
+#define POLL_PROBE_NS 100000
+
+static void poll_answer(lk_ctask *t)
+{
+    uint64_t budget = t->k->c.spin_ns, until;
+
+    run_handed_wake(t); /* first: the task we woke may be what we wait for */
+    if (!budget)
+        return;
+    if (t->poll_misses >= POLL_MISSES) {
+        if (++t->poll_probe % POLL_PROBE_EVERY != 0)
+            return;
+        budget = POLL_PROBE_NS;
+    }
+    until = lk_now_ns() + budget;
+    for (unsigned i = 1;; i++) {
+        if (atomic_load_explicit(&t->ch->state, memory_order_acquire) != LK_CHAN_PARKED) {
+            t->poll_misses = 0;
+            return;
+        }
+        if (i % 8 == 0 && lk_now_ns() > until)
+            break;
+        lk_cpu_relax();
+    }
+    if (t->poll_misses < POLL_MISSES)
+        t->poll_misses++;
+}
+
+/* A virtual process's command: run the kernel on this thread (lk_broker_serve), or, where it
+   may not, ring the broker as any post does. Its channel is POSTED either way, no bit set. */
+static void serve_here(liteipc_kernel *k, lk_ctask *t)
+{
+    atomic_store_explicit(&t->ch->taken, 0, memory_order_relaxed);
+    atomic_store_explicit(&t->ch->state, LK_CHAN_POSTED, memory_order_release);
+    if (lk_broker_serve(k, t->proc->pid, t->slot) < 0)
+        ring_broker(t);
+    else
+        poll_answer(t);
+}
+
 /*
  * Has the kernel's host died? Its end of our connection is then closed. Checked only by a
  * caller that has slept a while, so it costs nothing on the fast path.
@@ -930,6 +984,9 @@ void lk_report_refused(lk_cproc *p, int tid, unsigned long cmd, int err)
 {
     lk_wire_req rq = {.op = LK_OP_REFUSED, .a = tid, .b = cmd, .c = (uint64_t)err};
 
+    if (p->virt && p->k->is_host && p->k->b.caller_kernel &&
+        lk_broker_refused(p->k, p->pid, tid, cmd, err) == 0)
+        return;
     /* Under the lock, so that it never comes between a request and its answer. */
     pthread_mutex_lock(&p->lock);
     if (send(p->sock, &rq, sizeof(rq), MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
@@ -947,7 +1004,10 @@ int lk_do_call(liteipc_kernel *k, lk_ctask *t, unsigned long cmd, uintptr_t arg)
         return -ESHUTDOWN;
     atomic_store_explicit(&t->in_call, 1, memory_order_relaxed);
     stage_command(k, t, cmd, arg);
-    post_command(t);
+    if (k->is_host && k->b.caller_kernel && t->proc->virt)
+        serve_here(k, t);
+    else
+        post_command(t);
     if (counted)
         lk_sched_running(k, -1); /* after the post: the broker sees it once we are out */
     ret = wait_done(t);

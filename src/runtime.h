@@ -196,6 +196,16 @@ typedef struct lk_vtime {
 
 typedef struct lk_broker {
     pthread_t thread;
+    /* Held by whoever runs kernel code, the only writer of kernel state, pools and the bell:
+       the broker thread, or a virtual process's thread inside its own device call
+       (lk_broker_serve, DESIGN.md invariant 1). The fields below marked "kern_lock" too. */
+    pthread_mutex_t kern_lock;
+    bool caller_kernel;          /* virtual processes' calls may run the kernel themselves */
+    bool on_caller;              /* kern_lock: the command being served is its caller's own */
+    _Atomic int nreal;           /* live processes not of this host: written under
+                                    kern_lock, read first without it (a caller's quick no) */
+    uint64_t wake_by;            /* kern_lock: the sleeping broker looks at the kernel's
+                                    deadlines by then; 0 while it is awake */
     int epfd, efd, lfd;          /* epoll, the broker's own eventfd (stop, subscriptions),
                                     listening socket */
     int tfd;                     /* timer re-arming the listener after accept ran out of fds */
@@ -303,6 +313,7 @@ typedef struct lk_cproc {
     pid_t host_pid;          /* the host process it lives in (for process_vm_readv) */
     void *pool;
     size_t pool_size;
+    bool virt;               /* a virtual process (vproc.c): its calls may run the kernel */
     struct lk_cproc *next;
 } lk_cproc;
 
@@ -323,6 +334,8 @@ typedef struct lk_ctask {
     lk_chan *ch;
     uintptr_t stack_lo, stack_hi; /* its thread's stack, for the fast user copies (client.c) */
     _Atomic int in_call;
+    unsigned poll_misses; /* its polls for another task's answer that ended without it (client.c) */
+    unsigned poll_probe;  /* its calls since it stopped polling, counted for the next probe */
     struct lk_ctask *next;
 } lk_ctask;
 
@@ -366,6 +379,11 @@ int lk_broker_start(struct liteipc_kernel *k, const char *name);
 /* The abstract socket address of a named kernel. Returns 0 or -EINVAL (bad name). */
 int lk_kernel_address(const char *name, struct sockaddr_un *addr, socklen_t *len);
 void lk_broker_stop(struct liteipc_kernel *k);
+/* Serve the command a virtual process's task posted in its channel (state POSTED, no bit) on
+   the calling thread, under the kernel lock. 0, or -EAGAIN: not here (the broker must). */
+int lk_broker_serve(struct liteipc_kernel *k, int pid, int slot);
+/* Note a refusal a virtual process decided itself, likewise. 0, or -EAGAIN: tell the broker. */
+int lk_broker_refused(struct liteipc_kernel *k, int pid, int tid, unsigned long cmd, int err);
 /* Close, in a fork child, the broker's descriptors it inherited. */
 void lk_broker_forget_in_child(struct liteipc_kernel *k);
 /* Around fork (client.c's handlers): the broker obtains and closes no descriptor meanwhile, so

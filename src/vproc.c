@@ -174,6 +174,7 @@ int liteipc_vproc_spawn_abi(liteipc_kernel *k, liteipc_abi abi, liteipc_thread_f
     if (!vp->proc)
         goto fail;
     vp->pid = vp->proc->pid;
+    vp->proc->virt = true; /* before its first thread: its calls may run the kernel */
     atomic_fetch_add(&k->refs, 1);
     err = add_thread(vp, fn, arg, true);
     if (err < 0) {

@@ -109,11 +109,20 @@ const liteipc_config *liteipc_kernel_config(const liteipc_kernel *k);
 #define LITEIPC_DEVICE_ENV "LITEIPC_DEVICE"
 /*
  * Tuning, read when a kernel is started or attached in this process: how long (ns, 0 to 1000000)
- * a device call polls for the broker's answer before sleeping; default 5000. 0 never polls:
+ * a device call polls for the broker's answer, or, when it ran the kernel itself and waits for
+ * another task, for that answer, before sleeping; default 5000. 0 never polls:
  * every call sleeps and every wake-up is the broker's (slower; for machines where a polling
  * thread is not welcome). docs/PERFORMANCE.md explains the polling.
  */
 #define LITEIPC_POLL_ENV "LITEIPC_POLL_NS"
+/*
+ * Read when a kernel is started: "0" makes every device call of a virtual process go through
+ * the broker thread. By default such a call runs the kernel on the calling thread (the device
+ * runs an ioctl in its caller's context), under the kernel's lock, unless the kernel is in
+ * virtual time or deterministic, a real process is connected, or a fault was armed
+ * (docs/PERFORMANCE.md). Observable behaviour is the same either way; only speed differs.
+ */
+#define LITEIPC_CALLER_KERNEL_ENV "LITEIPC_CALLER_KERNEL"
 #define LITEIPC_DEFAULT_DEVICE "lite_ipc"
 
 /*
@@ -416,8 +425,11 @@ typedef struct liteipc_event {
 typedef void (*liteipc_event_fn)(const liteipc_event *ev, void *ctx);
 
 /*
- * Report every event of k to fn(ev, ctx), called on the broker thread: fn must be quick and
- * must not call the device. Returns a subscription id (>= 0), or -ENOSPC (at most 8).
+ * Report every event of k to fn(ev, ctx), called by whoever runs the kernel: the broker thread,
+ * or the thread of a virtual process inside its own device call (LITEIPC_CALLER_KERNEL_ENV),
+ * always under the kernel's lock, so never two calls at once and in the kernel's order. fn must
+ * be quick, must not call the device and must not wait for another task's progress. Returns a
+ * subscription id (>= 0), or -ENOSPC (at most 8).
  * With no subscriber the kernel pays nothing but one untaken branch per step.
  */
 int liteipc_subscribe(liteipc_kernel *k, liteipc_event_fn fn, void *ctx);
