@@ -142,6 +142,9 @@ VALGRIND_PROGRAMS = examples/echo_demo tests/test_pool_alloc tests/test_kernel_d
                     tests/test_stack_dump tests/test_stack_trace \
                     tests/test_kernel_abi tests/test_stack_abi tests/test_stack_fault
 VALGRIND_PROGRAMS += tests/test_kernel_access_events tests/test_stack_access_events
+VALGRIND_PROGRAMS += tests/test_kernel_stats tests/test_stack_stats tests/test_kernel_fault \
+                     tests/test_stack_fault_inject tests/test_stack_vtime tests/test_stack_sched \
+                     tests/test_testkit tests/test_stack_caller_kernel
 VALGRIND = valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
            --show-leak-kinds=definite
 valgrind: build
