@@ -583,6 +583,14 @@ static int svc_check_stamps(t_svc *s, IpcMsg *m)
     _Atomic unsigned *bad = s->user;
     h_claim cl;
 
+    /* The hostile process's own calls to the ServiceManager (h_own_calls): it exits with one
+       of them in flight, and a reply to a requester that has exited is refused with EINVAL
+       (§4.3.2), as on the device. Any other failure of the reply is one. */
+    if (m->code == T_CODE_ECHO && m->flag != LITEIPC_FLAG_ONEWAY) {
+        if (t_reply(s->k, s->fd, m, m->data, m->dataSz) != 0)
+            T_CHECK_EQ(errno, EINVAL);
+        return T_SVC_HANDLED;
+    }
     if (m->code != H_CODE_CHECKED || m->dataSz < sizeof(cl))
         return T_SVC_DEFAULT;
     memcpy(&cl, m->data, sizeof(cl));
