@@ -4,7 +4,8 @@
  * (docs/TESTING.md, "Virtual time"; built and run by CTest so that it is known to work).
  *
  * The kernel keeps the device's timeout (reply_timeout_ms = 5000) but reads a virtual clock:
- * the test lets the caller block, then moves the clock to its deadline.
+ * the test lets the caller block, then moves the clock to its deadline. It runs twice: the
+ * second time in a deterministic kernel too (docs/TESTING.md, "Deterministic interleavings").
  */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
@@ -12,6 +13,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/mman.h>
@@ -30,13 +32,16 @@ static void on_event(const liteipc_event *ev, void *ctx)
         atomic_store(&timeout_at, ev->time_ns);
 }
 
-static int setup(void **state)
+static int start(void **state, bool deterministic)
 {
     liteipc_config cfg;
     liteipc_kernel *k;
 
     liteipc_config_init(&cfg); /* the device's values: a 5 s reply timeout */
     cfg.virtual_time = true;   /* ... on a clock that moves only when the test says so */
+    cfg.deterministic = deterministic; /* and, in the second run, device calls in seed order */
+    cfg.sched_seed = 42;
+    atomic_store(&timeout_at, 0);
     if (liteipc_kernel_start(&cfg, &k) != 0)
         return -1;
     if (liteipc_subscribe(k, on_event, NULL) < 0) {
@@ -45,6 +50,16 @@ static int setup(void **state)
     }
     *state = k;
     return 0;
+}
+
+static int setup(void **state)
+{
+    return start(state, false);
+}
+
+static int setup_deterministic(void **state)
+{
+    return start(state, true);
 }
 
 static int teardown(void **state)
@@ -83,12 +98,18 @@ static void five_second_timeout_in_milliseconds(void **state)
     assert_int_equal(liteipc_vproc_join(vp, &err), 0);
     assert_int_equal((intptr_t)err, ETIME);
     assert_int_equal(atomic_load(&timeout_at), FIVE_S); /* events carry the virtual time */
+    /* In a deterministic kernel, no command had to be forced past a thread that was not in a
+       device call (run_until_idle does not count the thread that waits in it): the run
+       replays from its seed. */
+    assert_int_equal(liteipc_sched_forced(k), 0);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(five_second_timeout_in_milliseconds, setup, teardown),
+        cmocka_unit_test_setup_teardown(five_second_timeout_in_milliseconds, setup_deterministic,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
