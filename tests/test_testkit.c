@@ -218,15 +218,19 @@ static void tk_sm_wire_protocol(void **state)
     ltk_dev_close(f->k, fd);
 }
 
-/* The ServiceManager is the CMS: a second one cannot start. */
+/* The ServiceManager is the CMS: a second one cannot start. ltk_sm_tid and ltk_sm_pid name the
+   task that became the CMS and its process. */
 static void tk_sm_second_is_refused(void **state)
 {
     ltk_fixture *f = *state;
     ltk_sm *sm2 = NULL;
+    liteipc_event ev;
 
     assert_int_equal(ltk_sm_start(f->k, &sm2), -EEXIST);
     assert_null(sm2);
     assert_int_equal(ltk_ev_count_src(f->ev, LITEIPC_EV_SET_CMS, ltk_sm_tid(f->sm)), 1);
+    assert_int_equal(ltk_ev_collect(f->ev, LITEIPC_EV_SET_CMS, ltk_sm_tid(f->sm), &ev, 1), 1);
+    assert_int_equal(ev.src_pid, ltk_sm_pid(f->sm));
 }
 
 /* ---- waiting for the ServiceManager ---------------------------------------------------------- */
