@@ -811,6 +811,13 @@ static void poll_answer(lk_ctask *t)
         t->poll_misses++;
 }
 
+/* Do this process's threads run the kernel themselves (a virtual process of the kernel's host,
+   the caller path on)? lk_broker_serve may still refuse, and the caller then posts. */
+static bool serves_itself(const lk_cproc *p)
+{
+    return p->virt && p->k->is_host && p->k->b.caller_kernel;
+}
+
 /* A virtual process's command: run the kernel on this thread (lk_broker_serve), or, where it
    may not, ring the broker as any post does. Its channel is POSTED either way, no bit set. */
 static void serve_here(liteipc_kernel *k, lk_ctask *t)
@@ -984,8 +991,7 @@ void lk_report_refused(lk_cproc *p, int tid, unsigned long cmd, int err)
 {
     lk_wire_req rq = {.op = LK_OP_REFUSED, .a = tid, .b = cmd, .c = (uint64_t)err};
 
-    if (p->virt && p->k->is_host && p->k->b.caller_kernel &&
-        lk_broker_refused(p->k, p->pid, tid, cmd, err) == 0)
+    if (serves_itself(p) && lk_broker_refused(p->k, p->pid, tid, cmd, err) == 0)
         return;
     /* Under the lock, so that it never comes between a request and its answer. */
     pthread_mutex_lock(&p->lock);
@@ -1004,7 +1010,7 @@ int lk_do_call(liteipc_kernel *k, lk_ctask *t, unsigned long cmd, uintptr_t arg)
         return -ESHUTDOWN;
     atomic_store_explicit(&t->in_call, 1, memory_order_relaxed);
     stage_command(k, t, cmd, arg);
-    if (k->is_host && k->b.caller_kernel && t->proc->virt)
+    if (serves_itself(t->proc))
         serve_here(k, t);
     else
         post_command(t);
