@@ -63,19 +63,35 @@ static int read_text(int fd, size_t len, char **out)
     return 0;
 }
 
+/* The process that listens on connected socket s: the kernel's host. 0 or -errno. */
+static int kernel_host(int s, pid_t *pid)
+{
+    struct ucred cred;
+    socklen_t len = sizeof(cred);
+
+    if (getsockopt(s, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
+        return -errno;
+    *pid = cred.pid;
+    return 0;
+}
+
+/* The first line of status and stats. */
+static void print_head(const char *name, pid_t host, uint64_t uptime_ns)
+{
+    printf("kernel '%s', hosted by PID %d, up %.1f s\n", name, (int)host,
+           (double)uptime_ns / 1e9);
+}
+
 /* The reply to LK_OP_STATUS on connected socket s. */
 static int request_status(int s, kstatus *st, bool want_text)
 {
     lk_wire_req rq = {.op = LK_OP_STATUS};
     lk_wire_resp rs;
-    struct ucred cred;
-    socklen_t clen = sizeof(cred);
-    int fds[4], err;
+    int fds[4], err = kernel_host(s, &st->host_pid);
     ssize_t n;
 
-    if (getsockopt(s, SOL_SOCKET, SO_PEERCRED, &cred, &clen) < 0)
-        return -errno;
-    st->host_pid = cred.pid; /* the process that listens: the kernel's host */
+    if (err < 0)
+        return err;
     n = lk_seq_send(s, &rq, sizeof(rq), NULL, 0);
     /* A broker that turned the connection away closed it after writing why: read that. */
     if (n < 0 && n != -EPIPE && n != -ECONNRESET)
@@ -167,8 +183,7 @@ static int cmd_status(const char *name)
         say_error(name, err);
         return 1;
     }
-    printf("kernel '%s', hosted by PID %d, up %.1f s\n", name, (int)st.host_pid,
-           (double)st.uptime_ns / 1e9);
+    print_head(name, st.host_pid, st.uptime_ns);
     fwrite(st.text, 1, st.len, stdout);
     free(st.text);
     return fflush(stdout) == 0 ? 0 : 1;
@@ -556,8 +571,7 @@ static void put_by_errno(const char *what, const uint64_t *by_errno)
 
 static void print_stats(const char *name, pid_t host, const liteipc_stats *st)
 {
-    printf("kernel '%s', hosted by PID %d, up %.1f s\n", name, (int)host,
-           (double)st->uptime_ns / 1e9);
+    print_head(name, host, st->uptime_ns);
     put_counter("calls", st->calls);
     put_counter("one-way", st->oneway);
     put_counter("replies", st->replies);
@@ -593,21 +607,17 @@ static void print_stats(const char *name, pid_t host, const liteipc_stats *st)
 static int cmd_stats(const char *name)
 {
     liteipc_stats *st = malloc(sizeof(*st));
-    struct ucred cred;
-    socklen_t clen = sizeof(cred);
+    pid_t host = 0;
     int s = kernel_connect(name), err;
 
-    if (s < 0 || !st) {
+    if (s < 0 || !st)
         err = s < 0 ? s : -ENOMEM;
-    } else if (getsockopt(s, SOL_SOCKET, SO_PEERCRED, &cred, &clen) < 0) {
-        err = -errno;
-    } else {
+    else if ((err = kernel_host(s, &host)) == 0)
         err = request_stats(s, st);
-    }
     if (s >= 0)
         close(s);
     if (err == 0)
-        print_stats(name, cred.pid, st);
+        print_stats(name, host, st);
     else
         say_error(name, err);
     free(st);
