@@ -731,7 +731,7 @@ static void handle_slot(liteipc_kernel *k, lk_bconn *c, int slot)
     ret = lk_ioctl(k->kern, tid, &in, kernel_now(k), &out);
     /* The tasks this command completed first: a polling poster wakes one of them itself, so
        its handed TID must be in place before the poster's own answer. */
-    k->b.hand_to = st == LK_CHAN_POSTED ? ch : NULL;
+    k->b.hand_to = st == LK_CHAN_POSTED && !k->b.no_hand ? ch : NULL;
     deliver_completions(k);
     k->b.hand_to = NULL;
     if (ret == LK_PARKED) {
@@ -1015,14 +1015,26 @@ static void monitor_remove(liteipc_kernel *k, const lk_bconn *c)
     event_sink_update(k);
 }
 
+/* Do listening host tasks wait on process pid's host_bell? (client.c, "Listening") */
+static void heard_set(liteipc_kernel *k, int pid, uint8_t on)
+{
+    lk_bell *bell = k->b.bell;
+
+    atomic_store(&bell->heard[pid], on);
+    atomic_fetch_add(&bell->listen_gen, 1);
+    lk_futex_wake(&bell->listen_gen, INT32_MAX);
+}
+
 /* c is no longer scanned for posted commands. */
 static void live_remove(liteipc_kernel *k, const lk_bconn *c)
 {
     for (int i = 0; i < k->b.nlive; i++) {
         if (k->b.live[i] == c) {
             k->b.live[i] = k->b.live[--k->b.nlive];
-            if (!c->in_host)
+            if (!c->in_host) {
                 atomic_fetch_sub_explicit(&k->b.nreal, 1, memory_order_relaxed);
+                heard_set(k, c->pid, 0);
+            }
             return;
         }
     }
@@ -1430,8 +1442,10 @@ static int op_hello(liteipc_kernel *k, lk_bconn *c, const lk_wire_req *rq, lk_wi
     c->pid = pid;
     k->b.by_pid[pid] = c;
     k->b.live[k->b.nlive++] = c;
-    if (!c->in_host)
+    if (!c->in_host) {
         atomic_fetch_add_explicit(&k->b.nreal, 1, memory_order_relaxed);
+        heard_set(k, pid, 1);
+    }
     users_add(k, 1);
     fds[0] = k->b.bell_fd;
     fds[1] = c->efd;
@@ -2356,18 +2370,16 @@ static lk_bconn *lock_for_caller(liteipc_kernel *k, int pid)
     lk_broker *b = &k->b;
     lk_bconn *c;
 
-    /* Without the lock first: a caller that may not run the kernel must not queue on it behind
-       the broker, only to ring it afterwards (a hand-off more, on a busy machine). */
-    if (atomic_load_explicit(&b->nreal, memory_order_relaxed) > 0)
-        return NULL;
     pthread_mutex_lock(&b->kern_lock);
     c = pid >= 0 && pid < LK_MAX_PROCS ? b->by_pid[pid] : NULL;
-    if (!c || !c->in_host || c->closed || b->nreal > 0 || b->faulty || atomic_load(&b->stop)) {
+    if (!c || !c->in_host || c->closed || b->faulty || atomic_load(&b->stop)) {
         pthread_mutex_unlock(&b->kern_lock);
         return NULL;
     }
     return c;
 }
+
+static bool serve_real(liteipc_kernel *k);
 
 int lk_broker_serve(liteipc_kernel *k, int pid, int slot)
 {
@@ -2376,6 +2388,8 @@ int lk_broker_serve(liteipc_kernel *k, int pid, int slot)
 
     if (!c)
         return -EAGAIN;
+    if (b->nreal > 0)
+        serve_real(k); /* posted before this command: served first */
     b->on_caller = true;
     handle_slot(k, c, slot);
     b->on_caller = false;
@@ -2384,6 +2398,86 @@ int lk_broker_serve(liteipc_kernel *k, int pid, int slot)
         lk_broker_kick(k);
     pthread_mutex_unlock(&b->kern_lock);
     return 0;
+}
+
+/* ---- listening: host tasks serve the real processes' posts while they wait ---- */
+
+/* Serve the posted commands of the real processes, on a host task's thread (kern_lock held).
+   No wake-up is handed to a poster there: the broker would not watch it. */
+static bool serve_real(liteipc_kernel *k)
+{
+    lk_broker *b = &k->b;
+    bool any = false;
+
+    b->on_caller = b->no_hand = true;
+    for (int i = 0; i < b->nlive; i++)
+        if (!b->live[i]->in_host)
+            any |= scan_proc(k, b->live[i]);
+    b->on_caller = b->no_hand = false;
+    if (any && b->wake_by && lk_kernel_next_deadline(k->kern) < b->wake_by)
+        lk_broker_kick(k);
+    return any;
+}
+
+bool lk_broker_may_listen(liteipc_kernel *k)
+{
+    lk_broker *b = &k->b;
+
+    return b->caller_kernel && atomic_load_explicit(&b->nreal, memory_order_relaxed) > 0 &&
+           !b->faulty && !atomic_load(&b->stop);
+}
+
+bool lk_broker_serve_real(liteipc_kernel *k, bool wait)
+{
+    bool any;
+
+    if (wait)
+        pthread_mutex_lock(&k->b.kern_lock);
+    else if (pthread_mutex_trylock(&k->b.kern_lock) != 0)
+        return false;
+    any = serve_real(k);
+    pthread_mutex_unlock(&k->b.kern_lock);
+    return any;
+}
+
+int lk_broker_listen_begin(liteipc_kernel *k, _Atomic uint32_t **w, uint32_t *v, int max)
+{
+    lk_broker *b = &k->b;
+    lk_bell *bell = b->bell;
+    int n = 0;
+
+    pthread_mutex_lock(&b->kern_lock);
+    if (!lk_broker_may_listen(k)) {
+        pthread_mutex_unlock(&b->kern_lock);
+        return -EAGAIN;
+    }
+    w[n] = &bell->listen_gen;
+    v[n++] = atomic_load(&bell->listen_gen);
+    for (int i = 0; i < b->nlive && n < max; i++) {
+        lk_bconn *c = b->live[i];
+
+        if (!c->in_host && atomic_load(&bell->heard[c->pid])) {
+            w[n] = &((lk_proc_region *)c->region)->host_bell;
+            v[n++] = atomic_load(&((lk_proc_region *)c->region)->host_bell);
+        }
+    }
+    atomic_store(&bell->listen_seen, 1);
+    atomic_fetch_add(&bell->listeners, 1);
+    atomic_fetch_add(&bell->sleepers, 1);
+    if (serve_real(k)) {
+        atomic_fetch_sub(&bell->sleepers, 1);
+        atomic_fetch_sub(&bell->listeners, 1);
+        n = 0;
+    }
+    pthread_mutex_unlock(&b->kern_lock);
+    return n;
+}
+
+bool lk_broker_listen_end(liteipc_kernel *k)
+{
+    atomic_fetch_sub(&k->b.bell->sleepers, 1);
+    atomic_fetch_sub(&k->b.bell->listeners, 1);
+    return lk_broker_serve_real(k, true);
 }
 
 /* A refusal a virtual process decided itself (op_refused), noted at once on its thread, so that

@@ -90,6 +90,13 @@ typedef struct lk_bell {
     _Atomic uint32_t broker_sleeping;
     _Atomic uint32_t dead; /* the kernel has stopped: every call fails with ESHUTDOWN */
     _Alignas(64) _Atomic uint32_t beat; /* bumped by the broker as it runs (see above) */
+    /* Host tasks that serve real processes' posts while they wait (see "Listening" above). */
+    _Alignas(64) _Atomic uint32_t listeners; /* polling or asleep */
+    _Atomic uint32_t pollers;                /* of which polling */
+    _Atomic uint32_t sleepers;               /* of which asleep in futex_waitv */
+    _Atomic uint32_t listen_gen;             /* bumped when `heard` changes */
+    _Atomic uint32_t listen_seen;            /* a host task has listened */
+    _Atomic uint8_t heard[64];               /* by PID: listeners wait on its host_bell */
     lk_wake wake[MAX_SERVICE_NUM]; /* by TID: where each task sleeps */
 } lk_bell;
 
@@ -123,7 +130,9 @@ typedef struct lk_chan {
 
 typedef struct lk_proc_region {
     _Atomic uint64_t pending_slots[2]; /* bit s: slot s posted */
-    uint64_t pad[6];
+    _Atomic uint32_t host_bell;        /* bumped by the process after a post a listener serves */
+    uint32_t pad0;
+    uint64_t pad[5];
     /* then task_limit channels of lk_chan_size() bytes each, from LK_REGION_HEADER */
 } lk_proc_region;
 

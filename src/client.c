@@ -749,6 +749,15 @@ static void stage_command(const liteipc_kernel *k, lk_ctask *t, unsigned long cm
     }
 }
 
+static bool serves_itself(const lk_cproc *p);
+
+#ifndef LISTEN_IDLE_MAX
+#define LISTEN_IDLE_MAX 64
+#endif
+#ifndef LISTEN_GRACE_NS
+#define LISTEN_GRACE_NS 2000
+#endif
+
 /* Set the slot's bit in our region, and ring our doorbell if the broker sleeps. */
 static void ring_broker(lk_ctask *t)
 {
@@ -757,6 +766,32 @@ static void ring_broker(lk_ctask *t)
 
     /* seq_cst RMW, then the load: the Dekker pair with the broker's sleep (broker.c). */
     atomic_fetch_or(&p->region->pending_slots[t->slot >> 6], 1ull << (t->slot & 63));
+    if (!serves_itself(p) && atomic_load(&p->bell->listeners) &&
+        atomic_load(&p->bell->heard[p->pid & 63])) {
+        atomic_fetch_add(&p->region->host_bell, 1);
+        if (atomic_load(&p->bell->sleepers))
+            lk_futex_wake(&p->region->host_bell, 1);
+        return;
+    }
+    if (!serves_itself(p) && atomic_load_explicit(&p->bell->listen_seen, memory_order_relaxed) &&
+        atomic_load(&p->bell->broker_sleeping)) {
+        /* A host task between two calls serves this at its next one: give it a moment. */
+        uint64_t until = lk_now_ns() + LISTEN_GRACE_NS;
+
+        for (unsigned i = 1;; i++) {
+            if (atomic_load_explicit(&t->ch->state, memory_order_acquire) != LK_CHAN_POSTED)
+                return;
+            if (atomic_load(&p->bell->listeners) && atomic_load(&p->bell->heard[p->pid & 63])) {
+                atomic_fetch_add(&p->region->host_bell, 1);
+                if (atomic_load(&p->bell->sleepers))
+                    lk_futex_wake(&p->region->host_bell, 1);
+                return;
+            }
+            if (i % 8 == 0 && lk_now_ns() > until)
+                break;
+            lk_cpu_relax();
+        }
+    }
     if (atomic_load(&p->bell->broker_sleeping) && write(p->efd, &one, sizeof(one)) < 0) {
         /* EAGAIN: the counter is already non-zero, the broker will wake */
     }
@@ -788,6 +823,7 @@ static void run_handed_wake(lk_ctask *t);
 static void poll_answer(lk_ctask *t)
 {
     uint64_t budget = t->k->c.spin_ns, until;
+    bool listen;
 
     run_handed_wake(t); /* first: the task we woke may be what we wait for */
     if (!budget)
@@ -797,18 +833,33 @@ static void poll_answer(lk_ctask *t)
             return;
         budget = POLL_PROBE_NS;
     }
+    listen = serves_itself(t->proc) && lk_broker_may_listen(t->k);
+    if (listen) {
+        atomic_fetch_add(&t->k->b.bell->listeners, 1);
+        atomic_fetch_add(&t->k->b.bell->pollers, 1);
+    }
     until = lk_now_ns() + budget;
     for (unsigned i = 1;; i++) {
         if (atomic_load_explicit(&t->ch->state, memory_order_acquire) != LK_CHAN_PARKED) {
             t->poll_misses = 0;
-            return;
-        }
-        if (i % 8 == 0 && lk_now_ns() > until)
             break;
+        }
+        if (i % 8 == 0) {
+            if (listen)
+                lk_broker_serve_real(t->k, false);
+            if (lk_now_ns() > until) {
+                if (t->poll_misses < POLL_MISSES)
+                    t->poll_misses++;
+                break;
+            }
+        }
         lk_cpu_relax();
     }
-    if (t->poll_misses < POLL_MISSES)
-        t->poll_misses++;
+    if (listen) {
+        atomic_fetch_sub(&t->k->b.bell->pollers, 1);
+        atomic_fetch_sub(&t->k->b.bell->listeners, 1);
+        lk_broker_serve_real(t->k, true);
+    }
 }
 
 /* Do this process's threads run the kernel themselves (a virtual process of the kernel's host,
@@ -871,6 +922,7 @@ static int wait_done(lk_ctask *t)
     lk_bell *bell = t->proc->bell;
     _Atomic uint32_t *word = &bell->wake[t->tid].seq;
     uint64_t until = lk_now_ns() + t->k->c.spin_ns;
+    unsigned idle_wakes = 0; /* listening wake-ups in a row that served nothing */
 
     uint32_t beat = atomic_load_explicit(&bell->beat, memory_order_relaxed);
     uint64_t beat_at = lk_now_ns();
@@ -878,7 +930,9 @@ static int wait_done(lk_ctask *t)
     for (unsigned i = 1; t->k->c.spin_ns; i++) {
         if (atomic_load_explicit(&ch->state, memory_order_acquire) != LK_CHAN_POSTED)
             break; /* DONE, or PARKED: another task will answer, not the broker */
-        if (atomic_load_explicit(&bell->broker_sleeping, memory_order_relaxed))
+        bool polled = atomic_load_explicit(&bell->pollers, memory_order_relaxed) != 0;
+
+        if (!polled && atomic_load_explicit(&bell->broker_sleeping, memory_order_relaxed))
             break;
         if (i % 8 == 0) { /* is the broker still on a CPU? (channel.h) */
             uint32_t b = atomic_load_explicit(&bell->beat, memory_order_relaxed);
@@ -886,7 +940,9 @@ static int wait_done(lk_ctask *t)
 
             if (now > until)
                 break;
-            if (b != beat) {
+            if (polled) {
+                beat_at = now;
+            } else if (b != beat) {
                 beat = b;
                 beat_at = now;
             } else if (now - beat_at > CLIENT_STALL_NS) {
@@ -895,17 +951,55 @@ static int wait_done(lk_ctask *t)
         }
         lk_cpu_relax();
     }
+    if (!serves_itself(t->proc) && atomic_load_explicit(&ch->state, memory_order_acquire) == LK_CHAN_PARKED &&
+        atomic_load_explicit(&bell->listeners, memory_order_relaxed))
+        poll_answer(t);
     for (bool parked = false;;) {
         uint32_t seq = atomic_load_explicit(word, memory_order_acquire);
         uint32_t s = atomic_load_explicit(&ch->state, memory_order_acquire);
         bool timed_out = false;
+        _Atomic uint32_t *w[LK_MAX_PROCS + 2];
+        uint32_t v[LK_MAX_PROCS + 2];
+        int n = -1;
 
         parked |= s == LK_CHAN_PARKED; /* the broker has taken the command */
         run_handed_wake(t); /* before we sleep: the task we must wake may be what we wait for */
         if (s == LK_CHAN_DONE)
             return 0;
-        if (s == LK_CHAN_WAITING || atomic_compare_exchange_strong(&ch->state, &s, LK_CHAN_WAITING))
-            timed_out = lk_futex_wait(word, seq, lk_now_ns() + CLIENT_WAKE_CHECK_NS) == -ETIMEDOUT;
+        if (parked && idle_wakes < LISTEN_IDLE_MAX && serves_itself(t->proc) &&
+            !t->k->c.no_waitv) {
+            n = lk_broker_listen_begin(t->k, w + 1, v + 1, LK_MAX_PROCS + 1);
+            if (n == 0)
+                continue; /* it served posts: look at our channel again */
+        }
+        if (s == LK_CHAN_WAITING || atomic_compare_exchange_strong(&ch->state, &s, LK_CHAN_WAITING)) {
+            uint64_t dl = lk_now_ns() + CLIENT_WAKE_CHECK_NS;
+
+            if (n > 0) {
+                int rc;
+
+                w[0] = word;
+                v[0] = seq;
+                rc = lk_futex_waitv(w, v, n + 1, dl);
+                if (rc == -ENOSYS) {
+                    t->k->c.no_waitv = true;
+                    rc = lk_futex_wait(word, seq, dl);
+                }
+                timed_out = rc == -ETIMEDOUT;
+            } else {
+                timed_out = lk_futex_wait(word, seq, dl) == -ETIMEDOUT;
+            }
+        }
+        if (n > 0) {
+            uint32_t waiting = LK_CHAN_WAITING;
+
+            /* Awake: what we serve next must not wake us (a system call for nothing). */
+            atomic_compare_exchange_strong(&ch->state, &waiting, LK_CHAN_PARKED);
+            if (lk_broker_listen_end(t->k) || waiting == LK_CHAN_DONE)
+                idle_wakes = 0;
+            else
+                idle_wakes++;
+        }
         if (atomic_load_explicit(&ch->state, memory_order_acquire) == LK_CHAN_DONE) {
             if (timed_out) /* complete, yet nobody woke us: a wake-up was lost */
                 atomic_fetch_add_explicit(&t->k->c.lost_wakes, 1, memory_order_relaxed);
