@@ -1016,6 +1016,8 @@ static void monitor_remove(liteipc_kernel *k, const lk_bconn *c)
 }
 
 /* Do listening host tasks wait on process pid's host_bell? (client.c, "Listening") */
+_Static_assert(sizeof(((lk_bell *)0)->heard) == LK_MAX_PROCS, "one heard flag per PID");
+
 static void heard_set(liteipc_kernel *k, int pid, uint8_t on)
 {
     lk_bell *bell = k->b.bell;
@@ -2359,11 +2361,10 @@ fail:
  * The device runs an ioctl in its caller's context: a virtual process's thread, which lives in
  * this host process, runs the kernel for its own command under the kernel lock, as the broker
  * would, and spares the two hand-offs through the broker (docs/PERFORMANCE.md, "The kernel on
- * the caller's thread"). Not while a real process is connected: the broker then serves its
- * posts, and a third running thread would take the CPU it and its poster need. Nor once a
- * fault was armed: a KILL fault changes the list of processes the broker scans without the
- * lock. -EAGAIN then, and the caller posts to the broker. lock_for_caller returns the process's
- * connection with the kernel lock held, or NULL (not held) where the caller may not run it.
+ * the caller's thread"). Not once a fault was armed: a KILL fault changes the list of
+ * processes the broker scans without the lock. -EAGAIN then, and the caller posts to the
+ * broker. lock_for_caller returns the process's connection with the kernel lock held, or NULL
+ * (not held) where the caller may not run it.
  */
 static lk_bconn *lock_for_caller(liteipc_kernel *k, int pid)
 {
@@ -2400,7 +2401,15 @@ int lk_broker_serve(liteipc_kernel *k, int pid, int slot)
     return 0;
 }
 
-/* ---- listening: host tasks serve the real processes' posts while they wait ---- */
+/*
+ * ---- listening: host tasks serve the real processes' posts while they wait -------------------
+ *
+ * A real process cannot run the kernel; a host task waiting in the kernel may run its commands
+ * instead of the broker, sparing two hand-offs per call (docs/ARCHITECTURE.md, "Host tasks
+ * serve the real processes while they wait"; the client side is in client.c). Whoever listens
+ * counts itself in the bell first, then looks at the posted bits; a poster sets its bit, then
+ * reads the count: one of them sees the other.
+ */
 
 /* Serve the posted commands of the real processes, on a host task's thread (kern_lock held).
    No wake-up is handed to a poster there: the broker would not watch it. */
@@ -2419,6 +2428,8 @@ static bool serve_real(liteipc_kernel *k)
     return any;
 }
 
+/* May a host task listen now? Where it may run the kernel itself, and a real process is
+   connected. */
 bool lk_broker_may_listen(liteipc_kernel *k)
 {
     lk_broker *b = &k->b;
@@ -2427,6 +2438,8 @@ bool lk_broker_may_listen(liteipc_kernel *k)
            !b->faulty && !atomic_load(&b->stop);
 }
 
+/* Serve what real processes posted, taking the kernel lock (wait) or trying it. Returns true
+   if there was anything. */
 bool lk_broker_serve_real(liteipc_kernel *k, bool wait)
 {
     bool any;
@@ -2440,6 +2453,12 @@ bool lk_broker_serve_real(liteipc_kernel *k, bool wait)
     return any;
 }
 
+/*
+ * A host task is about to sleep listening: fill w/v (at most max) with the words to wait on and
+ * their values (listen_gen, then each heard process's host_bell), count it as a sleeping
+ * listener, then serve what was posted. Returns the number of words; 0 if it served something
+ * (it is not counted then: it looks at its own channel again); -EAGAIN where it may not listen.
+ */
 int lk_broker_listen_begin(liteipc_kernel *k, _Atomic uint32_t **w, uint32_t *v, int max)
 {
     lk_broker *b = &k->b;
@@ -2473,6 +2492,8 @@ int lk_broker_listen_begin(liteipc_kernel *k, _Atomic uint32_t **w, uint32_t *v,
     return n;
 }
 
+/* The listener woke: uncount it, then serve (a post may have counted on it). True if there was
+   anything to serve. */
 bool lk_broker_listen_end(liteipc_kernel *k)
 {
     atomic_fetch_sub(&k->b.bell->sleepers, 1);
@@ -2502,6 +2523,12 @@ void lk_broker_stop(liteipc_kernel *k)
         /* the counter cannot overflow here; nothing else can fail */
     }
     pthread_join(k->b.thread, NULL);
+}
+
+/* After lk_broker_stop, once no task is inside a device call: a listener woken by the end of
+   the kernel still uncounts itself in the bell and takes the kernel lock on its way out. */
+void lk_broker_free(liteipc_kernel *k)
+{
     broker_release(&k->b);
     lk_kernel_free(k->kern);
     k->kern = NULL;

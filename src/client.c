@@ -758,39 +758,53 @@ static bool serves_itself(const lk_cproc *p);
 #define LISTEN_GRACE_NS 2000
 #endif
 
-/* Set the slot's bit in our region, and ring our doorbell if the broker sleeps. */
+/* Wake a host task that listens and hears this process (channel.h), if there is one. */
+static bool wake_listener(lk_cproc *p)
+{
+    if (!atomic_load(&p->bell->listeners) || !atomic_load(&p->bell->heard[p->pid % LK_MAX_PROCS]))
+        return false;
+    atomic_fetch_add(&p->region->host_bell, 1); /* then its futex_waitv cannot miss us */
+    if (atomic_load(&p->bell->sleepers))
+        lk_futex_wake(&p->region->host_bell, 1);
+    return true;
+}
+
+/* A host task between two of its calls serves a post at its next one (lk_broker_serve), or
+   starts listening: give it LISTEN_GRACE_NS before waking a sleeping broker. */
+static bool taken_by_host_soon(lk_ctask *t)
+{
+    uint64_t until = lk_now_ns() + LISTEN_GRACE_NS;
+
+    for (unsigned i = 1;; i++) {
+        if (atomic_load_explicit(&t->ch->state, memory_order_acquire) != LK_CHAN_POSTED)
+            return true;
+        if (wake_listener(t->proc))
+            return true;
+        if (i % 8 == 0 && lk_now_ns() > until)
+            return false;
+        lk_cpu_relax();
+    }
+}
+
+/*
+ * Set the slot's bit in our region; then wake a host task that listens, or ring our doorbell if
+ * the broker sleeps. The bit first (a seq_cst RMW), then the loads: the Dekker pairs with the
+ * broker's sleep (broker.c) and with a listener's count (channel.h).
+ */
 static void ring_broker(lk_ctask *t)
 {
     lk_cproc *p = t->proc;
     uint64_t one = 1;
 
-    /* seq_cst RMW, then the load: the Dekker pair with the broker's sleep (broker.c). */
     atomic_fetch_or(&p->region->pending_slots[t->slot >> 6], 1ull << (t->slot & 63));
-    if (!serves_itself(p) && atomic_load(&p->bell->listeners) &&
-        atomic_load(&p->bell->heard[p->pid & 63])) {
-        atomic_fetch_add(&p->region->host_bell, 1);
-        if (atomic_load(&p->bell->sleepers))
-            lk_futex_wake(&p->region->host_bell, 1);
-        return;
-    }
-    if (!serves_itself(p) && atomic_load_explicit(&p->bell->listen_seen, memory_order_relaxed) &&
-        atomic_load(&p->bell->broker_sleeping)) {
-        /* A host task between two calls serves this at its next one: give it a moment. */
-        uint64_t until = lk_now_ns() + LISTEN_GRACE_NS;
-
-        for (unsigned i = 1;; i++) {
-            if (atomic_load_explicit(&t->ch->state, memory_order_acquire) != LK_CHAN_POSTED)
-                return;
-            if (atomic_load(&p->bell->listeners) && atomic_load(&p->bell->heard[p->pid & 63])) {
-                atomic_fetch_add(&p->region->host_bell, 1);
-                if (atomic_load(&p->bell->sleepers))
-                    lk_futex_wake(&p->region->host_bell, 1);
-                return;
-            }
-            if (i % 8 == 0 && lk_now_ns() > until)
-                break;
-            lk_cpu_relax();
-        }
+    if (!serves_itself(p)) {
+        if (wake_listener(p))
+            return;
+        if (atomic_load_explicit(&p->bell->listen_seen, memory_order_relaxed) &&
+            atomic_load(&p->bell->broker_sleeping) &&
+            atomic_load_explicit(&t->ch->state, memory_order_relaxed) == LK_CHAN_POSTED &&
+            taken_by_host_soon(t))
+            return;
     }
     if (atomic_load(&p->bell->broker_sleeping) && write(p->efd, &one, sizeof(one)) < 0) {
         /* EAGAIN: the counter is already non-zero, the broker will wake */

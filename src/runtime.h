@@ -381,6 +381,7 @@ int lk_broker_start(struct liteipc_kernel *k, const char *name);
 /* The abstract socket address of a named kernel. Returns 0 or -EINVAL (bad name). */
 int lk_kernel_address(const char *name, struct sockaddr_un *addr, socklen_t *len);
 void lk_broker_stop(struct liteipc_kernel *k);
+void lk_broker_free(struct liteipc_kernel *k);
 /* Serve the command a virtual process's task posted in its channel (state POSTED, no bit) on
    the calling thread, under the kernel lock. 0, or -EAGAIN: not here (the broker must). */
 int lk_broker_serve(struct liteipc_kernel *k, int pid, int slot);
