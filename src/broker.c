@@ -2435,7 +2435,7 @@ bool lk_broker_may_listen(liteipc_kernel *k)
     lk_broker *b = &k->b;
 
     return b->caller_kernel && atomic_load_explicit(&b->nreal, memory_order_relaxed) > 0 &&
-           !b->faulty && !atomic_load(&b->stop);
+           !atomic_load_explicit(&b->faulty, memory_order_relaxed) && !atomic_load(&b->stop);
 }
 
 /* Serve what real processes posted, taking the kernel lock (wait) or trying it. Returns true
@@ -2448,6 +2448,11 @@ bool lk_broker_serve_real(liteipc_kernel *k, bool wait)
         pthread_mutex_lock(&k->b.kern_lock);
     else if (pthread_mutex_trylock(&k->b.kern_lock) != 0)
         return false;
+    if (atomic_load(&k->b.faulty)) { /* armed meanwhile: the broker serves from now on */
+        pthread_mutex_unlock(&k->b.kern_lock);
+        lk_broker_kick(k);
+        return false;
+    }
     any = serve_real(k);
     pthread_mutex_unlock(&k->b.kern_lock);
     return any;
@@ -2465,6 +2470,8 @@ int lk_broker_listen_begin(liteipc_kernel *k, _Atomic uint32_t **w, uint32_t *v,
     lk_bell *bell = b->bell;
     int n = 0;
 
+    if (!lk_broker_may_listen(k)) /* first without the lock: most waits have no real process */
+        return -EAGAIN;
     pthread_mutex_lock(&b->kern_lock);
     if (!lk_broker_may_listen(k)) {
         pthread_mutex_unlock(&b->kern_lock);

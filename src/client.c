@@ -751,11 +751,31 @@ static void stage_command(const liteipc_kernel *k, lk_ctask *t, unsigned long cm
 
 static bool serves_itself(const lk_cproc *p);
 
+/*
+ * A command this thread ran itself parked: its answer comes from another task, often the one it
+ * has just woken, within microseconds when that task runs on another CPU. Poll for it as long
+ * as a caller polls for the broker (spin_ns) before sleeping: a sleeper on a quiet machine is
+ * woken across CPUs, which costs tens of microseconds on small virtual machines. On a busy
+ * machine, where the task shares this CPU, a poll only delays it: after POLL_MISSES polls in a
+ * row without the answer, the task sleeps at once, except one call in POLL_PROBE_EVERY, which
+ * polls for up to POLL_PROBE_NS: long enough for the answer of a task woken across CPUs (the
+ * other task may have stopped polling too), rare enough to stay out of the 99th percentile.
+ */
+#define POLL_MISSES 4
+#define POLL_PROBE_EVERY 256
+#define POLL_PROBE_NS 100000
+#ifndef POLL_GAP_NS
+#define POLL_GAP_NS 10000
+#endif
+
 #ifndef LISTEN_IDLE_MAX
 #define LISTEN_IDLE_MAX 64
 #endif
 #ifndef LISTEN_GRACE_NS
 #define LISTEN_GRACE_NS 2000
+#endif
+#ifndef LISTEN_GRACE_SLEEP_NS
+#define LISTEN_GRACE_SLEEP_NS 100000
 #endif
 
 /* Wake a host task that listens and hears this process (channel.h), if there is one. */
@@ -769,8 +789,7 @@ static bool wake_listener(lk_cproc *p)
     return true;
 }
 
-/* A host task between two of its calls serves a post at its next one (lk_broker_serve), or
-   starts listening: give it LISTEN_GRACE_NS before waking a sleeping broker. */
+/* Poll LISTEN_GRACE_NS for a host task that takes our post or starts listening. */
 static bool taken_by_host_soon(lk_ctask *t)
 {
     uint64_t until = lk_now_ns() + LISTEN_GRACE_NS;
@@ -787,11 +806,33 @@ static bool taken_by_host_soon(lk_ctask *t)
 }
 
 /*
+ * No host task listens, though some did: one between two of its calls serves our post at its
+ * next one (lk_broker_serve serves the real processes' posts first), sparing the broker's two
+ * hand-offs. Wait for that before waking a sleeping broker: poll LISTEN_GRACE_NS where such
+ * polls pay (the host task runs on another CPU), else sleep up to LISTEN_GRACE_SLEEP_NS
+ * (wait_done), which leaves our CPU to the host task where it shares it. Returns true if the
+ * post is taken care of.
+ */
+static bool defer_to_host(lk_ctask *t)
+{
+    if (t->grace_misses < POLL_MISSES || ++t->grace_probe % POLL_PROBE_EVERY == 0) {
+        if (taken_by_host_soon(t)) {
+            t->grace_misses = 0;
+            return true;
+        }
+        if (t->grace_misses < POLL_MISSES)
+            t->grace_misses++;
+    }
+    t->grace_sleep = true;
+    return true;
+}
+
+/*
  * Set the slot's bit in our region; then wake a host task that listens, or ring our doorbell if
  * the broker sleeps. The bit first (a seq_cst RMW), then the loads: the Dekker pairs with the
  * broker's sleep (broker.c) and with a listener's count (channel.h).
  */
-static void ring_broker(lk_ctask *t)
+static void ring_broker(lk_ctask *t, bool may_defer)
 {
     lk_cproc *p = t->proc;
     uint64_t one = 1;
@@ -800,10 +841,8 @@ static void ring_broker(lk_ctask *t)
     if (!serves_itself(p)) {
         if (wake_listener(p))
             return;
-        if (atomic_load_explicit(&p->bell->listen_seen, memory_order_relaxed) &&
-            atomic_load(&p->bell->broker_sleeping) &&
-            atomic_load_explicit(&t->ch->state, memory_order_relaxed) == LK_CHAN_POSTED &&
-            taken_by_host_soon(t))
+        if (may_defer && atomic_load_explicit(&p->bell->listen_seen, memory_order_relaxed) &&
+            atomic_load(&p->bell->broker_sleeping) && defer_to_host(t))
             return;
     }
     if (atomic_load(&p->bell->broker_sleeping) && write(p->efd, &one, sizeof(one)) < 0) {
@@ -815,29 +854,29 @@ static void post_command(lk_ctask *t)
 {
     atomic_store_explicit(&t->ch->taken, 0, memory_order_relaxed);
     atomic_store_explicit(&t->ch->state, LK_CHAN_POSTED, memory_order_release);
-    ring_broker(t);
+    ring_broker(t, true);
 }
 
 static void run_handed_wake(lk_ctask *t);
 
+
 /*
- * A command this thread ran itself parked: its answer comes from another task, often the one it
- * has just woken, within microseconds when that task runs on another CPU. Poll for it as long
- * as a caller polls for the broker (spin_ns) before sleeping: a sleeper on a quiet machine is
- * woken across CPUs, which costs tens of microseconds on small virtual machines. On a busy
- * machine, where the task shares this CPU, a poll only delays it: after POLL_MISSES polls in a
- * row without the answer, the task sleeps at once, except one call in POLL_PROBE_EVERY, which
- * polls for up to POLL_PROBE_NS: long enough for the answer of a task woken across CPUs (the
- * other task may have stopped polling too), rare enough to stay out of the 99th percentile.
+ * Count a poll that ended without its answer, or with it only after this thread had lost its
+ * CPU meanwhile (a gap over POLL_GAP_NS between two looks at the clock): the answer then came
+ * while someone else ran, and the poll only delayed the task it waited for.
  */
-#define POLL_MISSES 4
-#define POLL_PROBE_EVERY 256
-#define POLL_PROBE_NS 100000
+static void poll_result(lk_ctask *t, bool paid)
+{
+    if (paid)
+        t->poll_misses = 0;
+    else if (t->poll_misses < POLL_MISSES)
+        t->poll_misses++;
+}
 
 static void poll_answer(lk_ctask *t)
 {
-    uint64_t budget = t->k->c.spin_ns, until;
-    bool listen;
+    uint64_t budget = t->k->c.spin_ns, until, last;
+    bool listen, preempted = false;
 
     run_handed_wake(t); /* first: the task we woke may be what we wait for */
     if (!budget)
@@ -852,18 +891,23 @@ static void poll_answer(lk_ctask *t)
         atomic_fetch_add(&t->k->b.bell->listeners, 1);
         atomic_fetch_add(&t->k->b.bell->pollers, 1);
     }
-    until = lk_now_ns() + budget;
+    last = lk_now_ns();
+    until = last + budget;
     for (unsigned i = 1;; i++) {
         if (atomic_load_explicit(&t->ch->state, memory_order_acquire) != LK_CHAN_PARKED) {
-            t->poll_misses = 0;
+            poll_result(t, !preempted);
             break;
         }
         if (i % 8 == 0) {
+            uint64_t now;
+
             if (listen)
                 lk_broker_serve_real(t->k, false);
-            if (lk_now_ns() > until) {
-                if (t->poll_misses < POLL_MISSES)
-                    t->poll_misses++;
+            now = lk_now_ns();
+            preempted |= now - last > POLL_GAP_NS;
+            last = now;
+            if (now > until) {
+                poll_result(t, false);
                 break;
             }
         }
@@ -890,7 +934,7 @@ static void serve_here(liteipc_kernel *k, lk_ctask *t)
     atomic_store_explicit(&t->ch->taken, 0, memory_order_relaxed);
     atomic_store_explicit(&t->ch->state, LK_CHAN_POSTED, memory_order_release);
     if (lk_broker_serve(k, t->proc->pid, t->slot) < 0)
-        ring_broker(t);
+        ring_broker(t, false);
     else
         poll_answer(t);
 }
@@ -971,7 +1015,7 @@ static int wait_done(lk_ctask *t)
     for (bool parked = false;;) {
         uint32_t seq = atomic_load_explicit(word, memory_order_acquire);
         uint32_t s = atomic_load_explicit(&ch->state, memory_order_acquire);
-        bool timed_out = false;
+        bool timed_out = false, grace;
         _Atomic uint32_t *w[LK_MAX_PROCS + 2];
         uint32_t v[LK_MAX_PROCS + 2];
         int n = -1;
@@ -986,8 +1030,10 @@ static int wait_done(lk_ctask *t)
             if (n == 0)
                 continue; /* it served posts: look at our channel again */
         }
+        grace = t->grace_sleep;
+        t->grace_sleep = false;
         if (s == LK_CHAN_WAITING || atomic_compare_exchange_strong(&ch->state, &s, LK_CHAN_WAITING)) {
-            uint64_t dl = lk_now_ns() + CLIENT_WAKE_CHECK_NS;
+            uint64_t dl = lk_now_ns() + (grace ? LISTEN_GRACE_SLEEP_NS : CLIENT_WAKE_CHECK_NS);
 
             if (n > 0) {
                 int rc;
@@ -995,9 +1041,11 @@ static int wait_done(lk_ctask *t)
                 w[0] = word;
                 v[0] = seq;
                 rc = lk_futex_waitv(w, v, n + 1, dl);
-                if (rc == -ENOSYS) {
+                if (rc == -ENOSYS) { /* no longer counted as listening: posts ring again */
                     t->k->c.no_waitv = true;
-                    rc = lk_futex_wait(word, seq, dl);
+                    n = -1;
+                    if (!lk_broker_listen_end(t->k))
+                        rc = lk_futex_wait(word, seq, dl);
                 }
                 timed_out = rc == -ETIMEDOUT;
             } else {
@@ -1015,7 +1063,7 @@ static int wait_done(lk_ctask *t)
                 idle_wakes++;
         }
         if (atomic_load_explicit(&ch->state, memory_order_acquire) == LK_CHAN_DONE) {
-            if (timed_out) /* complete, yet nobody woke us: a wake-up was lost */
+            if (timed_out && !grace) /* complete, yet nobody woke us: a wake-up was lost */
                 atomic_fetch_add_explicit(&t->k->c.lost_wakes, 1, memory_order_relaxed);
             run_handed_wake(t);
             return 0;
@@ -1025,7 +1073,7 @@ static int wait_done(lk_ctask *t)
         /* Our bits are ours to write and to lose (a scribble, a bug): ring again if the broker
            has not taken the command yet (channel.h). */
         if (timed_out && !parked && !atomic_load_explicit(&ch->taken, memory_order_relaxed))
-            ring_broker(t);
+            ring_broker(t, false);
     }
 }
 

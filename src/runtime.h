@@ -246,7 +246,7 @@ typedef struct lk_broker {
     int (*run_fn)(struct liteipc_kernel *k, void *arg); /* lk_broker_run: called likewise */
     void *run_arg;
     int run_ret;
-    bool faulty;                 /* a fault was armed once: the kernel may report kills */
+    _Atomic bool faulty;         /* a fault was armed once: the kernel may report kills */
 
     pthread_mutex_t idle_lock;   /* nprocs and ever_used, for liteipc_kernel_wait_unused */
     pthread_cond_t idle_cond;
@@ -337,6 +337,8 @@ typedef struct lk_ctask {
     _Atomic int in_call;
     unsigned poll_misses; /* its polls for another task's answer that ended without it (client.c) */
     unsigned poll_probe;  /* its calls since it stopped polling, counted for the next probe */
+    unsigned grace_misses, grace_probe; /* the same for its polls for a host task (client.c) */
+    bool grace_sleep;     /* its post waits for a host task: its first sleep is short (client.c) */
     struct lk_ctask *next;
 } lk_ctask;
 
