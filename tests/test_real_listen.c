@@ -37,6 +37,11 @@
 #define CODE_SEQ 0x5351u
 #define CODE_SYNC 0x5359u
 #define HOSTILE_MIN_ROUNDS 1000u
+/* Paced posts that may go to the broker although the test saw the listener asleep: a sleeping
+   task wakes every CLIENT_WAKE_CHECK_NS (250 ms) to check the kernel is alive, and a post in
+   the few microseconds it is then not listening rings the broker, by design. Rare (seen under
+   TSan with three runs on two loaded CPUs); a listener that does not serve shows all CALLS. */
+#define PERIODIC_SLACK 2
 
 /* ---- where the posts of one task were served ------------------------------------------------- */
 
@@ -358,7 +363,7 @@ static void listen_real_calls_served_on_the_service_thread(void **state)
     stop_cms(c, cms);
     assert_int_equal(atomic_load(&w->n), CALLS);
     assert_true(atomic_load(&g.svc_os) != 0);
-    assert_int_equal(watch_on(w, 0, CALLS, atomic_load(&g.svc_os)), CALLS);
+    assert_in_range(watch_on(w, 0, CALLS, atomic_load(&g.svc_os)), CALLS - PERIODIC_SLACK, CALLS);
     assert_int_equal(atomic_load(&c->k->b.bell->listen_seen), 1);
 }
 
@@ -484,7 +489,7 @@ static void listen_real_reply_served_on_the_waiting_host_client(void **state)
     t_assert_threads_ok();
     assert_int_equal(h->calls_ok, CALLS);
     assert_int_equal(atomic_load(&w->n), CALLS);
-    assert_int_equal(watch_on(w, 0, CALLS, atomic_load(&h->os)), CALLS);
+    assert_in_range(watch_on(w, 0, CALLS, atomic_load(&h->os)), CALLS - PERIODIC_SLACK, CALLS);
     assert_int_equal(atomic_load(&c->k->c.lost_wakes), 0);
 }
 
@@ -521,7 +526,8 @@ static void listen_process_connecting_while_host_sleeps_is_heard(void **state)
     client_quit(idle);
     assert_ok(liteipc_unsubscribe(c->k, sub));
     stop_cms(c, cms);
-    assert_int_equal(watch_on(w, 0, CALLS, atomic_load(&g.svc_os)), CALLS); /* the paced ones */
+    /* the paced ones */
+    assert_in_range(watch_on(w, 0, CALLS, atomic_load(&g.svc_os)), CALLS - PERIODIC_SLACK, CALLS);
     assert_int_equal(atomic_load(&w->n), CALLS + BURST);
 }
 
