@@ -20,12 +20,15 @@
 #include "runtime.h"  /* the host's bell, broker and client counters */
 
 #include <limits.h>
+#include <linux/filter.h>
 #include <linux/futex.h>
+#include <linux/seccomp.h>
 #include <poll.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -782,6 +785,52 @@ static void listen_real_oneways_all_arrive_in_order(void **state)
     assert_int_equal(atomic_load(&c->k->b.bell->listen_seen), 1);
 }
 
+/* ---- 8. futex_waitv missing, found at the first wait ------------------------------------- */
+
+/* From now on, futex_waitv fails with ENOSYS in every thread of this process (seccomp): as on
+   Linux before 5.16. For good: the test that calls it runs last. False if it cannot. */
+static bool forbid_futex_waitv(void)
+{
+#ifdef SYS_futex_waitv
+    struct sock_filter f[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_futex_waitv, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    };
+    struct sock_fprog prog = {.len = sizeof(f) / sizeof(f[0]), .filter = f};
+
+    return prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0 &&
+           syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_TSYNC, &prog) == 0;
+#else
+    return false;
+#endif
+}
+
+/* A host that learns at its first listening wait that it has no futex_waitv (ENOSYS) no longer
+   counts itself as listening while it sleeps on its own word: a real client's call then rings
+   the broker and is served at once, not at the host task's periodic check (lost_wakes). */
+static void listen_enosys_at_first_wait_loses_no_post(void **state)
+{
+    r_ctx *c = *state;
+    t_svc *cms = cms_fresh(false);
+    struct kid a = {.k = c->k};
+    r_child *ch;
+
+    if (!forbid_futex_waitv())
+        skip();
+    ch = r_fork_child(c, client_main, &a);
+    ready_tid(ch, NULL);
+    t_svc_start(cms, c->k); /* its receive parks: futex_waitv fails, it sleeps as before */
+    r_ev_wait(c, LITEIPC_EV_RECV_WAIT, cms->tid, 1, false);
+    if (!settled(c->k, 0))
+        fail_msg("the broker never went to sleep");
+    paced_calls(c, ch, false);
+    client_quit(ch);
+    stop_cms(c, cms); /* none of its receives found done only at its periodic check */
+    assert_true(c->k->c.no_waitv);
+}
+
 /* ---- fixtures -------------------------------------------------------------------------------- */
 
 static int setup(void **state)
@@ -813,6 +862,7 @@ int main(void)
         T(listen_hostile_host_bell_harms_nobody),
         T(listen_without_futex_waitv_still_serves),
         T(listen_real_oneways_all_arrive_in_order),
+        T(listen_enosys_at_first_wait_loses_no_post), /* last: it forbids futex_waitv */
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
