@@ -2382,6 +2382,22 @@ static lk_bconn *lock_for_caller(liteipc_kernel *k, int pid)
 
 static bool serve_real(liteipc_kernel *k);
 
+/*
+ * A command run outside the broker thread may have set a deadline (a synchronous call's reply
+ * timeout) before the one the sleeping broker waits for (wake_by): kick it to look again. A new
+ * deadline is at most reply_timeout_ms from now, so the scan of the tables is needed only when
+ * the broker waits for something later than that (or for nothing): once per timeout at most.
+ */
+static void kick_if_earlier(liteipc_kernel *k)
+{
+    lk_broker *b = &k->b;
+
+    if (!b->wake_by || b->wake_by <= lk_now_ns() + (uint64_t)k->cfg.reply_timeout_ms * 1000000u)
+        return;
+    if (lk_kernel_next_deadline(k->kern) < b->wake_by)
+        lk_broker_kick(k);
+}
+
 int lk_broker_serve(liteipc_kernel *k, int pid, int slot)
 {
     lk_broker *b = &k->b;
@@ -2389,14 +2405,15 @@ int lk_broker_serve(liteipc_kernel *k, int pid, int slot)
 
     if (!c)
         return -EAGAIN;
-    if (b->nreal > 0)
+    if (b->nreal > 0) {
+        atomic_store_explicit(&b->bell->host_call_us, (uint32_t)(lk_now_ns() / 1000u),
+                              memory_order_relaxed);
         serve_real(k); /* posted before this command: served first */
+    }
     b->on_caller = true;
     handle_slot(k, c, slot);
     b->on_caller = false;
-    /* The sleeping broker would not see a deadline this command set before its own. */
-    if (b->wake_by && lk_kernel_next_deadline(k->kern) < b->wake_by)
-        lk_broker_kick(k);
+    kick_if_earlier(k);
     pthread_mutex_unlock(&b->kern_lock);
     return 0;
 }
@@ -2423,8 +2440,8 @@ static bool serve_real(liteipc_kernel *k)
         if (!b->live[i]->in_host)
             any |= scan_proc(k, b->live[i]);
     b->on_caller = b->no_hand = false;
-    if (any && b->wake_by && lk_kernel_next_deadline(k->kern) < b->wake_by)
-        lk_broker_kick(k);
+    if (any)
+        kick_if_earlier(k);
     return any;
 }
 
@@ -2487,9 +2504,9 @@ int lk_broker_listen_begin(liteipc_kernel *k, _Atomic uint32_t **w, uint32_t *v,
             v[n++] = atomic_load(&((lk_proc_region *)c->region)->host_bell);
         }
     }
-    atomic_store(&bell->listen_seen, 1);
     atomic_fetch_add(&bell->listeners, 1);
     atomic_fetch_add(&bell->sleepers, 1);
+    atomic_fetch_add_explicit(&b->listen_sleeps, 1, memory_order_relaxed);
     if (serve_real(k)) {
         atomic_fetch_sub(&bell->sleepers, 1);
         atomic_fetch_sub(&bell->listeners, 1);

@@ -102,7 +102,8 @@ typedef struct lk_bell {
     _Atomic uint32_t pollers;                /* of which polling */
     _Atomic uint32_t sleepers;               /* of which asleep in futex_waitv */
     _Atomic uint32_t listen_gen;             /* bumped when `heard` changes */
-    _Atomic uint32_t listen_seen;            /* a host task has listened */
+    _Atomic uint32_t host_call_us;           /* when a host task last entered the kernel (µs,
+                                                wrapping; 32 bits: read-only maps on 32-bit) */
     _Atomic uint8_t heard[64];               /* by PID: listeners wait on its host_bell */
     lk_wake wake[MAX_SERVICE_NUM]; /* by TID: where each task sleeps */
 } lk_bell;

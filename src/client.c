@@ -762,11 +762,8 @@ static bool serves_itself(const lk_cproc *p);
  * other task may have stopped polling too), rare enough to stay out of the 99th percentile.
  */
 #define POLL_MISSES 4
-#define POLL_PROBE_EVERY 256
+#define POLL_PROBE_EVERY 1024
 #define POLL_PROBE_NS 100000
-#ifndef POLL_GAP_NS
-#define POLL_GAP_NS 10000
-#endif
 
 #ifndef LISTEN_IDLE_MAX
 #define LISTEN_IDLE_MAX 64
@@ -775,7 +772,10 @@ static bool serves_itself(const lk_cproc *p);
 #define LISTEN_GRACE_NS 2000
 #endif
 #ifndef LISTEN_GRACE_SLEEP_NS
-#define LISTEN_GRACE_SLEEP_NS 100000
+#define LISTEN_GRACE_SLEEP_NS 5000000
+#endif
+#ifndef LISTEN_RECENT_NS
+#define LISTEN_RECENT_NS 50000
 #endif
 
 /* Wake a host task that listens and hears this process (channel.h), if there is one. */
@@ -813,6 +813,21 @@ static bool taken_by_host_soon(lk_ctask *t)
  * (wait_done), which leaves our CPU to the host task where it shares it. Returns true if the
  * post is taken care of.
  */
+/* Did a host task enter the kernel within LISTEN_RECENT_NS? Then it is likely between two of
+   its calls, and back soon. */
+static bool host_in_kernel_lately(const lk_cproc *p)
+{
+    uint32_t at = atomic_load_explicit(&p->bell->host_call_us, memory_order_relaxed);
+
+    return at != 0 && (uint32_t)(lk_now_ns() / 1000u) - at < LISTEN_RECENT_NS / 1000u;
+}
+
+/* A synchronous call: its caller waits for an answer from another task anyway. */
+static bool waits_for_answer(const lk_chan *ch)
+{
+    return ch->cmd == IPC_SEND_RECV_MSG && (ch->content.flag & (SEND | RECV)) == (SEND | RECV);
+}
+
 static bool defer_to_host(lk_ctask *t)
 {
     if (t->grace_misses < POLL_MISSES || ++t->grace_probe % POLL_PROBE_EVERY == 0) {
@@ -841,7 +856,7 @@ static void ring_broker(lk_ctask *t, bool may_defer)
     if (!serves_itself(p)) {
         if (wake_listener(p))
             return;
-        if (may_defer && atomic_load_explicit(&p->bell->listen_seen, memory_order_relaxed) &&
+        if (may_defer && waits_for_answer(t->ch) && host_in_kernel_lately(p) &&
             atomic_load(&p->bell->broker_sleeping) && defer_to_host(t))
             return;
     }
@@ -860,11 +875,7 @@ static void post_command(lk_ctask *t)
 static void run_handed_wake(lk_ctask *t);
 
 
-/*
- * Count a poll that ended without its answer, or with it only after this thread had lost its
- * CPU meanwhile (a gap over POLL_GAP_NS between two looks at the clock): the answer then came
- * while someone else ran, and the poll only delayed the task it waited for.
- */
+/* Count a poll that ended without its answer (see poll_answer). */
 static void poll_result(lk_ctask *t, bool paid)
 {
     if (paid)
@@ -875,12 +886,12 @@ static void poll_result(lk_ctask *t, bool paid)
 
 static void poll_answer(lk_ctask *t)
 {
-    uint64_t budget = t->k->c.spin_ns, until, last;
-    bool listen, preempted = false;
+    uint64_t budget = t->k->c.spin_ns, until;
+    bool listen;
 
     run_handed_wake(t); /* first: the task we woke may be what we wait for */
-    if (!budget)
-        return;
+    if (!budget || atomic_load_explicit(&t->ch->state, memory_order_acquire) != LK_CHAN_PARKED)
+        return; /* answered already: no poll, which must not count as one that paid */
     if (t->poll_misses >= POLL_MISSES) {
         if (++t->poll_probe % POLL_PROBE_EVERY != 0)
             return;
@@ -891,22 +902,16 @@ static void poll_answer(lk_ctask *t)
         atomic_fetch_add(&t->k->b.bell->listeners, 1);
         atomic_fetch_add(&t->k->b.bell->pollers, 1);
     }
-    last = lk_now_ns();
-    until = last + budget;
+    until = lk_now_ns() + budget;
     for (unsigned i = 1;; i++) {
         if (atomic_load_explicit(&t->ch->state, memory_order_acquire) != LK_CHAN_PARKED) {
-            poll_result(t, !preempted);
+            poll_result(t, true);
             break;
         }
         if (i % 8 == 0) {
-            uint64_t now;
-
             if (listen)
                 lk_broker_serve_real(t->k, false);
-            now = lk_now_ns();
-            preempted |= now - last > POLL_GAP_NS;
-            last = now;
-            if (now > until) {
+            if (lk_now_ns() > until) {
                 poll_result(t, false);
                 break;
             }

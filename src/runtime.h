@@ -201,6 +201,7 @@ typedef struct lk_broker {
        (lk_broker_serve, DESIGN.md invariant 1). The fields below marked "kern_lock" too. */
     pthread_mutex_t kern_lock;
     bool no_hand;                /* serve_real: hand no wake-up to a poster */
+    _Atomic unsigned long listen_sleeps; /* host tasks' waits asleep listening (for tests) */
     bool caller_kernel;          /* virtual processes' calls may run the kernel themselves */
     bool on_caller;              /* kern_lock: the command being served is its caller's own */
     _Atomic int nreal;           /* live processes not of this host: written under
