@@ -764,6 +764,9 @@ static bool serves_itself(const lk_cproc *p);
 #define POLL_MISSES 4
 #define POLL_PROBE_EVERY 1024
 #define POLL_PROBE_NS 100000
+#ifndef POLL_SLOW_WAKE_NS
+#define POLL_SLOW_WAKE_NS 25000
+#endif
 
 #ifndef LISTEN_IDLE_MAX
 #define LISTEN_IDLE_MAX 64
@@ -986,6 +989,7 @@ static int wait_done(lk_ctask *t)
     _Atomic uint32_t *word = &bell->wake[t->tid].seq;
     uint64_t until = lk_now_ns() + t->k->c.spin_ns;
     unsigned idle_wakes = 0; /* listening wake-ups in a row that served nothing */
+    uint64_t slept_from = 0;  /* when its last sleep began */
 
     uint32_t beat = atomic_load_explicit(&bell->beat, memory_order_relaxed);
     uint64_t beat_at = lk_now_ns();
@@ -1038,7 +1042,10 @@ static int wait_done(lk_ctask *t)
         grace = t->grace_sleep;
         t->grace_sleep = false;
         if (s == LK_CHAN_WAITING || atomic_compare_exchange_strong(&ch->state, &s, LK_CHAN_WAITING)) {
-            uint64_t dl = lk_now_ns() + (grace ? LISTEN_GRACE_SLEEP_NS : CLIENT_WAKE_CHECK_NS);
+            uint64_t dl;
+
+            slept_from = lk_now_ns();
+            dl = slept_from + (grace ? LISTEN_GRACE_SLEEP_NS : CLIENT_WAKE_CHECK_NS);
 
             if (n > 0) {
                 int rc;
@@ -1070,6 +1077,8 @@ static int wait_done(lk_ctask *t)
         if (atomic_load_explicit(&ch->state, memory_order_acquire) == LK_CHAN_DONE) {
             if (timed_out && !grace) /* complete, yet nobody woke us: a wake-up was lost */
                 atomic_fetch_add_explicit(&t->k->c.lost_wakes, 1, memory_order_relaxed);
+            else if (slept_from && lk_now_ns() - slept_from > POLL_SLOW_WAKE_NS)
+                t->poll_misses = t->grace_misses = 0; /* a slow wake-up: polling pays again */
             run_handed_wake(t);
             return 0;
         }
