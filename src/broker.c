@@ -2405,7 +2405,9 @@ int lk_broker_serve(liteipc_kernel *k, int pid, int slot)
 
     if (!c)
         return -EAGAIN;
-    if (b->nreal > 0) {
+    /* Posted before this command: served first, unless the broker is awake (it does it then,
+       and the real processes' commands run beside this thread's own, not after them). */
+    if (b->nreal > 0 && atomic_load_explicit(&b->bell->broker_sleeping, memory_order_relaxed)) {
         atomic_store_explicit(&b->bell->host_call_us, (uint32_t)(lk_now_ns() / 1000u),
                               memory_order_relaxed);
         serve_real(k); /* posted before this command: served first */

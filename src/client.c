@@ -857,6 +857,8 @@ static void ring_broker(lk_ctask *t, bool may_defer)
 
     atomic_fetch_or(&p->region->pending_slots[t->slot >> 6], 1ull << (t->slot & 63));
     if (!serves_itself(p)) {
+        if (!atomic_load(&p->bell->broker_sleeping))
+            return; /* the broker is awake: it takes the post within a microsecond or two */
         if (wake_listener(p))
             return;
         if (may_defer && waits_for_answer(t->ch) && host_in_kernel_lately(p) &&
@@ -877,6 +879,11 @@ static void post_command(lk_ctask *t)
 
 static void run_handed_wake(lk_ctask *t);
 
+
+static bool broker_asleep(const liteipc_kernel *k)
+{
+    return atomic_load_explicit(&k->b.bell->broker_sleeping, memory_order_relaxed) != 0;
+}
 
 /* Count a poll that ended without its answer (see poll_answer). */
 static void poll_result(lk_ctask *t, bool paid)
@@ -912,7 +919,7 @@ static void poll_answer(lk_ctask *t)
             break;
         }
         if (i % 8 == 0) {
-            if (listen)
+            if (listen && broker_asleep(t->k)) /* else it serves them itself */
                 lk_broker_serve_real(t->k, false);
             if (lk_now_ns() > until) {
                 poll_result(t, false);
