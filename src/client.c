@@ -825,6 +825,13 @@ static bool host_in_kernel_lately(const lk_cproc *p)
     return at != 0 && (uint32_t)(lk_now_ns() / 1000u) - at < LISTEN_RECENT_NS / 1000u;
 }
 
+/* A reply (the channel is the poster's own: a hint, never trusted by the kernel). */
+static bool is_reply(const lk_chan *ch)
+{
+    return ch->cmd == IPC_SEND_RECV_MSG && (ch->content.flag & SEND) &&
+           (ch->out.type == MT_REPLY || ch->out.type == MT_FAILED_REPLY);
+}
+
 /* A synchronous call: its caller waits for an answer from another task anyway. */
 static bool waits_for_answer(const lk_chan *ch)
 {
@@ -859,7 +866,9 @@ static void ring_broker(lk_ctask *t, bool may_defer)
     if (!serves_itself(p)) {
         if (!atomic_load(&p->bell->broker_sleeping))
             return; /* the broker is awake: it takes the post within a microsecond or two */
-        if (wake_listener(p))
+        /* A call or a reply: the host task it wakes is often the one that must answer it or
+           waits for it. A one-way message is better run by the broker beside its receiver. */
+        if ((waits_for_answer(t->ch) || is_reply(t->ch)) && wake_listener(p))
             return;
         if (may_defer && waits_for_answer(t->ch) && host_in_kernel_lately(p) &&
             atomic_load(&p->bell->broker_sleeping) && defer_to_host(t))
