@@ -82,11 +82,6 @@ void bench_row(const char *mechanism, unsigned payload, bench_samples *s)
     double med = bench_quantile_ns(s, 0.5) / 1000.0, p99 = bench_quantile_ns(s, 0.99) / 1000.0;
 
     printf("ROW\t%s\t%u\t%zu\t%.3f\t%.3f\n", mechanism, payload, s->n, med, p99);
-    if (getenv("XHIST") && payload == 16) {
-        double q[] = {0.9, 0.95, 0.97, 0.98, 0.985, 0.99, 0.995, 0.999};
-        for (int i = 0; i < 8; i++) printf(" p%.1f=%.1f", q[i]*100, bench_quantile_ns(s, q[i]) / 1000.0);
-        printf("\n");
-    }
     fflush(stdout);
 }
 

@@ -14,7 +14,8 @@
  *   doorbell  one eventfd per process, which it writes to wake a sleeping broker. Its own: a
  *             process that drains or floods it delays no one but itself.
  *   region    one per process: a header with the bitmap of its posted slots and its host_bell
- *             word, then one channel per task of the process. Mapped read-write by that process and the broker only.
+ *             word, then one channel per task of the process. Mapped read-write by that
+ *             process and the broker only.
  *
  * A channel is a task's command slot. The protocol is a single-producer hand-off on `state`:
  *

@@ -1034,7 +1034,10 @@ static int wait_done(lk_ctask *t)
         }
         lk_cpu_relax();
     }
-    if (!serves_itself(t->proc) && atomic_load_explicit(&ch->state, memory_order_acquire) == LK_CHAN_PARKED &&
+    /* A real caller whose command a host task took polls for the answer as a host caller does
+       (that task often answers within microseconds from the other CPU). */
+    if (!serves_itself(t->proc) &&
+        atomic_load_explicit(&ch->state, memory_order_acquire) == LK_CHAN_PARKED &&
         atomic_load_explicit(&bell->listeners, memory_order_relaxed))
         poll_answer(t);
     for (bool parked = false;;) {
@@ -1057,7 +1060,8 @@ static int wait_done(lk_ctask *t)
         }
         grace = t->grace_sleep;
         t->grace_sleep = false;
-        if (s == LK_CHAN_WAITING || atomic_compare_exchange_strong(&ch->state, &s, LK_CHAN_WAITING)) {
+        if (s == LK_CHAN_WAITING ||
+            atomic_compare_exchange_strong(&ch->state, &s, LK_CHAN_WAITING)) {
             uint64_t dl;
 
             slept_from = lk_now_ns();
