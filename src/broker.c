@@ -731,7 +731,7 @@ static void handle_slot(liteipc_kernel *k, lk_bconn *c, int slot)
     ret = lk_ioctl(k->kern, tid, &in, kernel_now(k), &out);
     /* The tasks this command completed first: a polling poster wakes one of them itself, so
        its handed TID must be in place before the poster's own answer. */
-    k->b.hand_to = st == LK_CHAN_POSTED ? ch : NULL;
+    k->b.hand_to = st == LK_CHAN_POSTED && !k->b.no_hand ? ch : NULL;
     deliver_completions(k);
     k->b.hand_to = NULL;
     if (ret == LK_PARKED) {
@@ -1015,14 +1015,28 @@ static void monitor_remove(liteipc_kernel *k, const lk_bconn *c)
     event_sink_update(k);
 }
 
+/* Do listening host tasks wait on process pid's host_bell? (client.c, "Listening") */
+_Static_assert(sizeof(((lk_bell *)0)->heard) == LK_MAX_PROCS, "one heard flag per PID");
+
+static void heard_set(liteipc_kernel *k, int pid, uint8_t on)
+{
+    lk_bell *bell = k->b.bell;
+
+    atomic_store(&bell->heard[pid], on);
+    atomic_fetch_add(&bell->listen_gen, 1);
+    lk_futex_wake(&bell->listen_gen, INT32_MAX);
+}
+
 /* c is no longer scanned for posted commands. */
 static void live_remove(liteipc_kernel *k, const lk_bconn *c)
 {
     for (int i = 0; i < k->b.nlive; i++) {
         if (k->b.live[i] == c) {
             k->b.live[i] = k->b.live[--k->b.nlive];
-            if (!c->in_host)
+            if (!c->in_host) {
                 atomic_fetch_sub_explicit(&k->b.nreal, 1, memory_order_relaxed);
+                heard_set(k, c->pid, 0);
+            }
             return;
         }
     }
@@ -1430,8 +1444,10 @@ static int op_hello(liteipc_kernel *k, lk_bconn *c, const lk_wire_req *rq, lk_wi
     c->pid = pid;
     k->b.by_pid[pid] = c;
     k->b.live[k->b.nlive++] = c;
-    if (!c->in_host)
+    if (!c->in_host) {
         atomic_fetch_add_explicit(&k->b.nreal, 1, memory_order_relaxed);
+        heard_set(k, pid, 1);
+    }
     users_add(k, 1);
     fds[0] = k->b.bell_fd;
     fds[1] = c->efd;
@@ -2345,28 +2361,41 @@ fail:
  * The device runs an ioctl in its caller's context: a virtual process's thread, which lives in
  * this host process, runs the kernel for its own command under the kernel lock, as the broker
  * would, and spares the two hand-offs through the broker (docs/PERFORMANCE.md, "The kernel on
- * the caller's thread"). Not while a real process is connected: the broker then serves its
- * posts, and a third running thread would take the CPU it and its poster need. Nor once a
- * fault was armed: a KILL fault changes the list of processes the broker scans without the
- * lock. -EAGAIN then, and the caller posts to the broker. lock_for_caller returns the process's
- * connection with the kernel lock held, or NULL (not held) where the caller may not run it.
+ * the caller's thread"). Not once a fault was armed: a KILL fault changes the list of
+ * processes the broker scans without the lock. -EAGAIN then, and the caller posts to the
+ * broker. lock_for_caller returns the process's connection with the kernel lock held, or NULL
+ * (not held) where the caller may not run it.
  */
 static lk_bconn *lock_for_caller(liteipc_kernel *k, int pid)
 {
     lk_broker *b = &k->b;
     lk_bconn *c;
 
-    /* Without the lock first: a caller that may not run the kernel must not queue on it behind
-       the broker, only to ring it afterwards (a hand-off more, on a busy machine). */
-    if (atomic_load_explicit(&b->nreal, memory_order_relaxed) > 0)
-        return NULL;
     pthread_mutex_lock(&b->kern_lock);
     c = pid >= 0 && pid < LK_MAX_PROCS ? b->by_pid[pid] : NULL;
-    if (!c || !c->in_host || c->closed || b->nreal > 0 || b->faulty || atomic_load(&b->stop)) {
+    if (!c || !c->in_host || c->closed || b->faulty || atomic_load(&b->stop)) {
         pthread_mutex_unlock(&b->kern_lock);
         return NULL;
     }
     return c;
+}
+
+static bool serve_real(liteipc_kernel *k);
+
+/*
+ * A command run outside the broker thread may have set a deadline (a synchronous call's reply
+ * timeout) before the one the sleeping broker waits for (wake_by): kick it to look again. A new
+ * deadline is at most reply_timeout_ms from now, so the scan of the tables is needed only when
+ * the broker waits for something later than that (or for nothing): once per timeout at most.
+ */
+static void kick_if_earlier(liteipc_kernel *k)
+{
+    lk_broker *b = &k->b;
+
+    if (!b->wake_by || b->wake_by <= lk_now_ns() + (uint64_t)k->cfg.reply_timeout_ms * 1000000u)
+        return;
+    if (lk_kernel_next_deadline(k->kern) < b->wake_by)
+        lk_broker_kick(k);
 }
 
 int lk_broker_serve(liteipc_kernel *k, int pid, int slot)
@@ -2376,14 +2405,126 @@ int lk_broker_serve(liteipc_kernel *k, int pid, int slot)
 
     if (!c)
         return -EAGAIN;
+    /* Posted before this command: served first, unless the broker is awake (it does it then,
+       and the real processes' commands run beside this thread's own, not after them). */
+    if (b->nreal > 0 && atomic_load_explicit(&b->bell->broker_sleeping, memory_order_relaxed)) {
+        atomic_store_explicit(&b->bell->host_call_us, (uint32_t)(lk_now_ns() / 1000u),
+                              memory_order_relaxed);
+        serve_real(k); /* posted before this command: served first */
+    }
     b->on_caller = true;
     handle_slot(k, c, slot);
     b->on_caller = false;
-    /* The sleeping broker would not see a deadline this command set before its own. */
-    if (b->wake_by && lk_kernel_next_deadline(k->kern) < b->wake_by)
-        lk_broker_kick(k);
+    kick_if_earlier(k);
     pthread_mutex_unlock(&b->kern_lock);
     return 0;
+}
+
+/*
+ * ---- listening: host tasks serve the real processes' posts while they wait -------------------
+ *
+ * A real process cannot run the kernel; a host task waiting in the kernel may run its commands
+ * instead of the broker, sparing two hand-offs per call (docs/ARCHITECTURE.md, "Host tasks
+ * serve the real processes while they wait"; the client side is in client.c). Whoever listens
+ * counts itself in the bell first, then looks at the posted bits; a poster sets its bit, then
+ * reads the count: one of them sees the other.
+ */
+
+/* Serve the posted commands of the real processes, on a host task's thread (kern_lock held).
+   No wake-up is handed to a poster there: the broker would not watch it. */
+static bool serve_real(liteipc_kernel *k)
+{
+    lk_broker *b = &k->b;
+    bool any = false;
+
+    b->on_caller = b->no_hand = true;
+    for (int i = 0; i < b->nlive; i++)
+        if (!b->live[i]->in_host)
+            any |= scan_proc(k, b->live[i]);
+    b->on_caller = b->no_hand = false;
+    if (any)
+        kick_if_earlier(k);
+    return any;
+}
+
+/* May a host task listen now? Where it may run the kernel itself, and a real process is
+   connected. */
+bool lk_broker_may_listen(liteipc_kernel *k)
+{
+    lk_broker *b = &k->b;
+
+    return b->caller_kernel && atomic_load_explicit(&b->nreal, memory_order_relaxed) > 0 &&
+           !atomic_load_explicit(&b->faulty, memory_order_relaxed) && !atomic_load(&b->stop);
+}
+
+/* Serve what real processes posted, taking the kernel lock (wait) or trying it. Returns true
+   if there was anything. */
+bool lk_broker_serve_real(liteipc_kernel *k, bool wait)
+{
+    bool any;
+
+    if (wait)
+        pthread_mutex_lock(&k->b.kern_lock);
+    else if (pthread_mutex_trylock(&k->b.kern_lock) != 0)
+        return false;
+    if (atomic_load(&k->b.faulty)) { /* armed meanwhile: the broker serves from now on */
+        pthread_mutex_unlock(&k->b.kern_lock);
+        lk_broker_kick(k);
+        return false;
+    }
+    any = serve_real(k);
+    pthread_mutex_unlock(&k->b.kern_lock);
+    return any;
+}
+
+/*
+ * A host task is about to sleep listening: fill w/v (at most max) with the words to wait on and
+ * their values (listen_gen, then each heard process's host_bell), count it as a sleeping
+ * listener, then serve what was posted. Returns the number of words; 0 if it served something
+ * (it is not counted then: it looks at its own channel again); -EAGAIN where it may not listen.
+ */
+int lk_broker_listen_begin(liteipc_kernel *k, _Atomic uint32_t **w, uint32_t *v, int max)
+{
+    lk_broker *b = &k->b;
+    lk_bell *bell = b->bell;
+    int n = 0;
+
+    if (!lk_broker_may_listen(k)) /* first without the lock: most waits have no real process */
+        return -EAGAIN;
+    pthread_mutex_lock(&b->kern_lock);
+    if (!lk_broker_may_listen(k)) {
+        pthread_mutex_unlock(&b->kern_lock);
+        return -EAGAIN;
+    }
+    w[n] = &bell->listen_gen;
+    v[n++] = atomic_load(&bell->listen_gen);
+    for (int i = 0; i < b->nlive && n < max; i++) {
+        lk_bconn *c = b->live[i];
+
+        if (!c->in_host && atomic_load(&bell->heard[c->pid])) {
+            w[n] = &((lk_proc_region *)c->region)->host_bell;
+            v[n++] = atomic_load(&((lk_proc_region *)c->region)->host_bell);
+        }
+    }
+    atomic_fetch_add(&bell->listeners, 1);
+    atomic_fetch_add(&bell->sleepers, 1);
+    atomic_fetch_add_explicit(&b->listen_sleeps, 1, memory_order_relaxed);
+    if (serve_real(k)) {
+        atomic_fetch_sub(&bell->sleepers, 1);
+        atomic_fetch_sub(&bell->listeners, 1);
+        n = 0;
+    }
+    pthread_mutex_unlock(&b->kern_lock);
+    return n;
+}
+
+/* The listener woke: uncount it, then serve (a post may have counted on it). True if there was
+   anything to serve. */
+bool lk_broker_listen_end(liteipc_kernel *k)
+{
+    atomic_fetch_sub(&k->b.bell->sleepers, 1);
+    atomic_fetch_sub(&k->b.bell->listeners, 1);
+    return lk_broker_serve_real(k, true);
 }
 
 /* A refusal a virtual process decided itself (op_refused), noted at once on its thread, so that
@@ -2408,6 +2549,12 @@ void lk_broker_stop(liteipc_kernel *k)
         /* the counter cannot overflow here; nothing else can fail */
     }
     pthread_join(k->b.thread, NULL);
+}
+
+/* After lk_broker_stop, once no task is inside a device call: a listener woken by the end of
+   the kernel still uncounts itself in the bell and takes the kernel lock on its way out. */
+void lk_broker_free(liteipc_kernel *k)
+{
     broker_release(&k->b);
     lk_kernel_free(k->kern);
     k->kern = NULL;

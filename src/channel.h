@@ -7,13 +7,15 @@
  * mapped by each process at its own address (so they hold no pointers), every memory file
  * sealed against resizing:
  *
- *   bell      one per kernel, written by the broker alone: its "am I asleep" flag, its beat,
- *             the kernel's `dead` flag, and each task's futex word. Every process maps it
+ *   bell      one per kernel, written by the kernel's host alone: the broker's "am I asleep"
+ *             flag, its beat, the kernel's `dead` flag, the listeners (below), and each task's
+ *             futex word. Every process maps it
  *             read-only (sealed F_SEAL_FUTURE_WRITE): it waits and wakes on it, never writes it.
  *   doorbell  one eventfd per process, which it writes to wake a sleeping broker. Its own: a
  *             process that drains or floods it delays no one but itself.
- *   region    one per process: a header with the bitmap of its posted slots, then one channel
- *             per task of the process. Mapped read-write by that process and the broker only.
+ *   region    one per process: a header with the bitmap of its posted slots and its host_bell
+ *             word, then one channel per task of the process. Mapped read-write by that
+ *             process and the broker only.
  *
  * A channel is a task's command slot. The protocol is a single-producer hand-off on `state`:
  *
@@ -50,6 +52,12 @@
  * a poster can delay another task's wake-up by that much at most; a wake_tid it writes is
  * checked, and at worst makes a spurious wake-up. Besides, a task that is never woken still
  * looks at its channel every CLIENT_WAKE_CHECK_NS.
+ *
+ * Listening (docs/ARCHITECTURE.md): a host task waiting in the kernel serves the real
+ * processes' posts itself, counted in `listeners` (polling, `pollers`, or asleep in futex_waitv,
+ * `sleepers`). A real process whose PID is `heard` then bumps its own host_bell and wakes it
+ * instead of ringing the broker; the listener counts itself before it looks at the bits, the
+ * poster sets its bit before it reads the count (the same Dekker pair as the broker's sleep).
  *
  * Everything in a channel is user-writable: the broker copies what it needs out of it once,
  * checks its own copy, and only copies payload bytes from the staging area (copy_from_user).
@@ -90,6 +98,14 @@ typedef struct lk_bell {
     _Atomic uint32_t broker_sleeping;
     _Atomic uint32_t dead; /* the kernel has stopped: every call fails with ESHUTDOWN */
     _Alignas(64) _Atomic uint32_t beat; /* bumped by the broker as it runs (see above) */
+    /* Host tasks that serve real processes' posts while they wait (see "Listening" above). */
+    _Alignas(64) _Atomic uint32_t listeners; /* polling or asleep */
+    _Atomic uint32_t pollers;                /* of which polling */
+    _Atomic uint32_t sleepers;               /* of which asleep in futex_waitv */
+    _Atomic uint32_t listen_gen;             /* bumped when `heard` changes */
+    _Atomic uint32_t host_call_us;           /* when a host task last entered the kernel (µs,
+                                                wrapping; 32 bits: read-only maps on 32-bit) */
+    _Atomic uint8_t heard[64];               /* by PID: listeners wait on its host_bell */
     lk_wake wake[MAX_SERVICE_NUM]; /* by TID: where each task sleeps */
 } lk_bell;
 
@@ -123,7 +139,9 @@ typedef struct lk_chan {
 
 typedef struct lk_proc_region {
     _Atomic uint64_t pending_slots[2]; /* bit s: slot s posted */
-    uint64_t pad[6];
+    _Atomic uint32_t host_bell;        /* bumped by the process after a post a listener serves */
+    uint32_t pad0;
+    uint64_t pad[5];
     /* then task_limit channels of lk_chan_size() bytes each, from LK_REGION_HEADER */
 } lk_proc_region;
 

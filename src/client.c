@@ -749,27 +749,7 @@ static void stage_command(const liteipc_kernel *k, lk_ctask *t, unsigned long cm
     }
 }
 
-/* Set the slot's bit in our region, and ring our doorbell if the broker sleeps. */
-static void ring_broker(lk_ctask *t)
-{
-    lk_cproc *p = t->proc;
-    uint64_t one = 1;
-
-    /* seq_cst RMW, then the load: the Dekker pair with the broker's sleep (broker.c). */
-    atomic_fetch_or(&p->region->pending_slots[t->slot >> 6], 1ull << (t->slot & 63));
-    if (atomic_load(&p->bell->broker_sleeping) && write(p->efd, &one, sizeof(one)) < 0) {
-        /* EAGAIN: the counter is already non-zero, the broker will wake */
-    }
-}
-
-static void post_command(lk_ctask *t)
-{
-    atomic_store_explicit(&t->ch->taken, 0, memory_order_relaxed);
-    atomic_store_explicit(&t->ch->state, LK_CHAN_POSTED, memory_order_release);
-    ring_broker(t);
-}
-
-static void run_handed_wake(lk_ctask *t);
+static bool serves_itself(const lk_cproc *p);
 
 /*
  * A command this thread ran itself parked: its answer comes from another task, often the one it
@@ -782,33 +762,186 @@ static void run_handed_wake(lk_ctask *t);
  * other task may have stopped polling too), rare enough to stay out of the 99th percentile.
  */
 #define POLL_MISSES 4
-#define POLL_PROBE_EVERY 256
+#define POLL_PROBE_EVERY 1024
 #define POLL_PROBE_NS 100000
+#ifndef POLL_SLOW_WAKE_NS
+#define POLL_SLOW_WAKE_NS 25000
+#endif
+
+#ifndef LISTEN_IDLE_MAX
+#define LISTEN_IDLE_MAX 64
+#endif
+#ifndef LISTEN_GRACE_NS
+#define LISTEN_GRACE_NS 2000
+#endif
+#ifndef LISTEN_GRACE_SLEEP_NS
+#define LISTEN_GRACE_SLEEP_NS 5000000
+#endif
+#ifndef LISTEN_RECENT_NS
+#define LISTEN_RECENT_NS 50000
+#endif
+
+/* Wake a host task that listens and hears this process (channel.h), if there is one. */
+static bool wake_listener(lk_cproc *p)
+{
+    if (!atomic_load(&p->bell->listeners) || !atomic_load(&p->bell->heard[p->pid % LK_MAX_PROCS]))
+        return false;
+    atomic_fetch_add(&p->region->host_bell, 1); /* then its futex_waitv cannot miss us */
+    if (atomic_load(&p->bell->sleepers))
+        lk_futex_wake(&p->region->host_bell, 1);
+    return true;
+}
+
+/* Poll LISTEN_GRACE_NS for a host task that takes our post or starts listening. */
+static bool taken_by_host_soon(lk_ctask *t)
+{
+    uint64_t until = lk_now_ns() + LISTEN_GRACE_NS;
+
+    for (unsigned i = 1;; i++) {
+        if (atomic_load_explicit(&t->ch->state, memory_order_acquire) != LK_CHAN_POSTED)
+            return true;
+        if (wake_listener(t->proc))
+            return true;
+        if (i % 8 == 0 && lk_now_ns() > until)
+            return false;
+        lk_cpu_relax();
+    }
+}
+
+/*
+ * No host task listens, though some did: one between two of its calls serves our post at its
+ * next one (lk_broker_serve serves the real processes' posts first), sparing the broker's two
+ * hand-offs. Wait for that before waking a sleeping broker: poll LISTEN_GRACE_NS where such
+ * polls pay (the host task runs on another CPU), else sleep up to LISTEN_GRACE_SLEEP_NS
+ * (wait_done), which leaves our CPU to the host task where it shares it. Returns true if the
+ * post is taken care of.
+ */
+/* Did a host task enter the kernel within LISTEN_RECENT_NS? Then it is likely between two of
+   its calls, and back soon. */
+static bool host_in_kernel_lately(const lk_cproc *p)
+{
+    uint32_t at = atomic_load_explicit(&p->bell->host_call_us, memory_order_relaxed);
+
+    return at != 0 && (uint32_t)(lk_now_ns() / 1000u) - at < LISTEN_RECENT_NS / 1000u;
+}
+
+/* A reply (the channel is the poster's own: a hint, never trusted by the kernel). */
+static bool is_reply(const lk_chan *ch)
+{
+    return ch->cmd == IPC_SEND_RECV_MSG && (ch->content.flag & SEND) &&
+           (ch->out.type == MT_REPLY || ch->out.type == MT_FAILED_REPLY);
+}
+
+/* A synchronous call: its caller waits for an answer from another task anyway. */
+static bool waits_for_answer(const lk_chan *ch)
+{
+    return ch->cmd == IPC_SEND_RECV_MSG && (ch->content.flag & (SEND | RECV)) == (SEND | RECV);
+}
+
+static bool defer_to_host(lk_ctask *t)
+{
+    if (t->grace_misses < POLL_MISSES || ++t->grace_probe % POLL_PROBE_EVERY == 0) {
+        if (taken_by_host_soon(t)) {
+            t->grace_misses = 0;
+            return true;
+        }
+        if (t->grace_misses < POLL_MISSES)
+            t->grace_misses++;
+    }
+    t->grace_sleep = true;
+    return true;
+}
+
+/*
+ * Set the slot's bit in our region; then wake a host task that listens, or ring our doorbell if
+ * the broker sleeps. The bit first (a seq_cst RMW), then the loads: the Dekker pairs with the
+ * broker's sleep (broker.c) and with a listener's count (channel.h).
+ */
+static void ring_broker(lk_ctask *t, bool may_defer)
+{
+    lk_cproc *p = t->proc;
+    uint64_t one = 1;
+
+    atomic_fetch_or(&p->region->pending_slots[t->slot >> 6], 1ull << (t->slot & 63));
+    if (!serves_itself(p)) {
+        if (!atomic_load(&p->bell->broker_sleeping))
+            return; /* the broker is awake: it takes the post within a microsecond or two */
+        /* A call or a reply: the host task it wakes is often the one that must answer it or
+           waits for it. A one-way message is better run by the broker beside its receiver. */
+        if ((waits_for_answer(t->ch) || is_reply(t->ch)) && wake_listener(p))
+            return;
+        if (may_defer && waits_for_answer(t->ch) && host_in_kernel_lately(p) &&
+            atomic_load(&p->bell->broker_sleeping) && defer_to_host(t))
+            return;
+    }
+    if (atomic_load(&p->bell->broker_sleeping) && write(p->efd, &one, sizeof(one)) < 0) {
+        /* EAGAIN: the counter is already non-zero, the broker will wake */
+    }
+}
+
+static void post_command(lk_ctask *t)
+{
+    atomic_store_explicit(&t->ch->taken, 0, memory_order_relaxed);
+    atomic_store_explicit(&t->ch->state, LK_CHAN_POSTED, memory_order_release);
+    ring_broker(t, true);
+}
+
+static void run_handed_wake(lk_ctask *t);
+
+
+static bool broker_asleep(const liteipc_kernel *k)
+{
+    return atomic_load_explicit(&k->b.bell->broker_sleeping, memory_order_relaxed) != 0;
+}
+
+/* Count a poll that ended without its answer (see poll_answer). */
+static void poll_result(lk_ctask *t, bool paid)
+{
+    if (paid)
+        t->poll_misses = 0;
+    else if (t->poll_misses < POLL_MISSES)
+        t->poll_misses++;
+}
 
 static void poll_answer(lk_ctask *t)
 {
     uint64_t budget = t->k->c.spin_ns, until;
+    bool listen;
 
     run_handed_wake(t); /* first: the task we woke may be what we wait for */
-    if (!budget)
-        return;
+    if (!budget || atomic_load_explicit(&t->ch->state, memory_order_acquire) != LK_CHAN_PARKED)
+        return; /* answered already: no poll, which must not count as one that paid */
     if (t->poll_misses >= POLL_MISSES) {
         if (++t->poll_probe % POLL_PROBE_EVERY != 0)
             return;
         budget = POLL_PROBE_NS;
     }
+    listen = serves_itself(t->proc) && lk_broker_may_listen(t->k);
+    if (listen) {
+        atomic_fetch_add(&t->k->b.bell->listeners, 1);
+        atomic_fetch_add(&t->k->b.bell->pollers, 1);
+    }
     until = lk_now_ns() + budget;
     for (unsigned i = 1;; i++) {
         if (atomic_load_explicit(&t->ch->state, memory_order_acquire) != LK_CHAN_PARKED) {
-            t->poll_misses = 0;
-            return;
-        }
-        if (i % 8 == 0 && lk_now_ns() > until)
+            poll_result(t, true);
             break;
+        }
+        if (i % 8 == 0) {
+            if (listen && broker_asleep(t->k)) /* else it serves them itself */
+                lk_broker_serve_real(t->k, false);
+            if (lk_now_ns() > until) {
+                poll_result(t, false);
+                break;
+            }
+        }
         lk_cpu_relax();
     }
-    if (t->poll_misses < POLL_MISSES)
-        t->poll_misses++;
+    if (listen) {
+        atomic_fetch_sub(&t->k->b.bell->pollers, 1);
+        atomic_fetch_sub(&t->k->b.bell->listeners, 1);
+        lk_broker_serve_real(t->k, true);
+    }
 }
 
 /* Do this process's threads run the kernel themselves (a virtual process of the kernel's host,
@@ -825,7 +958,7 @@ static void serve_here(liteipc_kernel *k, lk_ctask *t)
     atomic_store_explicit(&t->ch->taken, 0, memory_order_relaxed);
     atomic_store_explicit(&t->ch->state, LK_CHAN_POSTED, memory_order_release);
     if (lk_broker_serve(k, t->proc->pid, t->slot) < 0)
-        ring_broker(t);
+        ring_broker(t, false);
     else
         poll_answer(t);
 }
@@ -871,6 +1004,8 @@ static int wait_done(lk_ctask *t)
     lk_bell *bell = t->proc->bell;
     _Atomic uint32_t *word = &bell->wake[t->tid].seq;
     uint64_t until = lk_now_ns() + t->k->c.spin_ns;
+    unsigned idle_wakes = 0; /* listening wake-ups in a row that served nothing */
+    uint64_t slept_from = 0;  /* when its last sleep began */
 
     uint32_t beat = atomic_load_explicit(&bell->beat, memory_order_relaxed);
     uint64_t beat_at = lk_now_ns();
@@ -878,7 +1013,9 @@ static int wait_done(lk_ctask *t)
     for (unsigned i = 1; t->k->c.spin_ns; i++) {
         if (atomic_load_explicit(&ch->state, memory_order_acquire) != LK_CHAN_POSTED)
             break; /* DONE, or PARKED: another task will answer, not the broker */
-        if (atomic_load_explicit(&bell->broker_sleeping, memory_order_relaxed))
+        bool polled = atomic_load_explicit(&bell->pollers, memory_order_relaxed) != 0;
+
+        if (!polled && atomic_load_explicit(&bell->broker_sleeping, memory_order_relaxed))
             break;
         if (i % 8 == 0) { /* is the broker still on a CPU? (channel.h) */
             uint32_t b = atomic_load_explicit(&bell->beat, memory_order_relaxed);
@@ -886,7 +1023,9 @@ static int wait_done(lk_ctask *t)
 
             if (now > until)
                 break;
-            if (b != beat) {
+            if (polled) {
+                beat_at = now;
+            } else if (b != beat) {
                 beat = b;
                 beat_at = now;
             } else if (now - beat_at > CLIENT_STALL_NS) {
@@ -895,20 +1034,71 @@ static int wait_done(lk_ctask *t)
         }
         lk_cpu_relax();
     }
+    /* A real caller whose command a host task took polls for the answer as a host caller does
+       (that task often answers within microseconds from the other CPU). */
+    if (!serves_itself(t->proc) &&
+        atomic_load_explicit(&ch->state, memory_order_acquire) == LK_CHAN_PARKED &&
+        atomic_load_explicit(&bell->listeners, memory_order_relaxed))
+        poll_answer(t);
     for (bool parked = false;;) {
         uint32_t seq = atomic_load_explicit(word, memory_order_acquire);
         uint32_t s = atomic_load_explicit(&ch->state, memory_order_acquire);
-        bool timed_out = false;
+        bool timed_out = false, grace;
+        _Atomic uint32_t *w[LK_MAX_PROCS + 2];
+        uint32_t v[LK_MAX_PROCS + 2];
+        int n = -1;
 
         parked |= s == LK_CHAN_PARKED; /* the broker has taken the command */
         run_handed_wake(t); /* before we sleep: the task we must wake may be what we wait for */
         if (s == LK_CHAN_DONE)
             return 0;
-        if (s == LK_CHAN_WAITING || atomic_compare_exchange_strong(&ch->state, &s, LK_CHAN_WAITING))
-            timed_out = lk_futex_wait(word, seq, lk_now_ns() + CLIENT_WAKE_CHECK_NS) == -ETIMEDOUT;
+        if (parked && idle_wakes < LISTEN_IDLE_MAX && serves_itself(t->proc) &&
+            !t->k->c.no_waitv) {
+            n = lk_broker_listen_begin(t->k, w + 1, v + 1, LK_MAX_PROCS + 1);
+            if (n == 0)
+                continue; /* it served posts: look at our channel again */
+        }
+        grace = t->grace_sleep;
+        t->grace_sleep = false;
+        if (s == LK_CHAN_WAITING ||
+            atomic_compare_exchange_strong(&ch->state, &s, LK_CHAN_WAITING)) {
+            uint64_t dl;
+
+            slept_from = lk_now_ns();
+            dl = slept_from + (grace ? LISTEN_GRACE_SLEEP_NS : CLIENT_WAKE_CHECK_NS);
+
+            if (n > 0) {
+                int rc;
+
+                w[0] = word;
+                v[0] = seq;
+                rc = lk_futex_waitv(w, v, n + 1, dl);
+                if (rc == -ENOSYS) { /* no longer counted as listening: posts ring again */
+                    t->k->c.no_waitv = true;
+                    n = -1;
+                    if (!lk_broker_listen_end(t->k))
+                        rc = lk_futex_wait(word, seq, dl);
+                }
+                timed_out = rc == -ETIMEDOUT;
+            } else {
+                timed_out = lk_futex_wait(word, seq, dl) == -ETIMEDOUT;
+            }
+        }
+        if (n > 0) {
+            uint32_t waiting = LK_CHAN_WAITING;
+
+            /* Awake: what we serve next must not wake us (a system call for nothing). */
+            atomic_compare_exchange_strong(&ch->state, &waiting, LK_CHAN_PARKED);
+            if (lk_broker_listen_end(t->k) || waiting == LK_CHAN_DONE)
+                idle_wakes = 0;
+            else
+                idle_wakes++;
+        }
         if (atomic_load_explicit(&ch->state, memory_order_acquire) == LK_CHAN_DONE) {
-            if (timed_out) /* complete, yet nobody woke us: a wake-up was lost */
+            if (timed_out && !grace) /* complete, yet nobody woke us: a wake-up was lost */
                 atomic_fetch_add_explicit(&t->k->c.lost_wakes, 1, memory_order_relaxed);
+            else if (slept_from && lk_now_ns() - slept_from > POLL_SLOW_WAKE_NS)
+                t->poll_misses = t->grace_misses = 0; /* a slow wake-up: polling pays again */
             run_handed_wake(t);
             return 0;
         }
@@ -917,7 +1107,7 @@ static int wait_done(lk_ctask *t)
         /* Our bits are ours to write and to lose (a scribble, a bug): ring again if the broker
            has not taken the command yet (channel.h). */
         if (timed_out && !parked && !atomic_load_explicit(&ch->taken, memory_order_relaxed))
-            ring_broker(t);
+            ring_broker(t, false);
     }
 }
 

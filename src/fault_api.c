@@ -16,7 +16,8 @@ static int run_add(liteipc_kernel *k, void *arg)
 {
     int id = lk_kernel_fault_add(k->kern, arg);
 
-    k->b.faulty |= id >= 0;
+    if (id >= 0)
+        atomic_store(&k->b.faulty, true);
     return id;
 }
 

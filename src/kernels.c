@@ -261,6 +261,7 @@ int liteipc_kernel_stop(liteipc_kernel *k)
         while (atomic_load_explicit(&t->in_call, memory_order_acquire))
             sched_yield();
     pthread_mutex_unlock(&k->c.lock);
+    lk_broker_free(k);
     lk_kernel_unref(k);
     return 0;
 }

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/futex.h>
+#include <linux/time_types.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -42,6 +43,29 @@ int lk_futex_wait(_Atomic uint32_t *word, uint32_t expected, uint64_t deadline_n
 void lk_futex_wake(_Atomic uint32_t *word, int n)
 {
     syscall(SYS_futex, (uint32_t *)word, FUTEX_WAKE, n, NULL, NULL, 0);
+}
+
+int lk_futex_waitv(_Atomic uint32_t *const *words, const uint32_t *expected, int n,
+                   uint64_t deadline_ns)
+{
+#ifdef SYS_futex_waitv
+    struct futex_waitv v[FUTEX_WAITV_MAX];
+    struct __kernel_timespec ts; /* 64-bit times on every ABI, 32-bit builds included */
+    long rc;
+
+    for (int i = 0; i < n && i < FUTEX_WAITV_MAX; i++)
+        v[i] = (struct futex_waitv){.val = expected[i], .uaddr = (uintptr_t)words[i],
+                                    .flags = FUTEX_32};
+    ts.tv_sec = (long long)(deadline_ns / 1000000000u);
+    ts.tv_nsec = (long long)(deadline_ns % 1000000000u);
+    rc = syscall(SYS_futex_waitv, v, (unsigned)n, 0u, &ts, CLOCK_MONOTONIC);
+    if (rc >= 0 || errno == EAGAIN || errno == EFAULT || errno == EINTR)
+        return 0;
+    return -errno;
+#else
+    (void)words, (void)expected, (void)n, (void)deadline_ns;
+    return -ENOSYS;
+#endif
 }
 
 int lk_memfd_create(const char *name, size_t size)

@@ -23,6 +23,10 @@ uint64_t lk_now_ns(void);
 int lk_futex_wait(_Atomic uint32_t *word, uint32_t expected, uint64_t deadline_ns);
 /* Wake up to n waiters of word. */
 void lk_futex_wake(_Atomic uint32_t *word, int n);
+/* Wait until any of n words (n <= 128) differs from its expected value or is woken, or the
+   deadline passes: 0, -ETIMEDOUT, or -ENOSYS where the system has no futex_waitv. */
+int lk_futex_waitv(_Atomic uint32_t *const *words, const uint32_t *expected, int n,
+                   uint64_t deadline_ns);
 
 /* A cheap pause for spin loops. */
 static inline void lk_cpu_relax(void)

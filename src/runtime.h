@@ -200,6 +200,8 @@ typedef struct lk_broker {
        the broker thread, or a virtual process's thread inside its own device call
        (lk_broker_serve, DESIGN.md invariant 1). The fields below marked "kern_lock" too. */
     pthread_mutex_t kern_lock;
+    bool no_hand;                /* serve_real: hand no wake-up to a poster */
+    _Atomic unsigned long listen_sleeps; /* host tasks' waits asleep listening (for tests) */
     bool caller_kernel;          /* virtual processes' calls may run the kernel themselves */
     bool on_caller;              /* kern_lock: the command being served is its caller's own */
     _Atomic int nreal;           /* live processes not of this host: written under
@@ -245,7 +247,7 @@ typedef struct lk_broker {
     int (*run_fn)(struct liteipc_kernel *k, void *arg); /* lk_broker_run: called likewise */
     void *run_arg;
     int run_ret;
-    bool faulty;                 /* a fault was armed once: the kernel may report kills */
+    _Atomic bool faulty;         /* a fault was armed once: the kernel may report kills */
 
     pthread_mutex_t idle_lock;   /* nprocs and ever_used, for liteipc_kernel_wait_unused */
     pthread_cond_t idle_cond;
@@ -336,6 +338,8 @@ typedef struct lk_ctask {
     _Atomic int in_call;
     unsigned poll_misses; /* its polls for another task's answer that ended without it (client.c) */
     unsigned poll_probe;  /* its calls since it stopped polling, counted for the next probe */
+    unsigned grace_misses, grace_probe; /* the same for its polls for a host task (client.c) */
+    bool grace_sleep;     /* its post waits for a host task: its first sleep is short (client.c) */
     struct lk_ctask *next;
 } lk_ctask;
 
@@ -357,6 +361,7 @@ typedef struct lk_client {
     int nfds;
     int fork_parent_pid;     /* the forking thread's PID, recorded before fork */
     uint64_t spin_ns;        /* how long a caller polls before sleeping (client.c) */
+    bool no_waitv;           /* the system has no futex_waitv: host tasks do not listen */
     _Atomic unsigned long lost_wakes; /* calls answered but never woken: found DONE only at the
                                          caller's own CLIENT_WAKE_CHECK_NS check (tests: 0) */
 } lk_client;
@@ -379,9 +384,14 @@ int lk_broker_start(struct liteipc_kernel *k, const char *name);
 /* The abstract socket address of a named kernel. Returns 0 or -EINVAL (bad name). */
 int lk_kernel_address(const char *name, struct sockaddr_un *addr, socklen_t *len);
 void lk_broker_stop(struct liteipc_kernel *k);
+void lk_broker_free(struct liteipc_kernel *k);
 /* Serve the command a virtual process's task posted in its channel (state POSTED, no bit) on
    the calling thread, under the kernel lock. 0, or -EAGAIN: not here (the broker must). */
 int lk_broker_serve(struct liteipc_kernel *k, int pid, int slot);
+bool lk_broker_may_listen(struct liteipc_kernel *k);
+bool lk_broker_serve_real(struct liteipc_kernel *k, bool wait);
+int lk_broker_listen_begin(struct liteipc_kernel *k, _Atomic uint32_t **w, uint32_t *v, int max);
+bool lk_broker_listen_end(struct liteipc_kernel *k);
 /* Note a refusal a virtual process decided itself, likewise. 0, or -EAGAIN: tell the broker. */
 int lk_broker_refused(struct liteipc_kernel *k, int pid, int tid, unsigned long cmd, int err);
 /* Close, in a fork child, the broker's descriptors it inherited. */
