@@ -114,24 +114,6 @@ static void h_views_release(h_view *v, int n)
             munmap(v[i].p, v[i].len);
 }
 
-/* Write one line to the test (a forked child's report). */
-static void h_report(int out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void h_report(int out, const char *fmt, ...)
-{
-    char line[R_LINE_MAX];
-    va_list ap;
-    int n;
-
-    va_start(ap, fmt);
-    n = vsnprintf(line, sizeof(line) - 1, fmt, ap);
-    va_end(ap);
-    if (n < 0 || n > (int)sizeof(line) - 2)
-        n = (int)sizeof(line) - 2;
-    line[n++] = '\n';
-    if (write(out, line, (size_t)n) != n)
-        _exit(20);
-}
-
 /* Wait for the test to say anything (or hang up). */
 static void h_wait_word(int in)
 {
@@ -166,12 +148,12 @@ static void trunc_main(void *arg, int in, int out)
         int mfd = h_reopen(&maps[i]), shrink, grow;
 
         if (mfd == -EPERM || mfd == -EACCES) {
-            h_report(out, "skip %s", maps[i].name);
+            r_report(out, "skip %s", maps[i].name);
             h_wait_word(in);
             return;
         }
         if (mfd < 0) {
-            h_report(out, "bad reopen %s: %s", maps[i].name, strerror(-mfd));
+            r_report(out, "bad reopen %s: %s", maps[i].name, strerror(-mfd));
             h_wait_word(in);
             return;
         }
@@ -179,15 +161,15 @@ static void trunc_main(void *arg, int in, int out)
         grow = ftruncate(mfd, (off_t)(maps[i].hi - maps[i].lo) * 2) == 0 ? 0 : errno;
         close(mfd);
         if (shrink != EPERM || grow != EPERM) {
-            h_report(out, "bad %s: shrink %s, grow %s", maps[i].name, liteipc_errno_name(shrink),
+            r_report(out, "bad %s: shrink %s, grow %s", maps[i].name, liteipc_errno_name(shrink),
                      liteipc_errno_name(grow));
             h_wait_word(in);
             return;
         }
         tried++;
     }
-    h_report(out, "ok %d", tried);
-    h_report(out, "version %d", liteipc_ioctl(a->k, fd, IPC_GET_VERSION, &ver) == 0 ? 0 : errno);
+    r_report(out, "ok %d", tried);
+    r_report(out, "version %d", liteipc_ioctl(a->k, fd, IPC_GET_VERSION, &ver) == 0 ? 0 : errno);
     h_wait_word(in);
 }
 
@@ -254,13 +236,13 @@ static void flags_main(void *arg, int in, int out)
     nv = h_writable_views(maps, nmaps, v, H_MAX_MAPS);
     for (int i = 0; i < nv; i++)
         bell_views += strstr(v[i].name, "liteipc-bell") != NULL;
-    h_report(out, "bell-views %d", bell_views);
+    r_report(out, "bell-views %d", bell_views);
     if (!a->clear) {
         for (int i = 0; i < nv; i++)
             if (strstr(v[i].name, "liteipc-bell"))
                 for (size_t w = 0; w < 128 && w + 4 <= v[i].len; w += 4)
                     memcpy(v[i].p + w, &(uint32_t){1}, 4);
-        h_report(out, "set");
+        r_report(out, "set");
         h_wait_word(in);
         h_views_release(v, nv);
         return;
@@ -271,7 +253,7 @@ static void flags_main(void *arg, int in, int out)
                 memset(v[i].p, 0, 64); /* the bell's flags and pending bits, a region's bits */
     } while (poll(&pfd, 1, 0) == 0);
     h_wait_word(in); /* "stop" */
-    h_report(out, "rounds %lu", rounds);
+    r_report(out, "rounds %lu", rounds);
     h_wait_word(in);
     h_views_release(v, nv);
 }
@@ -392,9 +374,9 @@ static void withhold_child(void *arg, int in, int out)
     for (unsigned i = 0; i < a->sends; i++) {
         h_wait_word(in); /* the service sleeps in its receive again */
         failed += raw_oneway(lk_task_lookup(a->k)) != 0;
-        h_report(out, "sent");
+        r_report(out, "sent");
     }
-    h_report(out, "failed %u", failed);
+    r_report(out, "failed %u", failed);
     h_wait_word(in);
 }
 
@@ -441,7 +423,7 @@ static void hostile_withheld_wake_is_done_by_broker(void **state)
 static void count_eventfds(void *arg, int in, int out)
 {
     (void)arg;
-    h_report(out, "eventfds %d", r_fd_count_matching(getpid(), "anon_inode:[eventfd]"));
+    r_report(out, "eventfds %d", r_fd_count_matching(getpid(), "anon_inode:[eventfd]"));
     h_wait_word(in);
 }
 
@@ -523,7 +505,7 @@ static void lose_child(void *arg, int in, int out)
         pthread_join(th, NULL);
         lost += a->lost;
     }
-    h_report(out, "tries %u lost %u failed %u", tries, lost, failed);
+    r_report(out, "tries %u lost %u failed %u", tries, lost, failed);
     h_wait_word(in);
 }
 
@@ -610,14 +592,14 @@ static void h_server(liteipc_kernel *k, bool cms, int in, int out)
     int fd;
 
     t_svc_start(&s, k);
-    h_report(out, "ready %d %d", s.pid, s.tid);
+    r_report(out, "ready %d %d", s.pid, s.tid);
     h_wait_word(in);
     fd = t_dev_setup(k, T_POOL, NULL);
     if (fd < 0 || (!cms && t_request_grant(k, fd, (uint32_t)s.tid) != 0) ||
         t_svc_quit(&s, k, fd, cms) != 0)
         _exit(30);
     t_svc_join(&s);
-    h_report(out, "served %u bad %u lost-wakes %lu", atomic_load(&s.requests), atomic_load(&bad),
+    r_report(out, "served %u bad %u lost-wakes %lu", atomic_load(&s.requests), atomic_load(&bad),
              atomic_load(&k->c.lost_wakes));
     h_wait_word(in);
     _exit(t_failed() ? 31 : 0);
@@ -668,7 +650,7 @@ static void client_main(void *arg, int in, int out)
 
     if (fd < 0 || t_request_grant(w->k, fd, (uint32_t)w->svc_tid) != 0)
         _exit(40);
-    h_report(out, "ready");
+    r_report(out, "ready");
     while (poll(&pfd, 1, 0) == 0) {
         uint64_t t0 = t_now_ms(), took;
 
@@ -686,7 +668,7 @@ static void client_main(void *arg, int in, int out)
     calls += 2;
     if (err && failed++ == 0)
         first = err;
-    h_report(out, "calls %u failed %u errno %d slowest-ms %llu lost-wakes %lu", calls, failed,
+    r_report(out, "calls %u failed %u errno %d slowest-ms %llu lost-wakes %lu", calls, failed,
              first, (unsigned long long)slowest, atomic_load(&w->k->c.lost_wakes));
     h_wait_word(in);
 }
@@ -816,13 +798,13 @@ static void hostile_main(void *arg, int in, int out)
     nv = h_writable_views(maps, nmaps, v, H_MAX_MAPS);
     for (int i = 0; i < nv; i++)
         snprintf(names + strlen(names), sizeof(names) - strlen(names), " %s", v[i].name);
-    h_report(out, "started");
+    r_report(out, "started");
     for (r = 0; r < H_ROUNDS; r++) {
         trunc_ok += h_truncate_all(maps, nmaps);
         h_scribble(v, nv, r, &rng);
         woken += h_wake_all(maps, nmaps);
     }
-    h_report(out, "rounds %u trunc-ok %u views %d own-ok %u own-failed %u woken %lu writable%.80s",
+    r_report(out, "rounds %u trunc-ok %u views %d own-ok %u own-failed %u woken %lu writable%.80s",
              r, trunc_ok, nv, atomic_load(&own.ok), atomic_load(&own.failed), woken, names);
     h_wait_word(in);
     _exit(0); /* its calling thread may wait forever on what it has done to its own channel */

@@ -172,24 +172,6 @@ struct kid {
     liteipc_kernel *k;
 };
 
-/* Write one line to the test. */
-static void say(int out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void say(int out, const char *fmt, ...)
-{
-    char line[R_LINE_MAX];
-    va_list ap;
-    int n;
-
-    va_start(ap, fmt);
-    n = vsnprintf(line, sizeof(line) - 1, fmt, ap);
-    va_end(ap);
-    if (n < 0 || n > (int)sizeof(line) - 2)
-        n = (int)sizeof(line) - 2;
-    line[n++] = '\n';
-    if (write(out, line, (size_t)n) != n)
-        _exit(20);
-}
-
 /* Read one line from the test; false at EOF. */
 static bool hear(int in, char *line, size_t len)
 {
@@ -241,15 +223,15 @@ static void client_main(void *arg, int in, int out)
 
     if (fd < 0)
         _exit(10);
-    say(out, "ready %d %d", liteipc_self_tid(a->k), liteipc_self_pid(a->k));
+    r_report(out, "ready %d %d", liteipc_self_tid(a->k), liteipc_self_pid(a->k));
     while (hear(in, line, sizeof(line)) && strcmp(line, "quit") != 0) {
         if (strcmp(line, "call") == 0) {
             int err = checked_call(a->k, fd, seq++);
 
             if (err)
-                say(out, "bad %d", err);
+                r_report(out, "bad %d", err);
             else
-                say(out, "ok");
+                r_report(out, "ok");
         } else if (strcmp(line, "burst") == 0) {
             unsigned failed = 0;
             int first = 0;
@@ -260,10 +242,10 @@ static void client_main(void *arg, int in, int out)
                 if (err && failed++ == 0)
                     first = err;
             }
-            say(out, "burst %d failed %u errno %d", BURST, failed, first);
+            r_report(out, "burst %d failed %u errno %d", BURST, failed, first);
         }
     }
-    say(out, "lost-wakes %lu", atomic_load(&a->k->c.lost_wakes));
+    r_report(out, "lost-wakes %lu", atomic_load(&a->k->c.lost_wakes));
     liteipc_close(a->k, fd);
 }
 
@@ -428,13 +410,13 @@ static void real_cms_main(void *arg, int in, int out)
 
     if (fd < 0 || t_set_cms(a->k, fd, T_CMS_BIG) != 0)
         _exit(10);
-    say(out, "ready %d", liteipc_self_tid(a->k));
+    r_report(out, "ready %d", liteipc_self_tid(a->k));
     for (;;) {
         IpcMsg *m = NULL;
 
         if (t_recv(a->k, fd, &m) != 0)
             _exit(11);
-        say(out, "got %u", m->code);
+        r_report(out, "got %u", m->code);
         if (m->code == T_CODE_QUIT || m->type != MT_REQUEST ||
             m->flag == LITEIPC_FLAG_ONEWAY) {
             if (t_free(a->k, fd, m) != 0)
@@ -445,9 +427,9 @@ static void real_cms_main(void *arg, int in, int out)
         }
         if (!hear(in, line, sizeof(line)) || strcmp(line, "reply") != 0)
             _exit(13);
-        say(out, "replied %d", t_reply(a->k, fd, m, m->data, m->dataSz) == 0 ? 0 : errno);
+        r_report(out, "replied %d", t_reply(a->k, fd, m, m->data, m->dataSz) == 0 ? 0 : errno);
     }
-    say(out, "lost-wakes %lu", atomic_load(&a->k->c.lost_wakes));
+    r_report(out, "lost-wakes %lu", atomic_load(&a->k->c.lost_wakes));
     liteipc_close(a->k, fd);
 }
 
@@ -576,7 +558,7 @@ static void bell_ringer_main(void *arg, int in, int out)
     r = t ? t->proc->region : NULL;
     if (!r)
         _exit(11);
-    say(out, "ringing");
+    r_report(out, "ringing");
     do {
         for (int i = 0; i < 256; i++, rounds++) {
             atomic_fetch_add(&r->host_bell, 1);
@@ -588,7 +570,7 @@ static void bell_ringer_main(void *arg, int in, int out)
         }
     } while (poll(&pfd, 1, 0) == 0);
     hear(in, line, sizeof(line)); /* "stop" */
-    say(out, "rounds %lu", rounds);
+    r_report(out, "rounds %lu", rounds);
     hear(in, line, sizeof(line)); /* "quit" */
     _exit(0); /* its own channels are garbage: it leaves without a word to the kernel */
 }
@@ -707,7 +689,7 @@ static void sender_main(void *arg, int in, int out)
 
     if (fd < 0)
         _exit(10);
-    say(out, "ready %d", liteipc_self_tid(a->k));
+    r_report(out, "ready %d", liteipc_self_tid(a->k));
     if (!hear(in, line, sizeof(line)))
         _exit(11);
     for (uint32_t i = 0; i < ONEWAYS; i++) {
@@ -732,7 +714,7 @@ static void sender_main(void *arg, int in, int out)
     }
     if (t_send(a->k, fd, 0, T_CODE_QUIT, LITEIPC_FLAG_ONEWAY, NULL, 0) != 0 && failed++ == 0)
         first = errno;
-    say(out, "sent %d failed %u errno %d bad-sync %u lost-wakes %lu", ONEWAYS, failed, first,
+    r_report(out, "sent %d failed %u errno %d bad-sync %u lost-wakes %lu", ONEWAYS, failed, first,
         bad_sync, atomic_load(&a->k->c.lost_wakes));
     liteipc_close(a->k, fd);
 }

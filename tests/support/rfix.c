@@ -6,6 +6,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -557,4 +558,20 @@ int r_fd_count_matching(pid_t pid, const char *what)
     }
     closedir(d);
     return n;
+}
+
+void r_report(int out, const char *fmt, ...)
+{
+    char line[R_LINE_MAX];
+    va_list ap;
+    int n;
+
+    va_start(ap, fmt);
+    n = vsnprintf(line, sizeof(line) - 1, fmt, ap);
+    va_end(ap);
+    if (n < 0 || n > (int)sizeof(line) - 2)
+        n = (int)sizeof(line) - 2;
+    line[n++] = '\n';
+    if (write(out, line, (size_t)n) != n)
+        _exit(20);
 }

@@ -96,6 +96,9 @@ int r_waitpid(pid_t pid);
 /* r_fork with two pipes: the child runs fn(arg, in, out), reading lines from the test on `in`
    and writing lines on `out`; the test uses the returned r_child (r_line, r_say, r_kill...). */
 typedef void (*r_child_fn)(void *arg, int in, int out);
+/* In a forked child: write one line (printf format, a newline appended) to the test through out;
+   _exit(20) if it cannot. */
+void r_report(int out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 r_child *r_fork_child(r_ctx *c, r_child_fn fn, void *arg);
 
 /* The first event of type whose dst (or src, if by_src) is tid, once there are min of them;
