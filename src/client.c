@@ -767,6 +767,9 @@ static bool serves_itself(const lk_cproc *p);
 #ifndef POLL_SLOW_WAKE_NS
 #define POLL_SLOW_WAKE_NS 25000
 #endif
+#ifndef POLL_SLOW_WAKE_MAX_NS
+#define POLL_SLOW_WAKE_MAX_NS 100000
+#endif
 
 #ifndef LISTEN_IDLE_MAX
 #define LISTEN_IDLE_MAX 64
@@ -894,6 +897,26 @@ static bool broker_asleep(const liteipc_kernel *k)
     return atomic_load_explicit(&k->b.bell->broker_sleeping, memory_order_relaxed) != 0;
 }
 
+/* Parked (another task answers), or posted and not yet taken (a real caller's, which a host
+   task will take): what poll_answer polls for. */
+static bool unanswered(const lk_chan *ch)
+{
+    uint32_t s = atomic_load_explicit(&ch->state, memory_order_acquire);
+
+    return s == LK_CHAN_PARKED || s == LK_CHAN_POSTED;
+}
+
+/*
+ * Was a sleep of this length ended by a wake-up that crossed to an idle CPU? On a quiet machine
+ * such a wake-up takes tens of microseconds on small virtual machines; on a busy one a task is
+ * woken by a task on its own CPU within a few, or waits a whole time slice (milliseconds) when
+ * that task was preempted: neither says that polling would pay.
+ */
+static bool slow_wake(uint64_t slept_ns)
+{
+    return slept_ns > POLL_SLOW_WAKE_NS && slept_ns < POLL_SLOW_WAKE_MAX_NS;
+}
+
 /* Count a poll that ended without its answer (see poll_answer). */
 static void poll_result(lk_ctask *t, bool paid)
 {
@@ -909,9 +932,12 @@ static void poll_answer(lk_ctask *t)
     bool listen;
 
     run_handed_wake(t); /* first: the task we woke may be what we wait for */
-    if (!budget || atomic_load_explicit(&t->ch->state, memory_order_acquire) != LK_CHAN_PARKED)
+    if (!budget || !unanswered(t->ch))
         return; /* answered already: no poll, which must not count as one that paid */
-    if (t->poll_misses >= POLL_MISSES) {
+    if (t->poll_long) {
+        t->poll_long = false;
+        budget = POLL_PROBE_NS;
+    } else if (t->poll_misses >= POLL_MISSES) {
         if (++t->poll_probe % POLL_PROBE_EVERY != 0)
             return;
         budget = POLL_PROBE_NS;
@@ -923,7 +949,7 @@ static void poll_answer(lk_ctask *t)
     }
     until = lk_now_ns() + budget;
     for (unsigned i = 1;; i++) {
-        if (atomic_load_explicit(&t->ch->state, memory_order_acquire) != LK_CHAN_PARKED) {
+        if (!unanswered(t->ch)) {
             poll_result(t, true);
             break;
         }
@@ -1034,10 +1060,9 @@ static int wait_done(lk_ctask *t)
         }
         lk_cpu_relax();
     }
-    /* A real caller whose command a host task took polls for the answer as a host caller does
-       (that task often answers within microseconds from the other CPU). */
-    if (!serves_itself(t->proc) &&
-        atomic_load_explicit(&ch->state, memory_order_acquire) == LK_CHAN_PARKED &&
+    /* A real caller whose command a host task will take, or took, polls for the answer as a
+       host caller does (that task often answers within microseconds from the other CPU). */
+    if (!serves_itself(t->proc) && unanswered(ch) &&
         atomic_load_explicit(&bell->listeners, memory_order_relaxed))
         poll_answer(t);
     for (bool parked = false;;) {
@@ -1095,10 +1120,15 @@ static int wait_done(lk_ctask *t)
                 idle_wakes++;
         }
         if (atomic_load_explicit(&ch->state, memory_order_acquire) == LK_CHAN_DONE) {
-            if (timed_out && !grace) /* complete, yet nobody woke us: a wake-up was lost */
+            if (timed_out && !grace) { /* complete, yet nobody woke us: a wake-up was lost */
                 atomic_fetch_add_explicit(&t->k->c.lost_wakes, 1, memory_order_relaxed);
-            else if (slept_from && lk_now_ns() - slept_from > POLL_SLOW_WAKE_NS)
-                t->poll_misses = t->grace_misses = 0; /* a slow wake-up: polling pays again */
+            } else if (slept_from && slow_wake(lk_now_ns() - slept_from)) {
+                /* A slow wake-up crossed to an idle CPU: polling pays again. The first poll is
+                   long enough to bridge the other side's own slow wake-up, so that both end up
+                   polling at once (each poll alone is shorter than a wake-up). */
+                t->poll_misses = t->grace_misses = 0;
+                t->poll_long = true;
+            }
             run_handed_wake(t);
             return 0;
         }

@@ -340,6 +340,7 @@ typedef struct lk_ctask {
     unsigned poll_probe;  /* its calls since it stopped polling, counted for the next probe */
     unsigned grace_misses, grace_probe; /* the same for its polls for a host task (client.c) */
     bool grace_sleep;     /* its post waits for a host task: its first sleep is short (client.c) */
+    bool poll_long;       /* woken slowly: its next poll is a long one (client.c) */
     struct lk_ctask *next;
 } lk_ctask;
 
