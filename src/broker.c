@@ -228,13 +228,14 @@ static void wake_or_hand(liteipc_kernel *k, int tid)
 
     /* Pairs with the sleeper's load of its word before it re-checks its channel (wait_done):
        from here on its FUTEX_WAIT returns at once, so only a sleeper already queued needs the
-       FUTEX_WAKE. A plain store, not an RMW: the broker is the bell's only writer. */
+       FUTEX_WAKE. A plain store, not an RMW: only kernel code, under the kernel lock, writes
+       these words. */
     atomic_store_explicit(word, atomic_load_explicit(word, memory_order_relaxed) + 1,
                           memory_order_release);
     if (k->b.hand_to) {
         atomic_store_explicit(&k->b.hand_to->wake_tid, tid, memory_order_release);
         k->b.hand_to = NULL; /* one per command */
-        if (!k->b.on_caller) /* a caller running the kernel is this library's own code */
+        if (!k->b.on_caller) /* else the poster is this library's own code (handle_slot) */
             hand_watch(k, tid);
     } else {
         lk_wake_task(k->b.bell, tid);
@@ -730,8 +731,10 @@ static void handle_slot(liteipc_kernel *k, lk_bconn *c, int slot)
     memset(&out, 0, sizeof(out));
     ret = lk_ioctl(k->kern, tid, &in, kernel_now(k), &out);
     /* The tasks this command completed first: a polling poster wakes one of them itself, so
-       its handed TID must be in place before the poster's own answer. */
-    k->b.hand_to = st == LK_CHAN_POSTED && !k->b.no_hand ? ch : NULL;
+       its handed TID must be in place before the poster's own answer. Handed only to a poster
+       the broker watches (on its own thread) or to this library's own code (a host task's
+       command on its thread); a host task serving a real process's post wakes them itself. */
+    k->b.hand_to = st == LK_CHAN_POSTED && (c->in_host || !k->b.on_caller) ? ch : NULL;
     deliver_completions(k);
     k->b.hand_to = NULL;
     if (ret == LK_PARKED) {
@@ -2410,7 +2413,7 @@ int lk_broker_serve(liteipc_kernel *k, int pid, int slot)
     if (b->nreal > 0 && atomic_load_explicit(&b->bell->broker_sleeping, memory_order_relaxed)) {
         atomic_store_explicit(&b->bell->host_call_us, (uint32_t)(lk_now_ns() / 1000u),
                               memory_order_relaxed);
-        serve_real(k); /* posted before this command: served first */
+        serve_real(k);
     }
     b->on_caller = true;
     handle_slot(k, c, slot);
@@ -2431,17 +2434,17 @@ int lk_broker_serve(liteipc_kernel *k, int pid, int slot)
  */
 
 /* Serve the posted commands of the real processes, on a host task's thread (kern_lock held).
-   No wake-up is handed to a poster there: the broker would not watch it. */
+   No wake-up is handed to a poster there (handle_slot): the broker would not watch it. */
 static bool serve_real(liteipc_kernel *k)
 {
     lk_broker *b = &k->b;
     bool any = false;
 
-    b->on_caller = b->no_hand = true;
+    b->on_caller = true;
     for (int i = 0; i < b->nlive; i++)
         if (!b->live[i]->in_host)
             any |= scan_proc(k, b->live[i]);
-    b->on_caller = b->no_hand = false;
+    b->on_caller = false;
     if (any)
         kick_if_earlier(k);
     return any;
@@ -2500,10 +2503,11 @@ int lk_broker_listen_begin(liteipc_kernel *k, _Atomic uint32_t **w, uint32_t *v,
     v[n++] = atomic_load(&bell->listen_gen);
     for (int i = 0; i < b->nlive && n < max; i++) {
         lk_bconn *c = b->live[i];
+        lk_proc_region *r = c->region;
 
         if (!c->in_host && atomic_load(&bell->heard[c->pid])) {
-            w[n] = &((lk_proc_region *)c->region)->host_bell;
-            v[n++] = atomic_load(&((lk_proc_region *)c->region)->host_bell);
+            w[n] = &r->host_bell;
+            v[n++] = atomic_load(&r->host_bell);
         }
     }
     atomic_fetch_add(&bell->listeners, 1);
@@ -2525,6 +2529,25 @@ bool lk_broker_listen_end(liteipc_kernel *k)
     atomic_fetch_sub(&k->b.bell->sleepers, 1);
     atomic_fetch_sub(&k->b.bell->listeners, 1);
     return lk_broker_serve_real(k, true);
+}
+
+/* A host task polls for its answer: count it as a polling listener where it may listen (it
+   then serves the posts it sees, lk_broker_serve_real). False where it may not. */
+bool lk_broker_poll_begin(liteipc_kernel *k)
+{
+    if (!lk_broker_may_listen(k))
+        return false;
+    atomic_fetch_add(&k->b.bell->listeners, 1);
+    atomic_fetch_add(&k->b.bell->pollers, 1);
+    return true;
+}
+
+/* Its poll ended: uncount it, then serve (a post may have counted on it). */
+void lk_broker_poll_end(liteipc_kernel *k)
+{
+    atomic_fetch_sub(&k->b.bell->pollers, 1);
+    atomic_fetch_sub(&k->b.bell->listeners, 1);
+    lk_broker_serve_real(k, true);
 }
 
 /* A refusal a virtual process decided itself (op_refused), noted at once on its thread, so that

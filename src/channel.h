@@ -9,8 +9,8 @@
  *
  *   bell      one per kernel, written by the kernel's host alone: the broker's "am I asleep"
  *             flag, its beat, the kernel's `dead` flag, the listeners (below), and each task's
- *             futex word. Every process maps it
- *             read-only (sealed F_SEAL_FUTURE_WRITE): it waits and wakes on it, never writes it.
+ *             futex word. Every process maps it read-only (sealed F_SEAL_FUTURE_WRITE): it
+ *             waits and wakes on it, never writes it.
  *   doorbell  one eventfd per process, which it writes to wake a sleeping broker. Its own: a
  *             process that drains or floods it delays no one but itself.
  *   region    one per process: a header with the bitmap of its posted slots and its host_bell

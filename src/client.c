@@ -784,6 +784,22 @@ static bool serves_itself(const lk_cproc *p);
 #define LISTEN_RECENT_NS 50000
 #endif
 
+/* Is a poll due for a task whose polls missed *misses times in a row? Always below POLL_MISSES;
+   past it, one call in POLL_PROBE_EVERY (a probe). */
+static bool poll_due(unsigned misses, unsigned *probe)
+{
+    return misses < POLL_MISSES || ++*probe % POLL_PROBE_EVERY == 0;
+}
+
+/* Count a poll: one that paid ends the misses, one that did not adds one. */
+static void count_poll(unsigned *misses, bool paid)
+{
+    if (paid)
+        *misses = 0;
+    else if (*misses < POLL_MISSES)
+        (*misses)++;
+}
+
 /* Wake a host task that listens and hears this process (channel.h), if there is one. */
 static bool wake_listener(lk_cproc *p)
 {
@@ -811,14 +827,6 @@ static bool taken_by_host_soon(lk_ctask *t)
     }
 }
 
-/*
- * No host task listens, though some did: one between two of its calls serves our post at its
- * next one (lk_broker_serve serves the real processes' posts first), sparing the broker's two
- * hand-offs. Wait for that before waking a sleeping broker: poll LISTEN_GRACE_NS where such
- * polls pay (the host task runs on another CPU), else sleep up to LISTEN_GRACE_SLEEP_NS
- * (wait_done), which leaves our CPU to the host task where it shares it. Returns true if the
- * post is taken care of.
- */
 /* Did a host task enter the kernel within LISTEN_RECENT_NS? Then it is likely between two of
    its calls, and back soon. */
 static bool host_in_kernel_lately(const lk_cproc *p)
@@ -841,18 +849,24 @@ static bool waits_for_answer(const lk_chan *ch)
     return ch->cmd == IPC_SEND_RECV_MSG && (ch->content.flag & (SEND | RECV)) == (SEND | RECV);
 }
 
-static bool defer_to_host(lk_ctask *t)
+/*
+ * No host task listens, but one entered the kernel lately: between two of its calls, it serves
+ * our post at its next one (lk_broker_serve serves the real processes' posts first), sparing
+ * the broker's two hand-offs. Wait for that instead of waking the sleeping broker: poll
+ * LISTEN_GRACE_NS where such polls pay (the host task runs on another CPU), else sleep up to
+ * LISTEN_GRACE_SLEEP_NS (wait_done), which leaves our CPU to the host task where it shares it;
+ * the broker is rung only if that sleep ends with the post still untaken.
+ */
+static void defer_to_host(lk_ctask *t)
 {
-    if (t->grace_misses < POLL_MISSES || ++t->grace_probe % POLL_PROBE_EVERY == 0) {
-        if (taken_by_host_soon(t)) {
-            t->grace_misses = 0;
-            return true;
-        }
-        if (t->grace_misses < POLL_MISSES)
-            t->grace_misses++;
+    if (poll_due(t->grace_misses, &t->grace_probe)) {
+        bool taken = taken_by_host_soon(t);
+
+        count_poll(&t->grace_misses, taken);
+        if (taken)
+            return;
     }
     t->grace_sleep = true;
-    return true;
 }
 
 /*
@@ -867,15 +881,18 @@ static void ring_broker(lk_ctask *t, bool may_defer)
 
     atomic_fetch_or(&p->region->pending_slots[t->slot >> 6], 1ull << (t->slot & 63));
     if (!serves_itself(p)) {
+        bool call = waits_for_answer(t->ch);
+
         if (!atomic_load(&p->bell->broker_sleeping))
             return; /* the broker is awake: it takes the post within a microsecond or two */
         /* A call or a reply: the host task it wakes is often the one that must answer it or
            waits for it. A one-way message is better run by the broker beside its receiver. */
-        if ((waits_for_answer(t->ch) || is_reply(t->ch)) && wake_listener(p))
+        if ((call || is_reply(t->ch)) && wake_listener(p))
             return;
-        if (may_defer && waits_for_answer(t->ch) && host_in_kernel_lately(p) &&
-            atomic_load(&p->bell->broker_sleeping) && defer_to_host(t))
+        if (call && may_defer && host_in_kernel_lately(p)) {
+            defer_to_host(t);
             return;
+        }
     }
     if (atomic_load(&p->bell->broker_sleeping) && write(p->efd, &one, sizeof(one)) < 0) {
         /* EAGAIN: the counter is already non-zero, the broker will wake */
@@ -890,7 +907,6 @@ static void post_command(lk_ctask *t)
 }
 
 static void run_handed_wake(lk_ctask *t);
-
 
 static bool broker_asleep(const liteipc_kernel *k)
 {
@@ -917,15 +933,6 @@ static bool slow_wake(uint64_t slept_ns)
     return slept_ns > POLL_SLOW_WAKE_NS && slept_ns < POLL_SLOW_WAKE_MAX_NS;
 }
 
-/* Count a poll that ended without its answer (see poll_answer). */
-static void poll_result(lk_ctask *t, bool paid)
-{
-    if (paid)
-        t->poll_misses = 0;
-    else if (t->poll_misses < POLL_MISSES)
-        t->poll_misses++;
-}
-
 static void poll_answer(lk_ctask *t)
 {
     uint64_t budget = t->k->c.spin_ns, until;
@@ -937,37 +944,30 @@ static void poll_answer(lk_ctask *t)
     if (t->poll_long) {
         t->poll_long = false;
         budget = POLL_PROBE_NS;
+    } else if (!poll_due(t->poll_misses, &t->poll_probe)) {
+        return;
     } else if (t->poll_misses >= POLL_MISSES) {
-        if (++t->poll_probe % POLL_PROBE_EVERY != 0)
-            return;
         budget = POLL_PROBE_NS;
     }
-    listen = serves_itself(t->proc) && lk_broker_may_listen(t->k);
-    if (listen) {
-        atomic_fetch_add(&t->k->b.bell->listeners, 1);
-        atomic_fetch_add(&t->k->b.bell->pollers, 1);
-    }
+    listen = serves_itself(t->proc) && lk_broker_poll_begin(t->k);
     until = lk_now_ns() + budget;
     for (unsigned i = 1;; i++) {
         if (!unanswered(t->ch)) {
-            poll_result(t, true);
+            count_poll(&t->poll_misses, true);
             break;
         }
         if (i % 8 == 0) {
             if (listen && broker_asleep(t->k)) /* else it serves them itself */
                 lk_broker_serve_real(t->k, false);
             if (lk_now_ns() > until) {
-                poll_result(t, false);
+                count_poll(&t->poll_misses, false);
                 break;
             }
         }
         lk_cpu_relax();
     }
-    if (listen) {
-        atomic_fetch_sub(&t->k->b.bell->pollers, 1);
-        atomic_fetch_sub(&t->k->b.bell->listeners, 1);
-        lk_broker_serve_real(t->k, true);
-    }
+    if (listen)
+        lk_broker_poll_end(t->k);
 }
 
 /* Do this process's threads run the kernel themselves (a virtual process of the kernel's host,

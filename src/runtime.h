@@ -200,10 +200,9 @@ typedef struct lk_broker {
        the broker thread, or a virtual process's thread inside its own device call
        (lk_broker_serve, DESIGN.md invariant 1). The fields below marked "kern_lock" too. */
     pthread_mutex_t kern_lock;
-    bool no_hand;                /* serve_real: hand no wake-up to a poster */
     _Atomic unsigned long listen_sleeps; /* host tasks' waits asleep listening (for tests) */
     bool caller_kernel;          /* virtual processes' calls may run the kernel themselves */
-    bool on_caller;              /* kern_lock: the command being served is its caller's own */
+    bool on_caller;              /* kern_lock: kernel code runs on a host task's thread */
     _Atomic int nreal;           /* live processes not of this host: written under
                                     kern_lock, read first without it (a caller's quick no) */
     uint64_t wake_by;            /* kern_lock: the sleeping broker looks at the kernel's
@@ -393,6 +392,8 @@ bool lk_broker_may_listen(struct liteipc_kernel *k);
 bool lk_broker_serve_real(struct liteipc_kernel *k, bool wait);
 int lk_broker_listen_begin(struct liteipc_kernel *k, _Atomic uint32_t **w, uint32_t *v, int max);
 bool lk_broker_listen_end(struct liteipc_kernel *k);
+bool lk_broker_poll_begin(struct liteipc_kernel *k);
+void lk_broker_poll_end(struct liteipc_kernel *k);
 /* Note a refusal a virtual process decided itself, likewise. 0, or -EAGAIN: tell the broker. */
 int lk_broker_refused(struct liteipc_kernel *k, int pid, int tid, unsigned long cmd, int err);
 /* Close, in a fork child, the broker's descriptors it inherited. */
