@@ -13,7 +13,7 @@
  * which the kernel reports on the thread that runs it. Nothing sleeps for synchronisation:
  * children say what they did in lines. The reply timeout is the device's 5 s (r_setup_slow),
  * so that no deadline wakes the broker while a test runs, and a call that ends with ETIME was
- * never served.
+ * never served; only test 9, which is about deadlines, shrinks it.
  */
 #include "rfix.h"
 #include "platform.h" /* lk_now_ns */
@@ -153,6 +153,7 @@ static struct {
     watch w;
     struct host_client h;
     struct receiver rv;
+    _Atomic int swallow; /* requests the host's ServiceManager takes and never answers */
 } g;
 
 /* Skip a test that needs host tasks asleep listening where the system has no futex_waitv
@@ -813,12 +814,72 @@ static void listen_enosys_at_first_wait_loses_no_post(void **state)
     assert_true(c->k->c.no_waitv);
 }
 
+/* ---- 9. a call a listener served still ends at its deadline ------------------------------- */
+
+/* Notes the OS thread, then takes the request and never answers it while g.swallow lasts. */
+static int swallow(t_svc *s, IpcMsg *m)
+{
+    (void)m;
+    atomic_store((_Atomic long *)s->user, os_tid());
+    if (atomic_load(&g.swallow) <= 0)
+        return T_SVC_DEFAULT;
+    atomic_fetch_sub(&g.swallow, 1);
+    return T_SVC_HANDLED; /* stays in the pool, unanswered */
+}
+
+/*
+ * A host task that runs a real process's call sets its reply deadline while the broker sleeps
+ * with none, so it must wake the broker to look again (broker.c, kick_if_earlier): else a call
+ * never answered would wait for good. With the reply timeout shrunk to R_TIMEOUT_MS, each call
+ * ends with ETIME, and at least one of them was run on the service's thread (a post in the
+ * listener's periodic wake goes to the broker instead, PERIODIC_SLACK).
+ */
+static void listen_unanswered_real_call_ends_at_its_deadline(void **state)
+{
+    r_ctx *c = *state;
+    t_svc *cms = cms_fresh(true);
+    struct kid a = {.k = c->k};
+    watch *w = &g.w;
+    char line[R_LINE_MAX];
+    unsigned calls = 0;
+    r_child *ch;
+    int sub;
+
+    need_futex_waitv();
+    cms->handler = swallow;
+    atomic_store(&g.swallow, PERIODIC_SLACK + 1);
+    sub = watch_start(c, w);
+    ch = r_fork_child(c, client_main, &a);
+    atomic_store(&w->src_tid, ready_tid(ch, NULL));
+    t_svc_start(cms, c->k);
+    do {
+        if (!settled(c->k, 1))
+            fail_msg("the broker or the service never went to sleep");
+        r_say(ch, "call");
+        assert_int_equal(atoi(r_expect(ch, "bad ", line, sizeof(line))), ETIME);
+        calls++;
+    } while (watch_on(w, 0, calls, atomic_load(&g.svc_os)) == 0 && calls <= PERIODIC_SLACK);
+    client_quit(ch);
+    assert_ok(liteipc_unsubscribe(c->k, sub));
+    atomic_store(&g.swallow, 0);
+    stop_cms(c, cms);
+    assert_int_equal(atomic_load(&w->n), calls);
+    assert_true(watch_on(w, 0, calls, atomic_load(&g.svc_os)) >= 1);
+}
+
 /* ---- fixtures -------------------------------------------------------------------------------- */
 
 static int setup(void **state)
 {
     unsetenv(LITEIPC_CALLER_KERNEL_ENV);
     return r_setup_slow(state);
+}
+
+/* The reply timeout shrunk to R_TIMEOUT_MS, the rest as setup. */
+static int setup_short_timeout(void **state)
+{
+    unsetenv(LITEIPC_CALLER_KERNEL_ENV);
+    return r_setup(state);
 }
 
 static int setup_caller_kernel_off(void **state)
@@ -844,6 +905,8 @@ int main(void)
         T(listen_hostile_host_bell_harms_nobody),
         T(listen_without_futex_waitv_still_serves),
         T(listen_real_oneways_all_arrive_in_order),
+        cmocka_unit_test_setup_teardown(listen_unanswered_real_call_ends_at_its_deadline,
+                                        setup_short_timeout, r_teardown),
         T(listen_enosys_at_first_wait_loses_no_post), /* last: it forbids futex_waitv */
     };
 
