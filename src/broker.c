@@ -249,6 +249,7 @@ static void chan_complete(liteipc_kernel *k, lk_chan *ch, int tid, int result,
     uint32_t old;
 
     ch->result = result;
+    ch->done_cpu = lk_cpu();
     ch->fds_pending = fds;
     ch->copyout = LK_CHAN_COPYOUT_NONE;
     if (result >= 0 && out) {

@@ -123,8 +123,8 @@ typedef struct lk_chan {
     uint32_t data_len;   /* bytes staged for out.data */
     uint32_t off_count;  /* u32 entries staged for out.offsets, after the data */
     uint32_t faults;     /* LK_FAULT_* (kernel.h): user memory that could not be read */
-    uint32_t pad2;
-    /* result, written by the broker */
+    /* result, written by the broker (or by the host task that ran the kernel for it) */
+    int32_t done_cpu;    /* the CPU the command was completed on, or -1: a hint (client.c) */
     int32_t result;
     uint32_t copyout;    /* enum lk_chan_copyout */
     uint64_t in_msg;

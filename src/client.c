@@ -933,6 +933,14 @@ static bool slow_wake(uint64_t slept_ns)
     return slept_ns > POLL_SLOW_WAKE_NS && slept_ns < POLL_SLOW_WAKE_MAX_NS;
 }
 
+/* Was the command completed on the CPU this thread runs on (chan_complete's hint)? */
+static bool answered_here(const lk_chan *ch)
+{
+    int cpu = lk_cpu();
+
+    return cpu >= 0 && ch->done_cpu == cpu;
+}
+
 static void poll_answer(lk_ctask *t)
 {
     uint64_t budget = t->k->c.spin_ns, until;
@@ -1122,10 +1130,14 @@ static int wait_done(lk_ctask *t)
         if (atomic_load_explicit(&ch->state, memory_order_acquire) == LK_CHAN_DONE) {
             if (timed_out && !grace) { /* complete, yet nobody woke us: a wake-up was lost */
                 atomic_fetch_add_explicit(&t->k->c.lost_wakes, 1, memory_order_relaxed);
-            } else if (slept_from && slow_wake(lk_now_ns() - slept_from)) {
+            } else if (slept_from && slow_wake(lk_now_ns() - slept_from) &&
+                       !answered_here(ch)) {
                 /* A slow wake-up crossed to an idle CPU: polling pays again. The first poll is
                    long enough to bridge the other side's own slow wake-up, so that both end up
-                   polling at once (each poll alone is shorter than a wake-up). */
+                   polling at once (each poll alone is shorter than a wake-up). An answer given
+                   on our own CPU says nothing of the kind: whoever gave it ran while we slept,
+                   and a poll would only keep it, or the next one, off this CPU (where all the
+                   tasks share one CPU, each long poll delayed every message by 100 µs). */
                 t->poll_misses = t->grace_misses = 0;
                 t->poll_long = true;
             }

@@ -7,6 +7,7 @@
 #ifndef LITEIPC_PLATFORM_H
 #define LITEIPC_PLATFORM_H
 
+#include <sched.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -36,6 +37,13 @@ static inline void lk_cpu_relax(void)
 #elif defined(__aarch64__)
     __asm__ __volatile__("yield");
 #endif
+}
+
+/* The CPU this thread runs on now (glibc reads it from the rseq area or the vDSO), or -1.
+   A thread that waits for another one polls only where they run on different CPUs. */
+static inline int lk_cpu(void)
+{
+    return sched_getcpu();
 }
 
 /* An anonymous memory file (memfd) of `size` bytes, close-on-exec. Returns the fd or -errno. */
