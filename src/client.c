@@ -771,9 +771,6 @@ static bool serves_itself(const lk_cproc *p);
 #define POLL_SLOW_WAKE_MAX_NS 100000
 #endif
 
-#ifndef LISTEN_IDLE_MAX
-#define LISTEN_IDLE_MAX 64
-#endif
 #ifndef LISTEN_GRACE_NS
 #define LISTEN_GRACE_NS 2000
 #endif

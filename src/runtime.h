@@ -325,6 +325,13 @@ enum lk_ctask_state {
     LK_TASK_ORPHANED,  /* the kernel went away first; the record lives on a global list */
 };
 
+/* Wake-ups in a row that served nothing after which a host task stops listening for the rest
+   of its wait (client.c): a process that keeps ringing its host_bell for nothing costs it that
+   many at most. */
+#ifndef LISTEN_IDLE_MAX
+#define LISTEN_IDLE_MAX 64
+#endif
+
 typedef struct lk_ctask {
     struct liteipc_kernel *k;
     _Atomic int state;

@@ -171,6 +171,7 @@ static void need_futex_waitv(void)
 
 struct kid {
     liteipc_kernel *k;
+    bool scribble; /* bell_ringer_main: scribble over its region's header too */
 };
 
 /* Read one line from the test; false at EOF. */
@@ -538,8 +539,9 @@ static void listen_process_connecting_while_host_sleeps_is_heard(void **state)
 
 /* ---- 5. a hostile process ringing its own host_bell ------------------------------------------ */
 
-/* Until told to stop: bump this process's host_bell and FUTEX_WAKE it, and every 64 rounds
-   scribble over its region's header (posted bits, host_bell). Reports "rounds N". */
+/* Until told to stop: bump this process's host_bell and FUTEX_WAKE it, and (a->scribble) every
+   64 rounds scribble over its region's header (posted bits, host_bell). Obeys "count" (reports
+   "rounds N" and rings on) and "stop" (reports "rounds N", then waits for "quit"). */
 static void bell_ringer_main(void *arg, int in, int out)
 {
     struct kid *a = arg;
@@ -560,17 +562,21 @@ static void bell_ringer_main(void *arg, int in, int out)
     if (!r)
         _exit(11);
     r_report(out, "ringing");
-    do {
+    for (;;) {
         for (int i = 0; i < 256; i++, rounds++) {
             atomic_fetch_add(&r->host_bell, 1);
             syscall(SYS_futex, (uint32_t *)&r->host_bell, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
-            if (rounds % 64 == 0) {
+            if (a->scribble && rounds % 64 == 0) {
                 x ^= x << 13, x ^= x >> 7, x ^= x << 17;
                 memset((void *)r, (int)(x & 0xff), LK_REGION_HEADER);
             }
         }
-    } while (poll(&pfd, 1, 0) == 0);
-    hear(in, line, sizeof(line)); /* "stop" */
+        if (poll(&pfd, 1, 0) == 0)
+            continue;
+        if (!hear(in, line, sizeof(line)) || strcmp(line, "count") != 0)
+            break; /* "stop" */
+        r_report(out, "rounds %lu", rounds);
+    }
     r_report(out, "rounds %lu", rounds);
     hear(in, line, sizeof(line)); /* "quit" */
     _exit(0); /* its own channels are garbage: it leaves without a word to the kernel */
@@ -584,7 +590,7 @@ static void listen_hostile_host_bell_harms_nobody(void **state)
 {
     r_ctx *c = *state;
     t_svc *cms = cms_fresh(false);
-    struct kid a = {.k = c->k};
+    struct kid a = {.k = c->k, .scribble = true};
     char line[R_LINE_MAX];
     unsigned long rounds = 0;
     r_child *honest = r_fork_child(c, client_main, &a), *ringer;
@@ -605,6 +611,66 @@ static void listen_hostile_host_bell_harms_nobody(void **state)
     client_quit(honest);
     stop_cms(c, cms);
     assert_true(rounds >= HOSTILE_MIN_ROUNDS);
+}
+
+/* The ringer's count of rounds, asked for ("count") or given at "stop". */
+static unsigned long ringer_rounds(r_child *ringer, const char *say)
+{
+    char line[R_LINE_MAX];
+    unsigned long rounds = 0;
+
+    r_say(ringer, say);
+    r_expect(ringer, "rounds ", line, sizeof(line));
+    assert_int_equal(sscanf(line, "rounds %lu", &rounds), 1);
+    return rounds;
+}
+
+/* A host service waiting in RECV, which a real process keeps waking for nothing (its host_bell
+   bumped and woken, nothing posted), stops listening after LISTEN_IDLE_MAX such wake-ups and
+   sleeps on its own word for the rest of that wait: however long the ringing goes on after
+   that (EXTRA_ROUNDS more wake-ups), it sleeps listening no more. The service still answers. */
+#define EXTRA_ROUNDS 100000ul
+static void listen_idle_wakes_end_listening(void **state)
+{
+    r_ctx *c = *state;
+    t_svc *cms = cms_fresh(false);
+    struct kid a = {.k = c->k};
+    _Atomic unsigned long *sleeps = &c->k->b.listen_sleeps;
+    unsigned long before, reached, after, rounds;
+    uint64_t until;
+    r_child *honest, *ringer;
+    char line[R_LINE_MAX];
+
+    need_futex_waitv();
+    honest = r_fork_child(c, client_main, &a); /* a real process: host tasks listen */
+    ready_tid(honest, NULL);
+    t_svc_start(cms, c->k);
+    if (!settled(c->k, 1))
+        fail_msg("the service never slept listening");
+    /* The service is in its first listening sleep: LISTEN_IDLE_MAX - 1 more at least (the
+       first wake-up, by the ringer's connection, may serve its first command and start over) */
+    before = atomic_load(sleeps);
+    ringer = r_fork_child(c, bell_ringer_main, &a);
+    r_expect(ringer, "ringing", line, sizeof(line));
+    until = t_now_ms() + T_WAIT_MS;
+    while (atomic_load(sleeps) - before < LISTEN_IDLE_MAX - 1 && t_now_ms() < until)
+        sched_yield();
+    reached = atomic_load(sleeps) - before;
+    if (reached < LISTEN_IDLE_MAX - 1)
+        fail_msg("the ringing woke the service %lu times, not %d", reached, LISTEN_IDLE_MAX);
+    rounds = ringer_rounds(ringer, "count") + EXTRA_ROUNDS;
+    while (ringer_rounds(ringer, "count") < rounds)
+        sched_yield();
+    after = atomic_load(sleeps) - before;
+    print_message("listening sleeps: %lu when the cap was reached, %lu after %lu more rounds\n",
+                  reached, after, EXTRA_ROUNDS);
+    ringer_rounds(ringer, "stop");
+    r_say(ringer, "quit");
+    r_assert_exit0(r_wait(ringer), "ringer");
+    assert_true(after <= LISTEN_IDLE_MAX);
+    client_burst(honest); /* the service answers a real client as before */
+    client_quit(honest);
+    stop_cms(c, cms);
 }
 
 /* ---- 6. without futex_waitv ------------------------------------------------------------------ */
@@ -903,6 +969,7 @@ int main(void)
         T(listen_real_reply_served_on_the_waiting_host_client),
         T(listen_process_connecting_while_host_sleeps_is_heard),
         T(listen_hostile_host_bell_harms_nobody),
+        T(listen_idle_wakes_end_listening),
         T(listen_without_futex_waitv_still_serves),
         T(listen_real_oneways_all_arrive_in_order),
         cmocka_unit_test_setup_teardown(listen_unanswered_real_call_ends_at_its_deadline,
