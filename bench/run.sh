@@ -10,14 +10,15 @@
 #                 peer and of liteipc-sim with N busy-loop processes running, each loaded round
 #                 preceded by a quiet one (the same minutes); without it, the full quiet suite
 #                 then load levels 1 and 2 (issue 12)
-#   --no-load     only the quiet suite
+#   --no-load     only the quiet suite (no load levels, no one-CPU round)
 #
 # Steps: install what the peers need from Debian (apt-get, only what is missing); build the
 # benchmarks in Release into build-bench/ (BUILD_DIR overrides); start a private dbus-daemon
 # (its socket in a private directory) and iox-roudi (iceoryx's own fixed names under /tmp and
 # /dev/shm, with a small memory configuration); run every benchmark; stop what was started
 # (busy loops included, on every exit path); print the table, the targets, and last one
-# `name: value` line per headline figure, `loadN_*` ratios per load level.
+# `name: value` line per headline figure, `loadN_*` ratios per load level. After the load levels,
+# the loaded round's benchmarks once more with every thread on one CPU (taskset): `cpu1_*` lines.
 #
 # Environment: ITERS (round trips per payload, 20000), DBUS_ITERS (10000), LOAD_ROUNDS (quiet +
 # loaded pairs per level, 2), BUILD_DIR, JOBS.
@@ -59,7 +60,7 @@ while [ $# -gt 0 ]; do
     --wait-quiet) wait_quiet=1 ;;
     --keep) keep=1 ;;
     -h | --help)
-        sed -n '3,23s/^# \{0,1\}//p' "$0"
+        sed -n '3,24s/^# \{0,1\}//p' "$0"
         exit 0
         ;;
     *)
@@ -314,6 +315,26 @@ for level in ${loads//,/ }; do
         stop_busy
     done
 done
+# The same round with every thread on one CPU: where the scheduler often puts the three threads
+# of a one-way run under load (docs/PERFORMANCE.md), and the ceiling of a send that waits for
+# another thread there.
+one_cpu=
+if [ -n "$loads" ] && command -v taskset >/dev/null 2>&1; then
+    one_cpu=$(taskset -pc $$ | sed 's/.*: //; s/[-,].*//')
+    dest=$tmp/cpu1.tsv
+    : >"$dest"
+    say "one CPU: every thread on CPU $one_cpu"
+    b_real=$b b=
+    for prog in bench_futex bench_uds bench_liteipc; do
+        printf '#!/bin/sh\nexec taskset -c %s %q "$@"\n' "$one_cpu" "$b_real/$prog" \
+            >"$tmp/$prog"
+        chmod +x "$tmp/$prog"
+    done
+    saved_dbus=$dbus_addr saved_roudi=$roudi_up
+    b=$tmp dbus_addr= roudi_up=0 # the peers the round needs: the futex floor and the socket
+    run_round
+    b=$b_real dbus_addr=$saved_dbus roudi_up=$saved_roudi
+fi
 dest=$results
 elapsed=$(($(date +%s) - started))
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -489,3 +510,24 @@ END {
     for (i = 0; i < nk; i++)
         printf "%s: %s\n", keys[i], line[keys[i]]
 }'
+
+[ -n "$one_cpu" ] || exit 0
+echo
+echo "on one CPU (every thread of each benchmark on CPU $one_cpu):"
+awk -F'\t' '
+function ratio(a, b) { return (a == "" || b == "" || b == 0) ? "n/a" : sprintf("%.3f", a / b) }
+$1 == "ROW" && $3 == 16 { med[$2] = $5 }
+$1 == "METRIC" { m[$2] = $3 }
+END {
+    printf "  16 B median (us): futex %s, uds %s, liteipc virtual %s, real %s\n",
+        med["futex-blocking"], med["uds-seqpacket"], med["liteipc-virtual"], med["liteipc-real"]
+    printf "  one-way (k/s): uds %.0f, liteipc %.0f\n", m["uds_oneway_msgs_per_s"] / 1e3,
+        m["oneway_msgs_per_s"] / 1e3
+    bound = med["futex-blocking"] > 0 ? 1e6 / med["futex-blocking"] : ""
+    printf "  a send that waits for another thread on its CPU: at most one per futex round trip,\n"
+    printf "  %.0f k/s\n\n", bound / 1e3
+    printf "cpu1_rtt_real_over_uds: %s\n", ratio(med["liteipc-real"], med["uds-seqpacket"])
+    printf "cpu1_rtt_virtual_over_futex: %s\n", ratio(med["liteipc-virtual"], med["futex-blocking"])
+    printf "cpu1_oneway_over_uds: %s\n", ratio(m["oneway_msgs_per_s"], m["uds_oneway_msgs_per_s"])
+    printf "cpu1_sync_send_bound_over_uds: %s\n", ratio(bound, m["uds_oneway_msgs_per_s"])
+}' "$tmp/cpu1.tsv"
