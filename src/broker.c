@@ -182,8 +182,10 @@ static void hand_settle(liteipc_kernel *k, int tid)
 {
     lk_chan *ch = chan_of_tid(k, tid);
 
-    if (ch && atomic_load_explicit(&ch->state, memory_order_acquire) == LK_CHAN_DONE)
+    if (ch && atomic_load_explicit(&ch->state, memory_order_acquire) == LK_CHAN_DONE) {
         lk_wake_task(k->b.bell, tid); /* its word was bumped when the wake was handed */
+        atomic_fetch_add_explicit(&k->b.hand_settles, 1, memory_order_relaxed);
+    }
 }
 
 static void hand_watch(liteipc_kernel *k, int tid)
@@ -229,10 +231,11 @@ static void wake_or_hand(liteipc_kernel *k, int tid)
     /* Pairs with the sleeper's load of its word before it re-checks its channel (wait_done):
        from here on its FUTEX_WAIT returns at once, so only a sleeper already queued needs the
        FUTEX_WAKE. A plain store, not an RMW: only kernel code, under the kernel lock, writes
-       these words. */
-    atomic_store_explicit(word, atomic_load_explicit(word, memory_order_relaxed) + 1,
-                          memory_order_release);
-    if (k->b.hand_to) {
+       these words. seq_cst: a sleeper that marks itself private later sees it (lk_wake). */
+    atomic_store(word, atomic_load_explicit(word, memory_order_relaxed) + 1);
+    /* A private sleeper (lk_wake) is woken by the host's threads only, never by a real process:
+       none was connected when it went to sleep, and one connected since can wait for us. */
+    if (k->b.hand_to && !(k->b.hand_real && atomic_load(&k->b.bell->wake[tid].private))) {
         atomic_store_explicit(&k->b.hand_to->wake_tid, tid, memory_order_release);
         k->b.hand_to = NULL; /* one per command */
         if (!k->b.on_caller) /* else the poster is this library's own code (handle_slot) */
@@ -736,6 +739,7 @@ static void handle_slot(liteipc_kernel *k, lk_bconn *c, int slot)
        the broker watches (on its own thread) or to this library's own code (a host task's
        command on its thread); a host task serving a real process's post wakes them itself. */
     k->b.hand_to = st == LK_CHAN_POSTED && (c->in_host || !k->b.on_caller) ? ch : NULL;
+    k->b.hand_real = !c->in_host;
     deliver_completions(k);
     k->b.hand_to = NULL;
     if (ret == LK_PARKED) {
@@ -1028,7 +1032,7 @@ static void heard_set(liteipc_kernel *k, int pid, uint8_t on)
 
     atomic_store(&bell->heard[pid], on);
     atomic_fetch_add(&bell->listen_gen, 1);
-    lk_futex_wake(&bell->listen_gen, INT32_MAX);
+    lk_futex_wake(&bell->listen_gen, INT32_MAX, false);
 }
 
 /* c is no longer scanned for posted commands. */
@@ -1449,7 +1453,7 @@ static int op_hello(liteipc_kernel *k, lk_bconn *c, const lk_wire_req *rq, lk_wi
     k->b.by_pid[pid] = c;
     k->b.live[k->b.nlive++] = c;
     if (!c->in_host) {
-        atomic_fetch_add_explicit(&k->b.nreal, 1, memory_order_relaxed);
+        atomic_fetch_add(&k->b.nreal, 1); /* seq_cst: before any hand-off to it (lk_wake) */
         heard_set(k, pid, 1);
     }
     users_add(k, 1);
@@ -1501,6 +1505,8 @@ static int op_task_attach(liteipc_kernel *k, lk_bconn *c, const lk_wire_req *rq,
     c->slot_tid[slot] = (int16_t)tid;
     k->b.by_tid[tid].pid = (int16_t)c->pid;
     k->b.by_tid[tid].slot = (int16_t)slot;
+    /* a real task may not find the mark of a host task that had the TID before (lk_wake) */
+    atomic_store(&k->b.bell->wake[tid].private, 0);
     name_take(k->b.task_name[tid], rq);
     atomic_store(&chan_of(k, c, slot)->state, LK_CHAN_IDLE);
     rs->a = slot;
@@ -2231,10 +2237,10 @@ static int epoll_add(int epfd, int fd, uint64_t tag)
     return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
 }
 
+/* Everything but the bell, which the host's own processes use as theirs (lk_wake): it goes with
+   the kernel object (lk_broker_unmap_bell). */
 static void broker_release(lk_broker *b)
 {
-    if (b->bell)
-        munmap(b->bell, sizeof(lk_bell));
     if (b->bell_fd >= 0)
         close(b->bell_fd);
     if (b->lfd >= 0)
@@ -2334,7 +2340,8 @@ int lk_broker_start(liteipc_kernel *k, const char *name)
     if (err < 0)
         goto fail;
     b->bell = lk_map_shared(b->bell_fd, sizeof(lk_bell), PROT_READ | PROT_WRITE);
-    /* Only the broker writes the bell: processes map it read-only and wait and wake on it. */
+    /* Only the kernel's code writes the bell: other processes map it read-only and wait and wake
+       on it; the host's own use this mapping (lk_wake). */
     if (b->bell && lk_memfd_seal_writes(b->bell_fd) < 0) {
         err = -ENOMEM;
         goto fail;
@@ -2355,6 +2362,7 @@ int lk_broker_start(liteipc_kernel *k, const char *name)
         return 0;
 fail:
     broker_release(b);
+    lk_broker_unmap_bell(k);
     if (k->kern)
         lk_kernel_free(k->kern);
     k->kern = NULL;
@@ -2584,6 +2592,13 @@ void lk_broker_free(liteipc_kernel *k)
     k->kern = NULL;
 }
 
+void lk_broker_unmap_bell(liteipc_kernel *k)
+{
+    if (k->b.bell)
+        munmap(k->b.bell, sizeof(lk_bell));
+    k->b.bell = NULL;
+}
+
 void lk_broker_forget_in_child(liteipc_kernel *k)
 {
     /* The broker thread does not exist in a fork child. Its fixed descriptors must not keep
@@ -2594,6 +2609,7 @@ void lk_broker_forget_in_child(liteipc_kernel *k)
     close(k->b.tfd);
     close(k->b.bell_fd);
     k->b.lfd = k->b.epfd = k->b.efd = k->b.tfd = k->b.bell_fd = -1;
+    k->b.bell = NULL; /* MADV_DONTFORK: not mapped here */
     /* Nor may a child hold what the broker holds for the processes (their connections,
        pidfds, doorbells, memory files, OBJ_FD files): it could read their control messages,
        their rings, their memory. Only the bitmap is read here, never the broker's lists,

@@ -39,18 +39,18 @@
  * knows the broker has taken the command: it saw PARKED, or the broker, parking it while the
  * task slept, marked it `taken` (and the broker ignores the ring of a command it has parked).
  *
- * A task sleeps on its word in the bell, wake[TID].seq, and only after saying so (WAITING).
- * Whoever completes a WAITING channel, always the broker, bumps the word, then FUTEX_WAKEs it
- * (FUTEX_WAIT and FUTEX_WAKE need only read access). The broker hands that FUTEX_WAKE to the
- * task whose command it is serving, when that task is awake and polling (its channel still
- * POSTED): it writes the TID into the poster's wake_tid before the poster's own answer, and the
- * poster, running on the CPU where the woken task last ran, wakes it there (a local wake-up, not
- * a cross-CPU one). If the poster went to sleep meanwhile, the broker takes the TID back (an
- * exchange: exactly one of them wakes). The poster may be another process, and may never do
- * it (killed, buggy, hostile): the broker watches every wake-up it hands, and does those whose
- * sleeper is still asleep on a complete channel after BROKER_HAND_GRACE_NS (1 ms) itself. So
- * a poster can delay another task's wake-up by that much at most; a wake_tid it writes is
- * checked, and at worst makes a spurious wake-up. Besides, a task that is never woken still
+ * A task sleeps on its word in the bell, wake[TID].seq, and only after saying so (WAITING). Whoever
+ * completes a WAITING channel, always the broker, bumps the word, then FUTEX_WAKEs it (FUTEX_WAIT
+ * and FUTEX_WAKE need only read access; a host task may sleep on a private futex, see lk_wake). The
+ * broker hands that FUTEX_WAKE to the task whose command it is serving, when that task is awake and
+ * polling (its channel still POSTED): it writes the TID into the poster's wake_tid before the
+ * poster's own answer, and the poster, running on the CPU where the woken task last ran, wakes it
+ * there (a local wake-up, not a cross-CPU one). If the poster went to sleep meanwhile, the broker
+ * takes the TID back (an exchange: exactly one of them wakes). The poster may be another process,
+ * and may never do it (killed, buggy, hostile): the broker watches every wake-up it hands, and does
+ * those whose sleeper is still asleep on a complete channel after BROKER_HAND_GRACE_NS (1 ms)
+ * itself. So a poster can delay another task's wake-up by that much at most; a wake_tid it writes
+ * is checked, and at worst makes a spurious wake-up. Besides, a task that is never woken still
  * looks at its channel every CLIENT_WAKE_CHECK_NS.
  *
  * Listening (docs/ARCHITECTURE.md): a host task waiting in the kernel serves the real
@@ -88,9 +88,19 @@ enum lk_chan_copyout {
     LK_CHAN_COPYOUT_INMSG,
 };
 
-/* A task's futex word, on its own cache line: bumped by whoever wakes the task. */
+/*
+ * A task's futex word, on its own cache line: bumped by whoever wakes the task. `private`: 1
+ * while the task sleeps on it with a private futex, which spares the system a page lookup per
+ * futex call. Only a task of the kernel's host does, which uses the broker's mapping of the bell
+ * (a private futex is known by its address), and only while no real process is connected: its
+ * wake-up can then be handed to nobody who could not do it (a real process). The task sets it
+ * before it looks at the count of real processes; the broker counts a real process before it
+ * hands a wake-up (a Dekker pair), and wakes a private sleeper itself, with a private FUTEX_WAKE
+ * (lk_wake_task), after its bump of the word. The broker clears it when it gives the TID.
+ */
 typedef struct lk_wake {
     _Alignas(64) _Atomic uint32_t seq;
+    _Atomic uint32_t private;
 } lk_wake;
 
 /* Written by the broker only; mapped read-only by every process of the kernel. */

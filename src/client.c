@@ -200,7 +200,7 @@ static void cproc_free(lk_cproc *p)
         close(p->sock);
     if (p->efd >= 0)
         close(p->efd);
-    if (p->bell)
+    if (p->bell && p->own_bell)
         munmap(p->bell, sizeof(lk_bell));
     if (p->region)
         munmap(p->region, p->region_size);
@@ -223,7 +223,10 @@ static int cproc_hello(lk_cproc *p, int parent_pid)
         p->pid = err;
         p->efd = fds[1];
         p->region_size = (size_t)rs.b;
-        p->bell = lk_map_shared(fds[0], sizeof(lk_bell), PROT_READ); /* the broker's alone */
+        /* The host's processes use the broker's own mapping, where their tasks may sleep on
+           private futexes (channel.h, lk_wake). Any other maps it read-only: the broker's. */
+        p->own_bell = !p->k->is_host;
+        p->bell = p->own_bell ? lk_map_shared(fds[0], sizeof(lk_bell), PROT_READ) : p->k->b.bell;
         p->region = lk_map_shared(fds[2], p->region_size, PROT_READ | PROT_WRITE);
         if (!p->bell || !p->region)
             err = -ENOMEM;
@@ -804,7 +807,7 @@ static bool wake_listener(lk_cproc *p)
         return false;
     atomic_fetch_add(&p->region->host_bell, 1); /* then its futex_waitv cannot miss us */
     if (atomic_load(&p->bell->sleepers))
-        lk_futex_wake(&p->region->host_bell, 1);
+        lk_futex_wake(&p->region->host_bell, 1, false);
     return true;
 }
 
@@ -1013,7 +1016,8 @@ void lk_wake_task(lk_bell *bell, int32_t tid)
 {
     if (tid < LK_FIRST_USER_TID || tid >= LK_MAX_TASKS)
         return;
-    lk_futex_wake(&bell->wake[tid].seq, 1); /* the broker has bumped the word already */
+    /* The broker has bumped the word already; a private sleeper is a host task (lk_wake). */
+    lk_futex_wake(&bell->wake[tid].seq, 1, atomic_load(&bell->wake[tid].private) != 0);
 }
 
 /* Do the wake-up the broker handed us, if any (channel.h). */
@@ -1023,6 +1027,25 @@ static void run_handed_wake(lk_ctask *t)
 
     if (tid != 0)
         lk_wake_task(t->proc->bell, tid);
+}
+
+/*
+ * May this task sleep on a private futex (channel.h, lk_wake)? A task of the host, while no real
+ * process is connected: it marks itself first, then looks at the count (seq_cst both), and the
+ * broker counts a real process before it hands it any wake-up, then looks at the mark.
+ */
+static bool sleep_private(lk_ctask *t)
+{
+    lk_cproc *p = t->proc;
+    _Atomic uint32_t *mark = &p->bell->wake[t->tid].private;
+
+    if (p->own_bell)
+        return false; /* not the host's: its bell is read-only, its words shared */
+    atomic_store(mark, 1);
+    if (atomic_load(&p->k->b.nreal) == 0)
+        return true;
+    atomic_store(mark, 0);
+    return false;
 }
 
 /*
@@ -1073,7 +1096,7 @@ static int wait_done(lk_ctask *t)
     for (bool parked = false;;) {
         uint32_t seq = atomic_load_explicit(word, memory_order_acquire);
         uint32_t s = atomic_load_explicit(&ch->state, memory_order_acquire);
-        bool timed_out = false, grace;
+        bool timed_out = false, grace, own = false;
         _Atomic uint32_t *w[LK_MAX_PROCS + 2];
         uint32_t v[LK_MAX_PROCS + 2];
         int n = -1;
@@ -1096,22 +1119,23 @@ static int wait_done(lk_ctask *t)
 
             slept_from = lk_now_ns();
             dl = slept_from + (grace ? LISTEN_GRACE_SLEEP_NS : CLIENT_WAKE_CHECK_NS);
+            own = sleep_private(t);
 
             if (n > 0) {
                 int rc;
 
                 w[0] = word;
                 v[0] = seq;
-                rc = lk_futex_waitv(w, v, n + 1, dl);
+                rc = lk_futex_waitv(w, v, n + 1, dl, own);
                 if (rc == -ENOSYS) { /* no longer counted as listening: posts ring again */
                     t->k->c.no_waitv = true;
                     n = -1;
                     if (!lk_broker_listen_end(t->k))
-                        rc = lk_futex_wait(word, seq, dl);
+                        rc = lk_futex_wait(word, seq, dl, own);
                 }
                 timed_out = rc == -ETIMEDOUT;
             } else {
-                timed_out = lk_futex_wait(word, seq, dl) == -ETIMEDOUT;
+                timed_out = lk_futex_wait(word, seq, dl, own) == -ETIMEDOUT;
             }
         }
         if (n > 0) {

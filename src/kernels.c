@@ -244,6 +244,7 @@ void lk_kernel_unref(liteipc_kernel *k)
         return;
     lk_registry_remove(k);
     lk_client_fini(k);
+    lk_broker_unmap_bell(k); /* after the host's processes, which use it as theirs */
     lk_vtime_fini(&k->b.vt);
     free(k);
 }

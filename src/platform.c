@@ -21,8 +21,11 @@ uint64_t lk_now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-int lk_futex_wait(_Atomic uint32_t *word, uint32_t expected, uint64_t deadline_ns)
+int lk_futex_wait(_Atomic uint32_t *word, uint32_t expected, uint64_t deadline_ns, bool private)
 {
+    /* FUTEX_WAIT_BITSET takes an absolute CLOCK_MONOTONIC deadline, so a spurious wake-up
+       never stretches the wait. */
+    int op = FUTEX_WAIT_BITSET | (private ? FUTEX_PRIVATE_FLAG : 0);
     struct timespec ts, *tp = NULL;
     long rc;
 
@@ -31,22 +34,20 @@ int lk_futex_wait(_Atomic uint32_t *word, uint32_t expected, uint64_t deadline_n
         ts.tv_nsec = (long)(deadline_ns % 1000000000u);
         tp = &ts;
     }
-    /* FUTEX_WAIT_BITSET takes an absolute CLOCK_MONOTONIC deadline, so a spurious wake-up
-       never stretches the wait. Not FUTEX_PRIVATE_FLAG: the word may be shared memory. */
-    rc = syscall(SYS_futex, (uint32_t *)word, FUTEX_WAIT_BITSET, expected, tp, NULL,
-                 FUTEX_BITSET_MATCH_ANY);
+    rc = syscall(SYS_futex, (uint32_t *)word, op, expected, tp, NULL, FUTEX_BITSET_MATCH_ANY);
     if (rc == 0 || errno == EAGAIN)
         return 0;
     return -errno;
 }
 
-void lk_futex_wake(_Atomic uint32_t *word, int n)
+void lk_futex_wake(_Atomic uint32_t *word, int n, bool private)
 {
-    syscall(SYS_futex, (uint32_t *)word, FUTEX_WAKE, n, NULL, NULL, 0);
+    syscall(SYS_futex, (uint32_t *)word, FUTEX_WAKE | (private ? FUTEX_PRIVATE_FLAG : 0), n, NULL,
+            NULL, 0);
 }
 
 int lk_futex_waitv(_Atomic uint32_t *const *words, const uint32_t *expected, int n,
-                   uint64_t deadline_ns)
+                   uint64_t deadline_ns, bool first_private)
 {
 #ifdef SYS_futex_waitv
     struct futex_waitv v[FUTEX_WAITV_MAX];
@@ -54,8 +55,9 @@ int lk_futex_waitv(_Atomic uint32_t *const *words, const uint32_t *expected, int
     long rc;
 
     for (int i = 0; i < n && i < FUTEX_WAITV_MAX; i++)
-        v[i] = (struct futex_waitv){.val = expected[i], .uaddr = (uintptr_t)words[i],
-                                    .flags = FUTEX_32};
+        v[i] = (struct futex_waitv){
+            .val = expected[i], .uaddr = (uintptr_t)words[i],
+            .flags = FUTEX_32 | (i == 0 && first_private ? FUTEX_PRIVATE_FLAG : 0)};
     ts.tv_sec = (long long)(deadline_ns / 1000000000u);
     ts.tv_nsec = (long long)(deadline_ns % 1000000000u);
     rc = syscall(SYS_futex_waitv, v, (unsigned)n, 0u, &ts, CLOCK_MONOTONIC);
@@ -63,7 +65,7 @@ int lk_futex_waitv(_Atomic uint32_t *const *words, const uint32_t *expected, int
         return 0;
     return -errno;
 #else
-    (void)words, (void)expected, (void)n, (void)deadline_ns;
+    (void)words, (void)expected, (void)n, (void)deadline_ns, (void)first_private;
     return -ENOSYS;
 #endif
 }

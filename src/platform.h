@@ -9,6 +9,7 @@
 
 #include <sched.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -18,16 +19,19 @@ uint64_t lk_now_ns(void);
 
 /*
  * Wait while *word == expected, until woken or until the absolute CLOCK_MONOTONIC deadline
- * (0 = none). The word may live in memory shared between processes (non-private futex).
- * Returns 0 (woken, or the value had changed), -ETIMEDOUT, or -EINTR.
+ * (0 = none). The word may live in memory shared between processes; `private`: it is waited
+ * on and woken by the threads of this process only, at this address (a private futex, which
+ * spares the kernel a page lookup per call). Returns 0 (woken, or the value had changed),
+ * -ETIMEDOUT, or -EINTR.
  */
-int lk_futex_wait(_Atomic uint32_t *word, uint32_t expected, uint64_t deadline_ns);
-/* Wake up to n waiters of word. */
-void lk_futex_wake(_Atomic uint32_t *word, int n);
+int lk_futex_wait(_Atomic uint32_t *word, uint32_t expected, uint64_t deadline_ns, bool private);
+/* Wake up to n waiters of word (`private` as the waiters' wait). */
+void lk_futex_wake(_Atomic uint32_t *word, int n, bool private);
 /* Wait until any of n words (n <= 128) differs from its expected value or is woken, or the
-   deadline passes: 0, -ETIMEDOUT, or -ENOSYS where the system has no futex_waitv. */
+   deadline passes: 0, -ETIMEDOUT, or -ENOSYS where the system has no futex_waitv. The first
+   word is private if first_private, the others shared. */
 int lk_futex_waitv(_Atomic uint32_t *const *words, const uint32_t *expected, int n,
-                   uint64_t deadline_ns);
+                   uint64_t deadline_ns, bool first_private);
 
 /* A cheap pause for spin loops. */
 static inline void lk_cpu_relax(void)

@@ -201,6 +201,7 @@ typedef struct lk_broker {
        (lk_broker_serve, DESIGN.md invariant 1). The fields below marked "kern_lock" too. */
     pthread_mutex_t kern_lock;
     _Atomic unsigned long listen_sleeps; /* host tasks' waits asleep listening (for tests) */
+    _Atomic unsigned long hand_settles;  /* handed wake-ups it did itself, late (for tests) */
     bool caller_kernel;          /* virtual processes' calls may run the kernel themselves */
     bool on_caller;              /* kern_lock: kernel code runs on a host task's thread */
     _Atomic int nreal;           /* live processes not of this host: written under
@@ -230,6 +231,7 @@ typedef struct lk_broker {
     int owned_top;               /* above the highest descriptor ever marked: the walk's end */
     int nlive;
     lk_chan *hand_to;            /* the polling poster a wake-up may be handed to, or NULL */
+    bool hand_real;              /* ... a real process's: never a private sleeper's (lk_wake) */
     lk_handed handed[LK_HAND_RING]; /* handed wake-ups, oldest (due first) at hand_head */
     int hand_head, nhanded;
     struct { int16_t pid, slot; } by_tid[LK_MAX_TASKS];
@@ -315,6 +317,7 @@ typedef struct lk_cproc {
     void *pool;
     size_t pool_size;
     bool virt;               /* a virtual process (vproc.c): its calls may run the kernel */
+    bool own_bell;           /* bell mapped for it; else the broker's (the host's, lk_wake) */
     struct lk_cproc *next;
 } lk_cproc;
 
@@ -405,6 +408,8 @@ void lk_broker_poll_end(struct liteipc_kernel *k);
 int lk_broker_refused(struct liteipc_kernel *k, int pid, int tid, unsigned long cmd, int err);
 /* Close, in a fork child, the broker's descriptors it inherited. */
 void lk_broker_forget_in_child(struct liteipc_kernel *k);
+/* Unmap the bell, with the kernel object: the host's own processes use it until then. */
+void lk_broker_unmap_bell(struct liteipc_kernel *k);
 /* Around fork (client.c's handlers): the broker obtains and closes no descriptor meanwhile, so
    that the child's copy of the bitmaps is exact. */
 void lk_broker_fork_prepare(void);

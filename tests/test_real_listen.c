@@ -537,6 +537,48 @@ static void listen_process_connecting_while_host_sleeps_is_heard(void **state)
     assert_int_equal(atomic_load(&w->n), CALLS + BURST);
 }
 
+/* A host task asleep with no real process connected sleeps on a private futex of the host
+   (channel.h, lk_wake: its word marked `private`). A real process that connects afterwards and
+   calls it is answered at once: the broker, which serves that call, wakes the service itself
+   instead of handing the wake-up to the caller, which could not do it (the broker would do it
+   only at its 1 ms check, hand_settles); nothing is found at a periodic check (lost_wakes).
+   The service's next sleeps, with a real process connected, are shared ones again. */
+static void host_task_asleep_before_any_real_process_sleeps_private(void **state)
+{
+    r_ctx *c = *state;
+    t_svc *cms = cms_fresh(false);
+    struct kid a = {.k = c->k};
+    _Atomic uint32_t *mark;
+    unsigned long settles;
+    uint64_t until;
+    r_child *late;
+    char line[R_LINE_MAX];
+    int tid;
+
+    t_svc_start(cms, c->k);
+    tid = cms->tid;
+    assert_true(tid > 0 && tid < MAX_SERVICE_NUM);
+    mark = &c->k->b.bell->wake[tid].private;
+    until = t_now_ms() + T_WAIT_MS;
+    while (!atomic_load(mark) && t_now_ms() < until)
+        sched_yield(); /* until the service sleeps in its receive */
+    assert_int_equal(atomic_load(mark), 1);
+    assert_int_equal(atomic_load(&c->k->b.nreal), 0);
+    late = r_fork_child(c, client_main, &a);
+    ready_tid(late, NULL);
+    settles = atomic_load(&c->k->b.hand_settles);
+    r_say(late, "call");
+    r_expect(late, "ok", line, sizeof(line));
+    assert_int_equal(atomic_load(&c->k->b.hand_settles), settles);
+    client_burst(late);
+    until = t_now_ms() + T_WAIT_MS;
+    while (atomic_load(mark) && t_now_ms() < until)
+        sched_yield(); /* its next sleeps are shared ones */
+    assert_int_equal(atomic_load(mark), 0);
+    client_quit(late);
+    stop_cms(c, cms); /* lost_wakes: none */
+}
+
 /* ---- 5. a hostile process ringing its own host_bell ------------------------------------------ */
 
 /* Until told to stop: bump this process's host_bell and FUTEX_WAKE it, and (a->scribble) every
@@ -968,6 +1010,7 @@ int main(void)
                                         setup_caller_kernel_off, r_teardown),
         T(listen_real_reply_served_on_the_waiting_host_client),
         T(listen_process_connecting_while_host_sleeps_is_heard),
+        T(host_task_asleep_before_any_real_process_sleeps_private),
         T(listen_hostile_host_bell_harms_nobody),
         T(listen_idle_wakes_end_listening),
         T(listen_without_futex_waitv_still_serves),
