@@ -1096,7 +1096,7 @@ static int wait_done(lk_ctask *t)
     for (bool parked = false;;) {
         uint32_t seq = atomic_load_explicit(word, memory_order_acquire);
         uint32_t s = atomic_load_explicit(&ch->state, memory_order_acquire);
-        bool timed_out = false, grace, own = false;
+        bool timed_out = false, grace;
         _Atomic uint32_t *w[LK_MAX_PROCS + 2];
         uint32_t v[LK_MAX_PROCS + 2];
         int n = -1;
@@ -1115,27 +1115,27 @@ static int wait_done(lk_ctask *t)
         t->grace_sleep = false;
         if (s == LK_CHAN_WAITING ||
             atomic_compare_exchange_strong(&ch->state, &s, LK_CHAN_WAITING)) {
+            bool private_sleep = sleep_private(t);
             uint64_t dl;
 
             slept_from = lk_now_ns();
             dl = slept_from + (grace ? LISTEN_GRACE_SLEEP_NS : CLIENT_WAKE_CHECK_NS);
-            own = sleep_private(t);
 
             if (n > 0) {
                 int rc;
 
                 w[0] = word;
                 v[0] = seq;
-                rc = lk_futex_waitv(w, v, n + 1, dl, own);
+                rc = lk_futex_waitv(w, v, n + 1, dl, private_sleep);
                 if (rc == -ENOSYS) { /* no longer counted as listening: posts ring again */
                     t->k->c.no_waitv = true;
                     n = -1;
                     if (!lk_broker_listen_end(t->k))
-                        rc = lk_futex_wait(word, seq, dl, own);
+                        rc = lk_futex_wait(word, seq, dl, private_sleep);
                 }
                 timed_out = rc == -ETIMEDOUT;
             } else {
-                timed_out = lk_futex_wait(word, seq, dl, own) == -ETIMEDOUT;
+                timed_out = lk_futex_wait(word, seq, dl, private_sleep) == -ETIMEDOUT;
             }
         }
         if (n > 0) {

@@ -43,8 +43,8 @@ static inline void lk_cpu_relax(void)
 #endif
 }
 
-/* The CPU this thread runs on now (glibc reads it from the rseq area or the vDSO), or -1.
-   A thread that waits for another one polls only where they run on different CPUs. */
+/* The CPU this thread runs on now (glibc reads it from the rseq area or the vDSO), or -1: where
+   a command was completed, for its caller's next poll (client.c, answered_here). */
 static inline int lk_cpu(void)
 {
     return sched_getcpu();
